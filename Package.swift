@@ -1,0 +1,57 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "Contacts",
+    products: [
+        .executable(name: "contactsd", targets: ["contactsd"]),
+        .library(name: "ContactStore", targets: ["ContactStore"]),
+        .library(name: "JSONRPC", targets: ["JSONRPC"]),
+        .library(name: "ContactService", targets: ["ContactService"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .target(name: "ContactPaths"),
+        .target(name: "ContactStore", dependencies: ["CSQLite"]),
+        .target(name: "JSONRPC"),
+        .target(
+            name: "ContactService",
+            dependencies: [
+                "ContactStore", "JSONRPC", "ContactPaths",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "contactsd",
+            dependencies: [
+                "ContactService", "ContactPaths",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"], exclude: ["JSONTestSuite"]),
+        .testTarget(name: "ContactStoreTests", dependencies: ["ContactStore"]),
+        .testTarget(name: "ContactPathsTests", dependencies: ["ContactPaths"]),
+        .testTarget(
+            name: "ContactServiceTests",
+            dependencies: ["ContactService", "JSONRPC", "contactsd"]
+        ),
+    ]
+)
+
+// Package-wide settings in one place: Swift 6 language mode (strict
+// concurrency) and explicit `any` for every target.
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.swiftLanguageMode(.v6))
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    target.swiftSettings = settings
+}

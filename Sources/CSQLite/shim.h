@@ -1,0 +1,10 @@
+#ifndef CONTACTS_CSQLITE_SHIM_H
+#define CONTACTS_CSQLITE_SHIM_H
+#include <sqlite3.h>
+
+// SQLITE_TRANSIENT is a macro casting -1 to a function pointer, which Swift
+// cannot import. Binding with it makes SQLite copy the bytes immediately.
+static inline sqlite3_destructor_type contacts_sqlite_transient(void) {
+    return SQLITE_TRANSIENT;
+}
+#endif

@@ -1,0 +1,112 @@
+import ContactPaths
+import ContactStore
+import Dispatch
+import JSONRPC
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The whole `contactsd` service: store, methods, socket server and signal handling.
+// @unchecked Sendable: `signalSources` holds non-Sendable Dispatch sources only to keep them
+// alive; it is written once in `run` and never read. Everything else is immutable and Sendable.
+public final class ContactServer: @unchecked Sendable {
+    /// The version reported at start.
+    public static let version = ContactsVersion.current
+
+    private let configuration: ServerConfiguration
+    private let store: ContactStore
+    private let server: UnixSocketServer
+    private let logger: Logger
+    private let signalQueue = DispatchQueue(label: "contacts.signals")
+    private nonisolated(unsafe) var signalSources: [any DispatchSourceSignal] = []
+
+    /// Opens the database and binds the socket, creating missing parent directories (mode 0700).
+    /// - Throws: `ServerStartError` naming what could not be opened, and why.
+    public init(configuration: ServerConfiguration, logger: Logger) throws(ServerStartError) {
+        self.configuration = configuration
+        self.logger = logger
+        do {
+            try ContactPaths.createParentDirectories(of: configuration.databasePath)
+            try ContactPaths.createParentDirectories(of: configuration.socketPath)
+        } catch {
+            throw ServerStartError(message: error.message)
+        }
+        do {
+            self.store = try ContactStore(path: configuration.databasePath, options: configuration.store)
+        } catch {
+            throw ServerStartError(message: "cannot open the database \(configuration.databasePath): \(Self.describe(error))")
+        }
+        let dispatcher = RPCDispatcher(
+            methods: ContactMethods.all(store: store),
+            limits: RPCDispatcher.Limits(maxBatchSize: configuration.maxBatchSize))
+        do {
+            self.server = try UnixSocketServer(
+                path: configuration.socketPath, mode: configuration.socketMode, dispatcher: dispatcher,
+                maxConnections: configuration.maxConnections, maxRequestBytes: configuration.maxRequestBytes,
+                graceSeconds: configuration.shutdownGraceSeconds, logger: logger)
+        } catch {
+            store.close()
+            throw ServerStartError(message: error.description)
+        }
+    }
+
+    /// Serves until SIGINT or SIGTERM, then drains and calls `onStop` (normally: exit 0).
+    public func run(onStop: @escaping @Sendable () -> Void) {
+        // Writing to a client that went away must give EPIPE, not kill the process.
+        signal(SIGPIPE, SIG_IGN)
+        raiseDescriptorLimit(to: configuration.maxConnections + 64)
+        for signalNumber in [SIGTERM, SIGINT] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: signalQueue)
+            source.setEventHandler { [self] in stop(reason: signalNumber == SIGTERM ? "SIGTERM" : "SIGINT", onStop: onStop) }
+            source.activate()
+            signalSources.append(source)
+        }
+        server.start()
+        logger.info(
+            "contactsd \(Self.version) listening",
+            metadata: ["socket": "\(configuration.socketPath)", "database": "\(configuration.databasePath)"])
+    }
+
+    private func stop(reason: String, onStop: @escaping @Sendable () -> Void) {
+        logger.info("\(reason) received: finishing in-flight requests")
+        server.shutdown { [self] in
+            store.close()
+            logger.info("stopped cleanly")
+            onStop()
+        }
+    }
+
+    /// Lets the process hold enough descriptors for `--max-connections`.
+    private func raiseDescriptorLimit(to wanted: Int) {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(wanted) else { return }
+        limit.rlim_cur = min(rlim_t(wanted), limit.rlim_max)
+        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 || limit.rlim_cur < rlim_t(wanted) {
+            logger.warning("the descriptor limit (\(limit.rlim_cur)) is below --max-connections; raise ulimit -n")
+        }
+    }
+
+    private static func describe(_ error: StoreError) -> String {
+        switch error {
+        case .schemaTooNew(let found, let supported):
+            return "its schema version \(found) is newer than this contactsd supports (\(supported)); upgrade contactsd. The file was not modified"
+        case .database(let code, let message):
+            return "\(message) (SQLite code \(code))"
+        default:
+            return "\(error)"
+        }
+    }
+}
+
+/// Why the server could not start: one sentence for the user.
+public struct ServerStartError: Error, Sendable, CustomStringConvertible {
+    /// What failed, naming the path.
+    public var message: String
+    public var description: String { message }
+}

@@ -1,0 +1,49 @@
+import ContactStore
+import JSONRPC
+
+extension Contact {
+    /// Writes the wire form: username, names, emails, timestamps, version, in that order.
+    func write(to writer: inout JSONWriter) {
+        writer.writeRaw("{\"username\":")
+        writer.writeString(username)
+        writer.writeRaw(",\"first_name\":")
+        writer.writeString(firstName)
+        writer.writeRaw(",\"last_name\":")
+        writer.writeString(lastName)
+        writer.writeRaw(",\"emails\":[")
+        for (index, email) in emails.enumerated() {
+            if index > 0 { writer.writeRaw(",") }
+            writer.writeString(email.address)
+        }
+        writer.writeRaw("],\"created_at\":\"")
+        writer.writeRaw(createdAt.rfc3339.utf8)
+        writer.writeRaw("\",\"updated_at\":\"")
+        writer.writeRaw(updatedAt.rfc3339.utf8)
+        writer.writeRaw("\",\"version\":")
+        writer.writeInt(Int(version))
+        writer.writeRaw("}")
+    }
+
+    /// The wire form as a result fragment.
+    var fragment: JSONFragment {
+        var writer = JSONWriter(capacity: 256)
+        write(to: &writer)
+        return JSONFragment(bytes: writer.bytes)
+    }
+}
+
+extension ContactPage {
+    /// `{"contacts": [...], "next_cursor": string|null}`.
+    var fragment: JSONFragment {
+        var writer = JSONWriter(capacity: 64 + contacts.count * 256)
+        writer.writeRaw("{\"contacts\":[")
+        for (index, contact) in contacts.enumerated() {
+            if index > 0 { writer.writeRaw(",") }
+            contact.write(to: &writer)
+        }
+        writer.writeRaw("],\"next_cursor\":")
+        if let nextCursor { writer.writeString(nextCursor) } else { writer.writeNull() }
+        writer.writeRaw("}")
+        return JSONFragment(bytes: writer.bytes)
+    }
+}

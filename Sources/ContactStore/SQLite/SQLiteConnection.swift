@@ -1,0 +1,93 @@
+import CSQLite
+
+/// One SQLite connection, with its own cache of prepared statements.
+///
+/// Not thread-safe: SQLite is opened in multi-thread mode (`SQLITE_OPEN_NOMUTEX`), which
+/// allows a connection on any thread but only one thread at a time. The store guarantees that:
+/// the writer connection lives on the writer's serial queue and each reader is checked out of
+/// the pool by exactly one caller at a time. That is why `@unchecked Sendable` is safe here:
+/// it may move between threads, but is never used by two at once.
+final class SQLiteConnection: @unchecked Sendable {
+    private let handle: OpaquePointer
+    private var statements: [String: SQLiteStatement] = [:]
+    /// The database file path, for messages.
+    let path: String
+
+    /// Opens (and with `create`, creates) the database at `path`.
+    init(path: String, readOnly: Bool = false, create: Bool = true) throws(SQLiteError) {
+        var flags = SQLITE_OPEN_NOMUTEX
+        flags |= readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0))
+        var db: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard let db else {
+            throw SQLiteError(code: rc, message: "cannot open database", sql: nil)
+        }
+        guard rc == SQLITE_OK else {
+            // sqlite3_open_v2 hands back a handle even on failure; it must still be closed.
+            let error = SQLiteError(code: rc, message: String(cString: sqlite3_errmsg(db)), sql: nil)
+            sqlite3_close_v2(db)
+            throw error
+        }
+        self.handle = db
+        self.path = path
+        sqlite3_extended_result_codes(db, 1)
+    }
+
+    deinit {
+        statements.removeAll()  // finalize statements before closing the connection
+        sqlite3_close_v2(handle)
+    }
+
+    /// Sets how long a locked database is retried before `SQLITE_BUSY` is returned.
+    func setBusyTimeout(milliseconds: Int32) {
+        sqlite3_busy_timeout(handle, milliseconds)
+    }
+
+    /// Runs one or more statements that return no rows (schema, pragmas, transaction control).
+    func execute(_ sql: String) throws(SQLiteError) {
+        var message: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &message)
+        if rc != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
+            sqlite3_free(message)
+            throw SQLiteError(code: sqlite3_extended_errcode(handle), message: text, sql: sql)
+        }
+    }
+
+    /// A prepared statement for `sql`, prepared once per connection and reused.
+    func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        if let cached = statements[sql] {
+            return cached
+        }
+        let statement = try SQLiteStatement(connection: self, sql: sql)
+        statements[sql] = statement
+        return statement
+    }
+
+    /// Reads a single integer pragma or scalar query.
+    func scalarInt(_ sql: String) throws(SQLiteError) -> Int64? {
+        let statement = try statement(sql)
+        defer { statement.reset() }
+        guard try statement.step() else { return nil }
+        return statement.int64(0)
+    }
+
+    /// The rowid of the last successful INSERT on this connection.
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// Rows changed by the last INSERT, UPDATE or DELETE.
+    var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// True inside an explicit transaction.
+    var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    /// Builds an error from the connection's current state.
+    func lastError(sql: String?) -> SQLiteError {
+        SQLiteError(code: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+    }
+
+    /// Gives the statement wrapper access to the raw handle without letting it escape further.
+    func withHandle<T>(_ body: (OpaquePointer) throws(SQLiteError) -> T) throws(SQLiteError) -> T {
+        try body(handle)
+    }
+}

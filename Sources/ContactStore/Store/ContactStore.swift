@@ -1,0 +1,162 @@
+import Dispatch
+
+/// The contact database: validated models in, SQLite underneath.
+///
+/// Reads run on the caller's thread with a pooled reader connection (WAL: readers never wait
+/// for writers). Writes go to one writer connection with group commit and a busy timeout, so
+/// another process writing the same file makes a write wait, never fail.
+public final class ContactStore: Sendable {
+    /// The database file.
+    public let path: String
+    private let readers: ReaderPool
+    private let writer: GroupCommitWriter
+
+    /// Opens (creating if needed) and migrates the database at `path`.
+    /// - Throws: `.schemaTooNew` for a file from a newer version, `.database` when SQLite fails.
+    public init(path: String, options: StoreOptions = StoreOptions()) throws(StoreError) {
+        self.path = path
+        let db: SQLiteConnection
+        do {
+            db = try SQLiteConnection(path: path)
+            db.setBusyTimeout(milliseconds: options.busyTimeoutMilliseconds)
+            // Check the version before anything writes to the file.
+            let found = try db.scalarInt("PRAGMA user_version") ?? 0
+            if found > Schema.latestVersion {
+                throw StoreError.schemaTooNew(found: found, supported: Schema.latestVersion)
+            }
+            try db.execute("PRAGMA journal_mode = WAL")
+            try db.execute("PRAGMA synchronous = \(options.synchronous.rawValue.uppercased())")
+            try db.execute("PRAGMA foreign_keys = ON")
+        } catch let error as StoreError {
+            throw error
+        } catch let error as SQLiteError {
+            throw .from(error)
+        } catch {
+            throw .database(code: -1, message: "\(error)")
+        }
+        try Schema.migrate(db)
+        let busy = options.busyTimeoutMilliseconds
+        self.readers = ReaderPool(open: { () throws(StoreError) -> SQLiteConnection in
+            do throws(SQLiteError) {
+                let reader = try SQLiteConnection(path: path, create: false)
+                reader.setBusyTimeout(milliseconds: busy)
+                try reader.execute("PRAGMA query_only = 1")
+                return reader
+            } catch {
+                throw .from(error)
+            }
+        })
+        self.writer = GroupCommitWriter(connection: db, maxBatch: options.maxWriteBatch)
+    }
+
+    /// Finishes queued writes and closes every connection. Later writes fail with `.closed`.
+    public func close() {
+        writer.close()
+        readers.closeAll()
+    }
+
+    // MARK: Reads
+
+    /// The contact with that username, compared case-insensitively.
+    /// - Throws: `.notFound` when there is none.
+    public func get(username: String) throws(StoreError) -> Contact {
+        let found = try readers.withReader { db throws(StoreError) in
+            do throws(SQLiteError) { return try db.fetchContact(username: username) } catch { throw .from(error) }
+        }
+        guard let found else { throw .notFound(username: username) }
+        return found.contact
+    }
+
+    /// One page of contacts in case-insensitive username order.
+    public func list(_ query: ListQuery) throws(StoreError) -> ContactPage {
+        let page = try readers.withReader { db throws(StoreError) in
+            do throws(SQLiteError) { return try db.fetchPage(query) } catch { throw .from(error) }
+        }
+        let next = page.hasMore ? page.contacts.last.map { ListCursor.encode(after: $0.username) } : nil
+        return ContactPage(contacts: page.contacts, nextCursor: next)
+    }
+
+    /// How many contacts are stored.
+    public func count() throws(StoreError) -> Int64 {
+        try readers.withReader { db throws(StoreError) in
+            do throws(SQLiteError) { return try db.countContacts() } catch { throw .from(error) }
+        }
+    }
+
+    // MARK: Writes, asynchronous (group commit)
+
+    /// Creates a contact; `completion` runs once the write is durable or has failed.
+    public func create(_ new: NewContact, completion: @escaping @Sendable (Result<Contact, StoreError>) -> Void) {
+        writer.submit({ db, now throws(StoreError) in try db.insertContact(new, now: now) }, completion: completion)
+    }
+
+    /// Applies a partial update; `completion` runs once it is durable or has failed.
+    public func update(_ change: ContactUpdate, completion: @escaping @Sendable (Result<Contact, StoreError>) -> Void) {
+        writer.submit({ db, now throws(StoreError) in try db.updateContact(change, now: now) }, completion: completion)
+    }
+
+    /// Deletes a contact and its emails; the result is the stored username.
+    public func delete(
+        username: String, expectedVersion: Int64? = nil,
+        completion: @escaping @Sendable (Result<String, StoreError>) -> Void
+    ) {
+        writer.submit(
+            { db, _ throws(StoreError) in try db.deleteContact(username: username, expectedVersion: expectedVersion) },
+            completion: completion)
+    }
+
+    /// Deletes up to `limit` contacts created before `cutoff`, in one transaction; the result is the count.
+    public func purge(
+        createdBefore cutoff: Timestamp, limit: Int,
+        completion: @escaping @Sendable (Result<Int, StoreError>) -> Void
+    ) {
+        writer.submit({ db, _ throws(StoreError) in try db.purgeContacts(createdBefore: cutoff, limit: limit) }, completion: completion)
+    }
+
+    // MARK: Writes, blocking (for tools and the task runner; never call on the writer's queue)
+
+    /// Creates a contact and waits until it is durable.
+    public func create(_ new: NewContact) throws(StoreError) -> Contact {
+        try wait { create(new, completion: $0) }
+    }
+
+    /// Updates a contact and waits until it is durable.
+    public func update(_ change: ContactUpdate) throws(StoreError) -> Contact {
+        try wait { update(change, completion: $0) }
+    }
+
+    /// Deletes a contact and waits until it is durable.
+    @discardableResult
+    public func delete(username: String, expectedVersion: Int64? = nil) throws(StoreError) -> String {
+        try wait { delete(username: username, expectedVersion: expectedVersion, completion: $0) }
+    }
+
+    /// Deletes up to `limit` contacts created before `cutoff` and waits; returns the count.
+    public func purge(createdBefore cutoff: Timestamp, limit: Int) throws(StoreError) -> Int {
+        try wait { purge(createdBefore: cutoff, limit: limit, completion: $0) }
+    }
+
+    /// Writer queue depth and mean group-commit batch size.
+    public var writerStats: (queueDepth: Int, meanBatchSize: Double) {
+        (writer.queueDepth, writer.meanBatchSize)
+    }
+
+    private func wait<T: Sendable>(
+        _ start: (@escaping @Sendable (Result<T, StoreError>) -> Void) -> Void
+    ) throws(StoreError) -> T {
+        let done = DispatchSemaphore(value: 0)
+        let box = ResultBox<T>()
+        start { result in
+            box.result = result
+            done.signal()
+        }
+        done.wait()
+        return try box.result!.get()
+    }
+}
+
+/// Carries one result from the writer's queue to a waiting thread.
+// The semaphore orders the single write before the single read, so no lock is needed.
+private final class ResultBox<T: Sendable>: @unchecked Sendable {
+    var result: Result<T, StoreError>?
+}

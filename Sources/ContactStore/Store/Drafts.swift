@@ -1,0 +1,116 @@
+/// A validated contact to create.
+public struct NewContact: Sendable, Equatable {
+    public var username: String
+    public var firstName: String
+    public var lastName: String
+    public var emails: [Email]
+
+    /// Validates every field and throws `.invalid` listing all problems.
+    public init(username: String, firstName: String, lastName: String, emails: [String]) throws(StoreError) {
+        var errors: [FieldError] = []
+        let username = Validation.username(username, into: &errors)
+        let first = Validation.name(firstName, field: "first_name", into: &errors)
+        let last = Validation.name(lastName, field: "last_name", into: &errors)
+        let emails = Validation.emails(emails, into: &errors)
+        guard errors.isEmpty, let username, let first, let last, let emails else { throw .invalid(errors) }
+        self.init(validatedUsername: username, firstName: first, lastName: last, emails: emails)
+    }
+
+    /// Wraps fields that already went through `Validation`.
+    public init(validatedUsername username: String, firstName: String, lastName: String, emails: [Email]) {
+        self.username = username
+        self.firstName = firstName
+        self.lastName = lastName
+        self.emails = emails
+    }
+}
+
+/// A validated partial update. `nil` fields stay as they are; `emails` replaces the whole set.
+public struct ContactUpdate: Sendable, Equatable {
+    public var username: String
+    public var newUsername: String?
+    public var firstName: String?
+    public var lastName: String?
+    public var emails: [Email]?
+    public var expectedVersion: Int64?
+
+    /// Wraps fields that already went through `Validation`.
+    public init(
+        username: String, newUsername: String? = nil, firstName: String? = nil, lastName: String? = nil,
+        emails: [Email]? = nil, expectedVersion: Int64? = nil
+    ) {
+        self.username = username
+        self.newUsername = newUsername
+        self.firstName = firstName
+        self.lastName = lastName
+        self.emails = emails
+        self.expectedVersion = expectedVersion
+    }
+
+    /// True when at least one field would change.
+    public var hasChanges: Bool { newUsername != nil || firstName != nil || lastName != nil || emails != nil }
+}
+
+/// What `list` returns: one page and the cursor for the next (nil at the end).
+public struct ContactPage: Sendable, Equatable {
+    public var contacts: [Contact]
+    public var nextCursor: String?
+}
+
+/// A `list` request. `cursor` comes from a previous page's `nextCursor`.
+public struct ListQuery: Sendable, Equatable {
+    public static let defaultLimit = 100
+    public static let maxLimit = 1000
+
+    public var limit: Int
+    public var after: String?
+    public var usernamePrefix: String?
+    public var email: String?
+
+    /// A query; `after` is a decoded cursor (see `ListCursor`).
+    public init(limit: Int = ListQuery.defaultLimit, after: String? = nil, usernamePrefix: String? = nil, email: String? = nil) {
+        self.limit = limit
+        self.after = after
+        self.usernamePrefix = usernamePrefix
+        self.email = email
+    }
+}
+
+/// The opaque keyset cursor: "c" then the hex of the last username's UTF-8 bytes. Clients must
+/// not build it; the format may change (a new prefix letter) without notice.
+public enum ListCursor {
+    /// The cursor that continues after `username`.
+    public static func encode(after username: String) -> String {
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = [UInt8(ascii: "c")]
+        for byte in username.utf8 {
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The username a cursor continues after, or nil when the cursor is not one of ours.
+    public static func decode(_ cursor: String) -> String? {
+        let bytes = Array(cursor.utf8)
+        guard bytes.first == UInt8(ascii: "c"), bytes.count > 1, bytes.count % 2 == 1,
+            bytes.count <= 1 + 2 * Validation.maxUsernameLength
+        else { return nil }
+        func nibble(_ b: UInt8) -> UInt8? {
+            switch b {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return b - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return b - UInt8(ascii: "a") + 10
+            default: return nil
+            }
+        }
+        var raw: [UInt8] = []
+        var index = 1
+        while index < bytes.count {
+            guard let high = nibble(bytes[index]), let low = nibble(bytes[index + 1]) else { return nil }
+            raw.append(high << 4 | low)
+            index += 2
+        }
+        guard raw.allSatisfy(Validation.isUsernameByte) else { return nil }
+        return String(decoding: raw, as: UTF8.self)
+    }
+}

@@ -1,0 +1,232 @@
+/// Every SQL statement about contacts. Each runs on whichever connection the caller holds:
+/// a pooled reader for queries, the writer (inside its transaction) for changes.
+extension SQLiteConnection {
+    private static let contactColumns =
+        "c.id, c.username, c.first_name, c.last_name, c.created_at, c.updated_at, c.version, e.address"
+
+    // MARK: Reads
+
+    /// The contact with that username (case-insensitively), with its emails in insertion order.
+    func fetchContact(username: String) throws(SQLiteError) -> (id: Int64, contact: Contact)? {
+        let statement = try statement(
+            """
+            SELECT \(Self.contactColumns) FROM contacts c LEFT JOIN emails e ON e.contact_id = c.id
+            WHERE c.username = ?1 ORDER BY e.id
+            """)
+        defer { statement.reset() }
+        statement.bind(username, at: 1)
+        return try readContacts(statement).first
+    }
+
+    /// One page in case-insensitive username order, plus whether more rows follow.
+    func fetchPage(_ query: ListQuery) throws(SQLiteError) -> (contacts: [Contact], hasMore: Bool) {
+        var conditions: [String] = []
+        if query.after != nil { conditions.append("c.username > ?1") }
+        if query.usernamePrefix != nil { conditions.append("c.username >= ?2 AND c.username < ?3") }
+        var join = ""
+        if query.email != nil { join = "JOIN emails f ON f.contact_id = c.id AND f.address_key = ?4" }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        // The inner query pages over the username index; the outer one attaches the emails.
+        let statement = try statement(
+            """
+            SELECT \(Self.contactColumns) FROM (
+                SELECT c.* FROM contacts c \(join) \(filter) ORDER BY c.username LIMIT ?5
+            ) c LEFT JOIN emails e ON e.contact_id = c.id
+            ORDER BY c.username COLLATE NOCASE, e.id
+            """)
+        defer { statement.reset() }
+        if let after = query.after { statement.bind(after, at: 1) }
+        if let prefix = query.usernamePrefix {
+            // Usernames are ASCII below 0x7F and NOCASE compares lower-cased ASCII, so every
+            // username starting with the prefix sorts in [prefix, prefix + "\u{7F}").
+            let lower = prefix.lowercased()
+            statement.bind(lower, at: 2)
+            statement.bind(lower + "\u{7F}", at: 3)
+        }
+        if let email = query.email { statement.bind(Email(address: email).key, at: 4) }
+        statement.bind(Int64(query.limit + 1), at: 5)
+        var contacts = try readContacts(statement).map(\.contact)
+        let hasMore = contacts.count > query.limit
+        if hasMore { contacts.removeLast() }
+        return (contacts, hasMore)
+    }
+
+    /// Number of contacts stored.
+    func countContacts() throws(SQLiteError) -> Int64 {
+        try scalarInt("SELECT count(*) FROM contacts") ?? 0
+    }
+
+    /// Groups joined rows (one per email) back into contacts.
+    private func readContacts(_ statement: SQLiteStatement) throws(SQLiteError) -> [(id: Int64, contact: Contact)] {
+        var result: [(id: Int64, contact: Contact)] = []
+        while try statement.step() {
+            let id = statement.int64(0)
+            if result.last?.id != id {
+                let contact = Contact(
+                    username: statement.string(1), firstName: statement.string(2), lastName: statement.string(3),
+                    emails: [], createdAt: Timestamp(milliseconds: statement.int64(4)),
+                    updatedAt: Timestamp(milliseconds: statement.int64(5)), version: statement.int64(6))
+                result.append((id, contact))
+            }
+            if !statement.isNull(7) {
+                result[result.count - 1].contact.emails.append(Email(address: statement.string(7)))
+            }
+        }
+        return result
+    }
+
+    // MARK: Writes (called inside the writer's transaction)
+
+    /// The owner of an address, if any: (contact id, username).
+    private func emailOwner(_ email: Email) throws(SQLiteError) -> (id: Int64, username: String)? {
+        let statement = try statement(
+            "SELECT c.id, c.username FROM emails e JOIN contacts c ON c.id = e.contact_id WHERE e.address_key = ?1")
+        defer { statement.reset() }
+        statement.bind(email.key, at: 1)
+        guard try statement.step() else { return nil }
+        return (statement.int64(0), statement.string(1))
+    }
+
+    private func contactID(username: String) throws(SQLiteError) -> Int64? {
+        let statement = try statement("SELECT id FROM contacts WHERE username = ?1")
+        defer { statement.reset() }
+        statement.bind(username, at: 1)
+        return try statement.step() ? statement.int64(0) : nil
+    }
+
+    /// Fails with `emailTaken` when another contact owns one of the addresses.
+    private func checkEmailsFree(_ emails: [Email], for owner: Int64?) throws(StoreError) {
+        for email in emails {
+            let found: (id: Int64, username: String)?
+            do throws(SQLiteError) { found = try emailOwner(email) } catch { throw .from(error) }
+            if let found, found.id != owner {
+                throw .emailTaken(email: email.address, owner: found.username)
+            }
+        }
+    }
+
+    private func insertEmails(_ emails: [Email], contactID: Int64) throws(SQLiteError) {
+        let statement = try statement("INSERT INTO emails (contact_id, address, address_key) VALUES (?1, ?2, ?3)")
+        for email in emails {
+            statement.bind(contactID, at: 1)
+            statement.bind(email.address, at: 2)
+            statement.bind(email.key, at: 3)
+            try statement.run()
+        }
+    }
+
+    func insertContact(_ new: NewContact, now: Timestamp) throws(StoreError) -> Contact {
+        do {
+            if try contactID(username: new.username) != nil { throw StoreError.usernameTaken(username: new.username) }
+            try checkEmailsFree(new.emails, for: nil)
+            let statement = try statement(
+                """
+                INSERT INTO contacts (username, first_name, last_name, created_at, updated_at, version)
+                VALUES (?1, ?2, ?3, ?4, ?4, 1)
+                """)
+            statement.bind(new.username, at: 1)
+            statement.bind(new.firstName, at: 2)
+            statement.bind(new.lastName, at: 3)
+            statement.bind(now.milliseconds, at: 4)
+            try statement.run()
+            try insertEmails(new.emails, contactID: lastInsertRowID)
+        } catch let error as StoreError {
+            throw error
+        } catch let error as SQLiteError {
+            throw .from(error)
+        } catch {
+            throw .database(code: -1, message: "\(error)")
+        }
+        return Contact(
+            username: new.username, firstName: new.firstName, lastName: new.lastName, emails: new.emails,
+            createdAt: now, updatedAt: now, version: 1)
+    }
+
+    func updateContact(_ change: ContactUpdate, now: Timestamp) throws(StoreError) -> Contact {
+        do {
+            guard let found = try fetchContact(username: change.username) else {
+                throw StoreError.notFound(username: change.username)
+            }
+            let (id, current) = (found.id, found.contact)
+            if let expected = change.expectedVersion, expected != current.version {
+                throw StoreError.versionMismatch(username: current.username, expected: expected, actual: current.version)
+            }
+            if let newName = change.newUsername, let owner = try contactID(username: newName), owner != id {
+                throw StoreError.usernameTaken(username: newName)
+            }
+            if let emails = change.emails {
+                try checkEmailsFree(emails, for: id)
+                let delete = try statement("DELETE FROM emails WHERE contact_id = ?1")
+                delete.bind(id, at: 1)
+                try delete.run()
+                try insertEmails(emails, contactID: id)
+            }
+            let statement = try statement(
+                """
+                UPDATE contacts SET username = ?2, first_name = ?3, last_name = ?4, updated_at = ?5,
+                version = version + 1 WHERE id = ?1
+                """)
+            statement.bind(id, at: 1)
+            statement.bind(change.newUsername ?? current.username, at: 2)
+            statement.bind(change.firstName ?? current.firstName, at: 3)
+            statement.bind(change.lastName ?? current.lastName, at: 4)
+            statement.bind(now.milliseconds, at: 5)
+            try statement.run()
+            var updated = current
+            updated.username = change.newUsername ?? current.username
+            updated.firstName = change.firstName ?? current.firstName
+            updated.lastName = change.lastName ?? current.lastName
+            updated.emails = change.emails ?? current.emails
+            updated.updatedAt = now
+            updated.version = current.version + 1
+            return updated
+        } catch let error as StoreError {
+            throw error
+        } catch let error as SQLiteError {
+            throw .from(error)
+        } catch {
+            throw .database(code: -1, message: "\(error)")
+        }
+    }
+
+    /// Deletes a contact (its emails go by cascade) and returns the stored username.
+    func deleteContact(username: String, expectedVersion: Int64?) throws(StoreError) -> String {
+        do {
+            let find = try statement("SELECT id, username, version FROM contacts WHERE username = ?1")
+            find.bind(username, at: 1)
+            guard try find.step() else {
+                find.reset()
+                throw StoreError.notFound(username: username)
+            }
+            let (id, stored, version) = (find.int64(0), find.string(1), find.int64(2))
+            find.reset()
+            if let expectedVersion, expectedVersion != version {
+                throw StoreError.versionMismatch(username: stored, expected: expectedVersion, actual: version)
+            }
+            let delete = try statement("DELETE FROM contacts WHERE id = ?1")
+            delete.bind(id, at: 1)
+            try delete.run()
+            return stored
+        } catch let error as StoreError {
+            throw error
+        } catch let error as SQLiteError {
+            throw .from(error)
+        } catch {
+            throw .database(code: -1, message: "\(error)")
+        }
+    }
+
+    /// Deletes up to `limit` contacts created before `cutoff`; returns how many went.
+    func purgeContacts(createdBefore cutoff: Timestamp, limit: Int) throws(StoreError) -> Int {
+        do throws(SQLiteError) {
+            let statement = try statement(
+                "DELETE FROM contacts WHERE id IN (SELECT id FROM contacts WHERE created_at < ?1 LIMIT ?2)")
+            statement.bind(cutoff.milliseconds, at: 1)
+            statement.bind(Int64(limit), at: 2)
+            try statement.run()
+            return changes
+        } catch {
+            throw .from(error)
+        }
+    }
+}

@@ -1,0 +1,57 @@
+/// Versioned schema migrations, tracked in `PRAGMA user_version`.
+///
+/// Append a step to upgrade; never edit a released one. A file whose version is newer than
+/// `Schema.latestVersion` is refused untouched.
+enum Schema {
+    static let migrations: [String] = [
+        // 1: contacts and their emails.
+        """
+        CREATE TABLE contacts (
+            id          INTEGER PRIMARY KEY,
+            username    TEXT    NOT NULL COLLATE NOCASE UNIQUE,
+            first_name  TEXT    NOT NULL,
+            last_name   TEXT    NOT NULL,
+            created_at  INTEGER NOT NULL,
+            updated_at  INTEGER NOT NULL,
+            version     INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX contacts_created_at ON contacts (created_at);
+        CREATE TABLE emails (
+            id          INTEGER PRIMARY KEY,
+            contact_id  INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+            address     TEXT    NOT NULL,
+            address_key TEXT    NOT NULL UNIQUE
+        );
+        CREATE INDEX emails_contact ON emails (contact_id, id);
+        """
+    ]
+
+    static var latestVersion: Int64 { Int64(migrations.count) }
+
+    /// Brings the database up to `latestVersion` in one transaction per step.
+    static func migrate(_ db: SQLiteConnection) throws(StoreError) {
+        do {
+            let current = try db.scalarInt("PRAGMA user_version") ?? 0
+            if current > latestVersion {
+                throw StoreError.schemaTooNew(found: current, supported: latestVersion)
+            }
+            for version in Int(current)..<migrations.count {
+                try db.execute("BEGIN IMMEDIATE")
+                do {
+                    try db.execute(migrations[version])
+                    try db.execute("PRAGMA user_version = \(version + 1)")
+                    try db.execute("COMMIT")
+                } catch {
+                    try? db.execute("ROLLBACK")
+                    throw error
+                }
+            }
+        } catch let error as SQLiteError {
+            throw .from(error)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .database(code: -1, message: "\(error)")
+        }
+    }
+}

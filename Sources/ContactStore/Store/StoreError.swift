@@ -1,0 +1,24 @@
+/// Everything a store operation can fail with. The service maps each case to exactly one
+/// JSON-RPC error, in one place.
+public enum StoreError: Error, Sendable, Equatable {
+    /// No contact has that username (compared case-insensitively).
+    case notFound(username: String)
+    /// Another contact already has that username.
+    case usernameTaken(username: String)
+    /// Another contact already owns that address.
+    case emailTaken(email: String, owner: String)
+    /// `expected_version` did not match the stored version.
+    case versionMismatch(username: String, expected: Int64, actual: Int64)
+    /// Input that breaks a validation rule; lists every problem found.
+    case invalid([FieldError])
+    /// The database file was written by a newer version of this code.
+    case schemaTooNew(found: Int64, supported: Int64)
+    /// The store has been closed.
+    case closed
+    /// SQLite failed (I/O error, lock held past the busy timeout, corruption...).
+    case database(code: Int32, message: String)
+
+    static func from(_ error: SQLiteError) -> StoreError {
+        .database(code: error.code, message: error.message)
+    }
+}

@@ -1,0 +1,262 @@
+/// Turns one request line into one response line, by the JSON-RPC 2.0 rules: single requests,
+/// notifications, batches, and every standard error. It knows methods only through the registry.
+public final class RPCDispatcher: Sendable {
+    /// Limits that protect the server from oversized input.
+    public struct Limits: Sendable {
+        /// Most elements in one batch array (documented in protocol.md).
+        public var maxBatchSize: Int
+        /// Deepest nesting of arrays and objects accepted in one line.
+        public var maxDepth: Int
+
+        /// Defaults: batches of up to 1000, nesting up to `JSONReader.defaultMaxDepth`.
+        public init(maxBatchSize: Int = 1000, maxDepth: Int = JSONReader.defaultMaxDepth) {
+            self.maxBatchSize = maxBatchSize
+            self.maxDepth = maxDepth
+        }
+    }
+
+    /// What `handle` did with a line.
+    public enum Handling: Sendable {
+        /// Send this line (it ends in `\n`).
+        case reply([UInt8])
+        /// Send nothing (notifications only).
+        case noReply
+        /// The answer comes later through the completion callback.
+        case pending
+    }
+
+    /// Hooks for counting requests; both run on the caller's thread.
+    public struct Observer: Sendable {
+        /// Called once per request or notification that named a known or unknown method.
+        public var request: @Sendable (_ method: String) -> Void
+        /// Called once per error response or failed notification, with its code.
+        public var error: @Sendable (_ method: String?, _ code: Int) -> Void
+
+        /// An observer made of two callbacks.
+        public init(
+            request: @escaping @Sendable (String) -> Void, error: @escaping @Sendable (String?, Int) -> Void
+        ) {
+            self.request = request
+            self.error = error
+        }
+    }
+
+    private let methods: [String: RPCMethod]
+    /// The limits this dispatcher enforces.
+    public let limits: Limits
+
+    /// Hooks for stats, if any.
+    private let observer: Observer?
+
+    /// A dispatcher over a fixed set of methods.
+    public init(methods: [RPCMethod], limits: Limits = Limits(), observer: Observer? = nil) {
+        var table: [String: RPCMethod] = [:]
+        for method in methods { table[method.name] = method }
+        self.methods = table
+        self.limits = limits
+        self.observer = observer
+    }
+
+    /// The registered methods, sorted by name.
+    public var registeredMethods: [RPCMethod] { methods.values.sorted { $0.name < $1.name } }
+
+    /// Handles one line (without its terminator).
+    ///
+    /// - Parameter completion: called exactly once, on any thread, when the result is `.pending`;
+    ///   its argument is the response line, or nil when nothing is to be sent.
+    public func handle(line: [UInt8], completion: @escaping @Sendable ([UInt8]?) -> Void) -> Handling {
+        let document: JSONValue
+        do {
+            document = try JSONReader.parse(line, maxDepth: limits.maxDepth)
+        } catch {
+            return .reply(Self.errorLine(.parseError(error.reason, offset: error.offset)))
+        }
+        guard case .array(let elements) = document else {
+            switch process(document) {
+            case .none:
+                return .noReply
+            case .response(let bytes):
+                return .reply(bytes + [UInt8(ascii: "\n")])
+            case .pending(let start, let id):
+                start { result in
+                    guard let id else { return completion(nil) }
+                    var writer = JSONWriter()
+                    Self.write(result, id: id, to: &writer)
+                    writer.bytes.append(UInt8(ascii: "\n"))
+                    completion(writer.bytes)
+                }
+                return .pending
+            }
+        }
+        if elements.isEmpty {
+            return .reply(Self.errorLine(.invalidRequest("an empty batch is not a request")))
+        }
+        if elements.count > limits.maxBatchSize {
+            return .reply(Self.errorLine(.invalidRequest("a batch may hold at most \(limits.maxBatchSize) requests")))
+        }
+        let batch = BatchRun(elements: elements, dispatcher: self, completion: completion)
+        if batch.run() {
+            return batch.finished().map(Handling.reply) ?? .noReply
+        }
+        return .pending
+    }
+
+    /// A whole response line for an error that has no request to go with it.
+    public static func errorLine(_ error: RPCError, id: RPCID = .null) -> [UInt8] {
+        var writer = JSONWriter()
+        write(.failure(error), id: id, to: &writer)
+        writer.bytes.append(UInt8(ascii: "\n"))
+        return writer.bytes
+    }
+
+    // MARK: One request
+
+    enum ElementOutcome {
+        case none
+        case response([UInt8])
+        /// `id` nil means a notification: run it, answer nothing.
+        case pending(
+            start: (@escaping @Sendable (Result<JSONFragment, RPCError>) -> Void) -> Void, id: RPCID?)
+    }
+
+
+    func process(_ element: JSONValue) -> ElementOutcome {
+        guard case .object(let request) = element else {
+            return invalid("a request must be a JSON object", id: .null)
+        }
+        let rawID = request["id"]
+        var id: RPCID? = nil
+        if let rawID {
+            guard let valid = RPCID(rawID) else {
+                return invalid("id must be a string, a number or null", id: .null)
+            }
+            id = valid
+        }
+        guard request["jsonrpc"] == .string("2.0") else {
+            return invalid("jsonrpc must be exactly \"2.0\"", id: id ?? .null)
+        }
+        guard case .string(let name)? = request["method"] else {
+            return invalid("method must be a string", id: id ?? .null)
+        }
+        observer?.request(name)
+        guard let method = methods[name] else {
+            return finish(.failure(.methodNotFound(name)), method: name, id: id)
+        }
+        let params: Params
+        switch Params.decode(request["params"], names: method.parameters) {
+        case .success(let decoded):
+            params = decoded
+        case .failure(let error):
+            return finish(.failure(error), method: name, id: id)
+        }
+        switch method.handler(params) {
+        case .result(let fragment):
+            return finish(.success(fragment), method: name, id: id)
+        case .error(let error):
+            return finish(.failure(error), method: name, id: id)
+        case .deferred(let start):
+            let observer = self.observer
+            return .pending(
+                start: { done in
+                    start { result in
+                        if case .failure(let error) = result { observer?.error(name, error.code) }
+                        done(result)
+                    }
+                }, id: id)
+        }
+    }
+
+    private func invalid(_ reason: String, id: RPCID) -> ElementOutcome {
+        // Invalid requests are answered even without an id: the spec's examples answer `[1,2,3]`.
+        observer?.error(nil, -32600)
+        var writer = JSONWriter()
+        Self.write(.failure(.invalidRequest(reason)), id: id, to: &writer)
+        return .response(writer.bytes)
+    }
+
+    private func finish(_ result: Result<JSONFragment, RPCError>, method: String, id: RPCID?) -> ElementOutcome {
+        if case .failure(let error) = result { observer?.error(method, error.code) }
+        guard let id else { return .none }
+        var writer = JSONWriter()
+        Self.write(result, id: id, to: &writer)
+        return .response(writer.bytes)
+    }
+
+    static func write(_ result: Result<JSONFragment, RPCError>, id: RPCID, to writer: inout JSONWriter) {
+        writer.writeRaw("{\"jsonrpc\":\"2.0\",\"id\":")
+        id.write(to: &writer)
+        switch result {
+        case .success(let fragment):
+            writer.writeRaw(",\"result\":")
+            writer.writeRaw(fragment.bytes)
+        case .failure(let error):
+            writer.writeRaw(",\"error\":{\"code\":")
+            writer.writeInt(error.code)
+            writer.writeRaw(",\"message\":")
+            writer.writeString(error.message)
+            if let data = error.data {
+                writer.writeRaw(",\"data\":")
+                writer.writeValue(data)
+            }
+            writer.writeRaw("}")
+        }
+        writer.writeRaw("}")
+    }
+}
+
+/// Runs a batch's elements one after another, pausing on each deferred one.
+// @unchecked Sendable: the state is touched by one thread at a time. `run` goes on until an
+// element defers and then returns; only that element's single completion resumes it.
+private final class BatchRun: @unchecked Sendable {
+    private let elements: [JSONValue]
+    private let dispatcher: RPCDispatcher
+    private let completion: @Sendable ([UInt8]?) -> Void
+    private var next = 0
+    private var out = JSONWriter()
+    private var entries = 0
+
+    init(elements: [JSONValue], dispatcher: RPCDispatcher, completion: @escaping @Sendable ([UInt8]?) -> Void) {
+        self.elements = elements
+        self.dispatcher = dispatcher
+        self.completion = completion
+        out.writeRaw("[")
+    }
+
+    /// Runs until done (true) or until an element defers (false; the completion will follow).
+    func run() -> Bool {
+        while next < elements.count {
+            let element = elements[next]
+            next += 1
+            switch dispatcher.process(element) {
+            case .none:
+                continue
+            case .response(let bytes):
+                append(bytes)
+            case .pending(let start, let id):
+                start { result in
+                    if let id {
+                        var writer = JSONWriter()
+                        RPCDispatcher.write(result, id: id, to: &writer)
+                        self.append(writer.bytes)
+                    }
+                    if self.run() { self.completion(self.finished()) }
+                }
+                return false
+            }
+        }
+        return true
+    }
+
+    /// The batch response line, or nil when every element was a notification.
+    func finished() -> [UInt8]? {
+        guard entries > 0 else { return nil }
+        out.writeRaw("]\n")
+        return out.bytes
+    }
+
+    private func append(_ bytes: [UInt8]) {
+        if entries > 0 { out.writeRaw(",") }
+        out.writeRaw(bytes)
+        entries += 1
+    }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import ContactPaths
+import ContactService
+import ContactStore
+import Dispatch
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `contactsd`: parses flags, builds the server, runs it. Everything else lives in ContactService.
+@main
+struct ContactsDaemon: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "contactsd",
+        abstract: "Serve the contact database over JSON-RPC 2.0 on a Unix socket.",
+        discussion: """
+            Paths: --socket, else $CONTACTS_SOCKET, else $XDG_RUNTIME_DIR/contacts/contactsd.sock \
+            (or /tmp/contacts-$UID/contactsd.sock). --db, else $CONTACTS_DB, else \
+            $XDG_DATA_HOME/contacts/contacts.db (or ~/.local/share/contacts/contacts.db). \
+            Missing parent directories are created with mode 0700.
+
+            SIGINT or SIGTERM: stop accepting, answer requests already received, close every \
+            connection, close the database, remove the socket file, exit 0. The wire protocol is \
+            described in protocol.md.
+            """,
+        version: ContactsVersion.current)
+
+    @Option(help: "Unix socket path to listen on.")
+    var socket: String?
+
+    @Option(help: "SQLite database file.")
+    var db: String?
+
+    @Option(help: "Socket file mode, in octal.")
+    var socketMode: String = "0600"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    @Option(help: "Longest request line in bytes; longer lines get error -32600 and are skipped.")
+    var maxRequestBytes: Int = 1 << 20
+
+    @Option(help: "Most connections open at once; one more gets an error line and is closed.")
+    var maxConnections: Int = 4096
+
+    @Option(help: "Most requests in one batch.")
+    var maxBatch: Int = 1000
+
+    @Option(help: "Durability: normal survives a crash of the process, full also a power loss.")
+    var synchronous: StoreOptions.Synchronous = .normal
+
+    @Option(help: "Milliseconds a write waits for a lock held by another process.")
+    var busyTimeoutMs: Int32 = 10_000
+
+    func validate() throws {
+        guard UInt32(socketMode, radix: 8).map({ $0 <= 0o777 }) == true else {
+            throw ValidationError("--socket-mode must be an octal file mode such as 0600 or 0660")
+        }
+        guard maxRequestBytes >= 64 else { throw ValidationError("--max-request-bytes must be at least 64") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard maxBatch >= 1 else { throw ValidationError("--max-batch must be at least 1") }
+        guard busyTimeoutMs >= 0 else { throw ValidationError("--busy-timeout-ms must not be negative") }
+    }
+
+    func run() throws {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "contactsd")
+        let configuration = ServerConfiguration(
+            socketPath: ContactPaths.socket(flag: socket), databasePath: ContactPaths.database(flag: db),
+            socketMode: UInt32(socketMode, radix: 8) ?? 0o600, maxRequestBytes: maxRequestBytes,
+            maxConnections: maxConnections, maxBatchSize: maxBatch,
+            store: StoreOptions(busyTimeoutMilliseconds: busyTimeoutMs, synchronous: synchronous))
+        let server: ContactServer
+        do {
+            server = try ContactServer(configuration: configuration, logger: logger)
+        } catch {
+            logger.critical("cannot start: \(error.message)")
+            throw ExitCode(1)
+        }
+        server.run(onStop: { Glibc.exit(0) })
+        dispatchMain()
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension StoreOptions.Synchronous: ExpressibleByArgument {}
