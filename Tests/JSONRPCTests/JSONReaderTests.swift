@@ -121,7 +121,10 @@ struct JSONReaderTests {
         #expect(throws: JSONParseError.self) { try JSONReader.parse(escaped) }
     }
 
-    @Test("rejects non-ASCII bytes outside strings", arguments: [[0xC3, 0xA9], [0xEF, 0xBB, 0xBF, 0x31]] as [[UInt8]])
+    @Test(
+        "rejects non-ASCII bytes outside strings",
+        arguments: [[0xC3, 0xA9], [0xEF, 0xBB, 0xBF, 0x31]] as [[UInt8]]
+    )
     func rejectsNonASCIIOutsideStrings(bytes: [UInt8]) {
         #expect(throws: JSONParseError.self) { try JSONReader.parse(bytes) }
     }
@@ -139,7 +142,10 @@ struct JSONReaderTests {
         #expect(try JSONReader.parse(document) == .string(expected))
     }
 
-    @Test("accepts nesting of exactly maxDepth and rejects one more", arguments: [1, 2, 10, JSONReader.defaultMaxDepth])
+    @Test(
+        "accepts nesting of exactly maxDepth and rejects one more",
+        arguments: [1, 2, 10, JSONReader.defaultMaxDepth]
+    )
     func depthLimit(maxDepth: Int) throws {
         _ = try JSONReader.parse(nestedArrays(maxDepth), maxDepth: maxDepth)
         let error = #expect(throws: JSONParseError.self) {

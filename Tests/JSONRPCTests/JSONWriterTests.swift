@@ -40,13 +40,7 @@ struct JSONWriterTests {
         #expect(try JSONReader.parse(writer.bytes) == .string(string))
     }
 
-    @Test("writes a string that is not stored contiguously")
-    func writesBridgedSubstring() {
-        let string = String("xx\"tail\u{1}"[...].dropFirst(2))
-        #expect(written { $0.writeString(string) } == #""\"tail\u0001""#)
-    }
-
-    @Test("writes integers in decimal", arguments: [0, 7, -7, 10, -10, 1234567890, Int.max, Int.min, Int.min + 1])
+    @Test("writes integers in decimal", arguments: [0, 7, -7, 10, -10, 1_234_567_890, Int.max, Int.min, Int.min + 1])
     func writesIntegers(value: Int) {
         #expect(written { $0.writeInt(value) } == String(value))
     }
@@ -75,14 +69,18 @@ struct JSONWriterTests {
             writer.writeNull()
             writer.writeRaw("}}")
         }
-        #expect(text == #"{"jsonrpc":"2.0","id":17,"result":{"name":"Ada \"Countess\" Lovelace","active":true,"note":null}}"#)
+        #expect(
+            text
+                == #"{"jsonrpc":"2.0","id":17,"result":{"name":"Ada \"Countess\" Lovelace","active":true,"note":null}}"#
+        )
     }
 
     @Test(
         "writes back what it read, byte for byte, for compact documents",
         arguments: [
             "null", "true", "false", "0", "-0", "1.50", "1E+2", "-1.0e-05", "12345678901234567890123", #""""#,
-            #""a\"b\\c\n\u0001é😀""#, "[]", "{}", "[1,[2,[3,[]]],{}]", #"{"b":1,"a":[true,false,null],"b":{"c":"d"}}"#,
+            #""a\"b\\c\n\u0001é😀""#, "[]", "{}", "[1,[2,[3,[]]],{}]",
+            #"{"b":1,"a":[true,false,null],"b":{"c":"d"}}"#,
             #"{"jsonrpc":"2.0","id":17,"method":"contacts.get","params":{"username":"ada"}}"#,
         ]
     )
@@ -90,10 +88,13 @@ struct JSONWriterTests {
         #expect(try JSONReader.parse(Array(text.utf8)).jsonString == text)
     }
 
-    @Test("normalizes escapes that have a shorter or no needed form", arguments: [
-        (#""\/\u0041\u00e9\ud83d\ude00\u001F""#, "\"/Aé😀\\u001f\""),
-        (" [ 1 , { \"a\" : 2 } ] ", #"[1,{"a":2}]"#),
-    ])
+    @Test(
+        "writes escapes in their one canonical form and drops whitespace between tokens",
+        arguments: [
+            (#""\/\u0041\u00e9\ud83d\ude00\u001F""#, "\"/Aé😀\\u001f\""),
+            (" [ 1 , { \"a\" : 2 } ] ", #"[1,{"a":2}]"#),
+        ]
+    )
     func normalizes(text: String, expected: String) throws {
         #expect(try JSONReader.parse(Array(text.utf8)).jsonString == expected)
     }
@@ -102,7 +103,7 @@ struct JSONWriterTests {
         "reads back the value it wrote",
         arguments: [
             nil, true, 42, -1, "text with \"quotes\", \\, \n, \u{0}, \u{7F} and 😀", [], [:],
-            [1, "two", [3.description: [nil]], false],
+            [1, "two", ["three": [nil]], false],
             ["id": 1, "id": 2, "nested": ["deeper": ["deepest": []]]],
         ] as [JSONValue]
     )

@@ -48,7 +48,7 @@ public enum JSONReader {
         }
         // Rebinding raw bytes to UInt8 is always valid, and a typed pointer reads without any checks.
         let result = base.withMemoryRebound(to: UInt8.self, capacity: bytes.count) { pointer in
-            var parser = Parser(pointer, count: bytes.count, maxDepth: maxDepth)
+            var parser = JSONReaderState(pointer, count: bytes.count, maxDepth: maxDepth)
             return Result { () throws(JSONParseError) in try parser.parseDocument() }
         }
         return try result.get()
@@ -76,23 +76,25 @@ public enum JSONReader {
     }
 }
 
-// ASCII bytes the grammar cares about.
-private let quote = UInt8(ascii: "\"")
-private let backslash = UInt8(ascii: "\\")
-private let comma = UInt8(ascii: ",")
-private let colon = UInt8(ascii: ":")
-private let openBracket = UInt8(ascii: "[")
-private let closeBracket = UInt8(ascii: "]")
-private let openBrace = UInt8(ascii: "{")
-private let closeBrace = UInt8(ascii: "}")
-private let minus = UInt8(ascii: "-")
-private let plus = UInt8(ascii: "+")
-private let zero = UInt8(ascii: "0")
-private let nine = UInt8(ascii: "9")
-private let dot = UInt8(ascii: ".")
+// ASCII bytes the grammar cares about, in a namespace so their short names cannot clash elsewhere in the module.
+private enum ReaderByte {
+    static let quote = UInt8(ascii: "\"")
+    static let backslash = UInt8(ascii: "\\")
+    static let comma = UInt8(ascii: ",")
+    static let colon = UInt8(ascii: ":")
+    static let openBracket = UInt8(ascii: "[")
+    static let closeBracket = UInt8(ascii: "]")
+    static let openBrace = UInt8(ascii: "{")
+    static let closeBrace = UInt8(ascii: "}")
+    static let minus = UInt8(ascii: "-")
+    static let plus = UInt8(ascii: "+")
+    static let zero = UInt8(ascii: "0")
+    static let nine = UInt8(ascii: "9")
+    static let dot = UInt8(ascii: ".")
+}
 
 /// One open array or object.
-private struct Frame {
+private struct JSONReaderFrame {
     /// Whether this is an object (its entries on the scratch stack alternate name, value).
     var isObject: Bool
     /// Where this container's entries start on the scratch stack.
@@ -100,13 +102,13 @@ private struct Frame {
 }
 
 /// The reading state over one document: a cursor, the open containers, and the values read so far.
-private struct Parser {
+private struct JSONReaderState {
     let bytes: UnsafePointer<UInt8>
     let end: Int
     let maxDepth: Int
     var index = 0
     /// Open containers, innermost last. This explicit stack replaces recursion, so depth costs heap, not stack.
-    var frames: [Frame] = []
+    var frames: [JSONReaderFrame] = []
     /// Finished values (and object member names, as `.string`) of every open container, in order; a container
     /// takes its own entries off the top when it closes. One shared stack avoids an array per open level.
     var scratch: [JSONValue] = []
@@ -126,7 +128,7 @@ private struct Parser {
         if index >= end {
             return error("unexpected end of input, expected \(expected)", at: index)
         }
-        return error("unexpected byte 0x\(hex(bytes[index])), expected \(expected)", at: index)
+        return error("unexpected byte 0x\(hexByte(bytes[index])), expected \(expected)", at: index)
     }
 
     @inline(__always)
@@ -147,22 +149,22 @@ private struct Parser {
             skipWhitespace()
             guard index < end else { throw unexpected("a value") }
             switch bytes[index] {
-            case quote:
+            case ReaderByte.quote:
                 value = .string(try readString())
-            case openBracket:
+            case ReaderByte.openBracket:
                 try open(isObject: false)
                 skipWhitespace()
-                if index < end && bytes[index] == closeBracket {
+                if index < end && bytes[index] == ReaderByte.closeBracket {
                     index += 1
                     frames.removeLast()
                     value = .array([])
                 } else {
                     continue readValues
                 }
-            case openBrace:
+            case ReaderByte.openBrace:
                 try open(isObject: true)
                 skipWhitespace()
-                if index < end && bytes[index] == closeBrace {
+                if index < end && bytes[index] == ReaderByte.closeBrace {
                     index += 1
                     frames.removeLast()
                     value = .object(JSONObject())
@@ -170,7 +172,7 @@ private struct Parser {
                     try readMemberName()
                     continue readValues
                 }
-            case minus, zero...nine:
+            case ReaderByte.minus, ReaderByte.zero...ReaderByte.nine:
                 value = .number(try readNumber())
             case UInt8(ascii: "t"):
                 try readLiteral("true")
@@ -194,17 +196,17 @@ private struct Parser {
                     throw unexpected(frame.isObject ? "',' or '}'" : "',' or ']'")
                 }
                 let byte = bytes[index]
-                if byte == comma {
+                if byte == ReaderByte.comma {
                     index += 1
                     if frame.isObject {
                         skipWhitespace()
                         try readMemberName()
                     }
                     continue readValues
-                } else if byte == closeBracket && !frame.isObject {
+                } else if byte == ReaderByte.closeBracket && !frame.isObject {
                     index += 1
                     value = .array(Array(scratch[frame.start...]))
-                } else if byte == closeBrace && frame.isObject {
+                } else if byte == ReaderByte.closeBrace && frame.isObject {
                     index += 1
                     value = .object(JSONObject(members(from: frame.start)))
                 } else {
@@ -232,16 +234,16 @@ private struct Parser {
             frames.reserveCapacity(8)
             scratch.reserveCapacity(16)
         }
-        frames.append(Frame(isObject: isObject, start: scratch.count))
+        frames.append(JSONReaderFrame(isObject: isObject, start: scratch.count))
         index += 1
     }
 
     /// Reads `"name"` and `:` (with whitespace around the colon), pushing the name on the scratch stack.
     mutating func readMemberName() throws(JSONParseError) {
-        guard index < end && bytes[index] == quote else { throw unexpected("a member name string") }
+        guard index < end && bytes[index] == ReaderByte.quote else { throw unexpected("a member name string") }
         scratch.append(.string(try readString()))
         skipWhitespace()
-        guard index < end && bytes[index] == colon else { throw unexpected("':'") }
+        guard index < end && bytes[index] == ReaderByte.colon else { throw unexpected("':'") }
         index += 1
     }
 
@@ -270,26 +272,26 @@ private struct Parser {
     /// Reads a number at `index`, checking its grammar and keeping its text.
     mutating func readNumber() throws(JSONParseError) -> JSONNumber {
         let start = index
-        if bytes[index] == minus { index += 1 }
+        if bytes[index] == ReaderByte.minus { index += 1 }
         guard index < end else { throw unexpected("a digit") }
         switch bytes[index] {
-        case zero:
+        case ReaderByte.zero:
             // A leading zero stands alone: "01" is invalid, and the '1' fails wherever the number is used.
             index += 1
-        case zero + 1...nine:
+        case ReaderByte.zero + 1...ReaderByte.nine:
             index += 1
             skipDigits()
         default:
             throw unexpected("a digit")
         }
-        if index < end && bytes[index] == dot {
+        if index < end && bytes[index] == ReaderByte.dot {
             index += 1
             guard index < end && isDigit(bytes[index]) else { throw unexpected("a digit after '.'") }
             skipDigits()
         }
         if index < end && (bytes[index] | 0x20) == UInt8(ascii: "e") {
             index += 1
-            if index < end && (bytes[index] == plus || bytes[index] == minus) { index += 1 }
+            if index < end && (bytes[index] == ReaderByte.plus || bytes[index] == ReaderByte.minus) { index += 1 }
             guard index < end && isDigit(bytes[index]) else { throw unexpected("a digit in the exponent") }
             skipDigits()
         }
@@ -298,7 +300,7 @@ private struct Parser {
 
     @inline(__always)
     func isDigit(_ byte: UInt8) -> Bool {
-        byte &- zero < 10
+        byte &- ReaderByte.zero < 10
     }
 
     @inline(__always)
@@ -321,14 +323,14 @@ private struct Parser {
         index = start
         while index < end {
             let byte = bytes[index]
-            if byte == quote {
+            if byte == ReaderByte.quote {
                 let string = makeString(from: start, to: index)
                 index += 1
                 return string
-            } else if byte == backslash {
+            } else if byte == ReaderByte.backslash {
                 return try readEscapedString(start: start)
             } else if byte < 0x20 {
-                throw error("unescaped control character 0x\(hex(byte)) in string", at: index)
+                throw error("unescaped control character 0x\(hexByte(byte)) in string", at: index)
             } else if byte < 0x80 {
                 index += 1
             } else {
@@ -346,16 +348,16 @@ private struct Parser {
         var runStart = start
         while index < end {
             let byte = bytes[index]
-            if byte == quote {
+            if byte == ReaderByte.quote {
                 buffer.append(contentsOf: UnsafeBufferPointer(start: bytes + runStart, count: index - runStart))
                 index += 1
                 return String(decoding: buffer, as: UTF8.self)
-            } else if byte == backslash {
+            } else if byte == ReaderByte.backslash {
                 buffer.append(contentsOf: UnsafeBufferPointer(start: bytes + runStart, count: index - runStart))
                 try readEscape(into: &buffer)
                 runStart = index
             } else if byte < 0x20 {
-                throw error("unescaped control character 0x\(hex(byte)) in string", at: index)
+                throw error("unescaped control character 0x\(hexByte(byte)) in string", at: index)
             } else if byte < 0x80 {
                 index += 1
             } else {
@@ -372,7 +374,7 @@ private struct Parser {
         let byte = bytes[index]
         index += 1
         switch byte {
-        case quote, backslash, UInt8(ascii: "/"): buffer.append(byte)
+        case ReaderByte.quote, ReaderByte.backslash, UInt8(ascii: "/"): buffer.append(byte)
         case UInt8(ascii: "b"): buffer.append(0x08)
         case UInt8(ascii: "f"): buffer.append(0x0C)
         case UInt8(ascii: "n"): buffer.append(0x0A)
@@ -384,9 +386,9 @@ private struct Parser {
             if scalar >= 0xD800 && scalar <= 0xDBFF {
                 // A high surrogate must be followed at once by an escaped low surrogate; together they make
                 // one scalar. Anything else is a lone surrogate, which no String can hold, so it is an error.
-                guard index + 1 < end && bytes[index] == backslash && bytes[index + 1] == UInt8(ascii: "u") else {
-                    throw error("unpaired high surrogate escape", at: escapeStart)
-                }
+                let lowFollows =
+                    index + 1 < end && bytes[index] == ReaderByte.backslash && bytes[index + 1] == UInt8(ascii: "u")
+                guard lowFollows else { throw error("unpaired high surrogate escape", at: escapeStart) }
                 index += 2
                 let low = UInt32(try readHex4())
                 guard low >= 0xDC00 && low <= 0xDFFF else {
@@ -410,7 +412,7 @@ private struct Parser {
             let byte = bytes[index]
             let digit: UInt8
             switch byte {
-            case zero...nine: digit = byte - zero
+            case ReaderByte.zero...ReaderByte.nine: digit = byte - ReaderByte.zero
             case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
             case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
             default: throw error("expected 4 hex digits after '\\u'", at: index)
@@ -453,13 +455,21 @@ private struct Parser {
         var high: UInt8 = 0xBF
         switch lead {
         case 0xC2...0xDF: length = 2
-        case 0xE0: length = 3; low = 0xA0
+        case 0xE0:
+            length = 3
+            low = 0xA0
         case 0xE1...0xEC, 0xEE...0xEF: length = 3
-        case 0xED: length = 3; high = 0x9F
-        case 0xF0: length = 4; low = 0x90
+        case 0xED:
+            length = 3
+            high = 0x9F
+        case 0xF0:
+            length = 4
+            low = 0x90
         case 0xF1...0xF3: length = 4
-        case 0xF4: length = 4; high = 0x8F
-        default: throw error("invalid UTF-8 byte 0x\(hex(lead))", at: index)
+        case 0xF4:
+            length = 4
+            high = 0x8F
+        default: throw error("invalid UTF-8 byte 0x\(hexByte(lead))", at: index)
         }
         // Only the first continuation byte has a narrowed range; the rest are 80..BF.
         for offset in 1..<length {
@@ -467,7 +477,7 @@ private struct Parser {
             guard position < end else { throw error("truncated UTF-8 sequence", at: position) }
             let byte = bytes[position]
             guard byte >= low && byte <= high else {
-                throw error("invalid UTF-8 continuation byte 0x\(hex(byte))", at: position)
+                throw error("invalid UTF-8 continuation byte 0x\(hexByte(byte))", at: position)
             }
             low = 0x80
             high = 0xBF
@@ -477,7 +487,7 @@ private struct Parser {
 }
 
 /// Two uppercase hex digits, for error messages.
-private func hex(_ byte: UInt8) -> String {
+private func hexByte(_ byte: UInt8) -> String {
     let digits = Array("0123456789ABCDEF".utf8)
     return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)
 }

@@ -32,7 +32,7 @@ public struct JSONWriter: Sendable {
     /// characters `\u00XX`. DEL and non-ASCII characters are written as UTF-8 as they are.
     /// - Parameter s: The string to write.
     public mutating func writeString(_ s: String) {
-        bytes.append(quote)
+        bytes.append(WriterByte.quote)
         var s = s
         // `withUTF8` gives contiguous UTF-8 (native strings already are), so runs that need no escaping,
         // usually the whole string, are copied with one append.
@@ -40,7 +40,7 @@ public struct JSONWriter: Sendable {
             var runStart = 0
             for index in 0..<utf8.count {
                 let byte = utf8[index]
-                guard byte < 0x20 || byte == quote || byte == backslash else { continue }
+                guard byte < 0x20 || byte == WriterByte.quote || byte == WriterByte.backslash else { continue }
                 if runStart < index {
                     bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
                 }
@@ -51,14 +51,14 @@ public struct JSONWriter: Sendable {
                 bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
             }
         }
-        bytes.append(quote)
+        bytes.append(WriterByte.quote)
     }
 
     private mutating func appendEscape(for byte: UInt8) {
         let short: UInt8
         switch byte {
-        case quote: short = quote
-        case backslash: short = backslash
+        case WriterByte.quote: short = WriterByte.quote
+        case WriterByte.backslash: short = WriterByte.backslash
         case 0x0A: short = UInt8(ascii: "n")
         case 0x0D: short = UInt8(ascii: "r")
         case 0x09: short = UInt8(ascii: "t")
@@ -67,12 +67,12 @@ public struct JSONWriter: Sendable {
         default:
             // The remaining control characters: \u00XX with lowercase hex, as JSON.stringify writes them.
             let digits: StaticString = "0123456789abcdef"
-            bytes.append(contentsOf: [backslash, UInt8(ascii: "u"), zero, zero])
+            bytes.append(contentsOf: [WriterByte.backslash, UInt8(ascii: "u"), WriterByte.zero, WriterByte.zero])
             bytes.append(digits.utf8Start[Int(byte >> 4)])
             bytes.append(digits.utf8Start[Int(byte & 0x0F)])
             return
         }
-        bytes.append(backslash)
+        bytes.append(WriterByte.backslash)
         bytes.append(short)
     }
 
@@ -84,7 +84,7 @@ public struct JSONWriter: Sendable {
         var magnitude = v.magnitude
         let start = bytes.count
         repeat {
-            bytes.append(zero + UInt8(truncatingIfNeeded: magnitude % 10))
+            bytes.append(WriterByte.zero + UInt8(truncatingIfNeeded: magnitude % 10))
             magnitude /= 10
         } while magnitude > 0
         // Digits come out least significant first.
@@ -143,9 +143,12 @@ public struct JSONWriter: Sendable {
     }
 }
 
-private let quote = UInt8(ascii: "\"")
-private let backslash = UInt8(ascii: "\\")
-private let zero = UInt8(ascii: "0")
+// In a namespace so their short names cannot clash elsewhere in the module.
+private enum WriterByte {
+    static let quote = UInt8(ascii: "\"")
+    static let backslash = UInt8(ascii: "\\")
+    static let zero = UInt8(ascii: "0")
+}
 
 extension JSONValue {
     /// The value as compact JSON text in UTF-8.

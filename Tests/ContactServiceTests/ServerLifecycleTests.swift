@@ -1,0 +1,153 @@
+import Foundation
+import JSONRPC
+import Testing
+
+@Suite("server lifecycle, limits and durability")
+struct ServerLifecycleTests {
+    @Test("the socket file is created with mode 0600")
+    func socketMode() throws {
+        try withRunningServer { server in
+            let attributes = try FileManager.default.attributesOfItem(atPath: server.socketPath)
+            #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        }
+    }
+
+    @Test("a stale socket file is replaced at start")
+    func staleSocketReplaced() throws {
+        let directory = try TestServer.makeTemporaryDirectory()
+        // Leave a socket file behind with nobody listening on it.
+        let first = try TestServer(directory: directory)
+        first.stop(signal: SIGKILL)
+        #expect(FileManager.default.fileExists(atPath: first.socketPath))
+        let second = try TestServer(directory: directory)
+        defer { second.stop() }
+        #expect(try second.connect().call(#"{"jsonrpc":"2.0","id":1,"method":"contacts.list"}"#)["id"] == 1)
+    }
+
+    @Test("a second server on a live socket refuses to start with a clear message")
+    func liveSocketRefused() throws {
+        try withRunningServer { server in
+            let second = Process()
+            second.executableURL = TestServer.binary
+            second.arguments = ["--socket", server.socketPath, "--db", server.databasePath + "2"]
+            let pipe = Pipe()
+            second.standardError = pipe
+            try second.run()
+            second.waitUntilExit()
+            #expect(second.terminationStatus != 0)
+            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(text.contains("already listening"))
+            // The first server still answers.
+            #expect(try server.connect().call(#"{"jsonrpc":"2.0","id":1,"method":"contacts.list"}"#)["id"] == 1)
+        }
+    }
+
+    @Test("one connection over --max-connections gets one error line and is closed")
+    func connectionLimit() throws {
+        try withRunningServer(arguments: ["--max-connections", "2"]) { server in
+            // The readiness probe may still count as open for a moment; wait until two clients fit.
+            var admitted: [LineClient] = []
+            try waitUntil("two clients are admitted") {
+                admitted = [try server.connect(), try server.connect()]
+                return admitted.allSatisfy {
+                    (try? $0.call(#"{"jsonrpc":"2.0","id":1,"method":"contacts.list"}"#))?["id"] == 1
+                }
+            }
+            let c = try server.connect()
+            #expect(try c.readJSON().errorCode == -32000)
+            #expect(try c.readLine() == nil)
+            // Closing one frees a place.
+            admitted.removeFirst()
+            try waitUntil("a place is free") {
+                let d = try? server.connect()
+                return (try? d?.call(#"{"jsonrpc":"2.0","id":2,"method":"contacts.list"}"#))?["id"] == 2
+            }
+        }
+    }
+
+    @Test("SIGTERM answers requests in flight, closes idle connections, removes the socket and exits 0")
+    func gracefulShutdown() throws {
+        let server = try TestServer()
+        let idle = try server.connect()
+        let busy = try server.connect()
+        var lines = ""
+        for id in 1...200 {
+            lines += #"{"jsonrpc":"2.0","id":\#(id),"method":"contacts.create","params":["user\#(id)","F","L"]}"# + "\n"
+        }
+        try busy.send(raw: Array(lines.utf8))
+        // Wait until the server is working on them, then ask it to stop.
+        _ = try busy.readJSON()
+        kill(server.process.processIdentifier, SIGTERM)
+        var answered = 1
+        while let line = try busy.readLine() {
+            let response = try JSONReader.parse(Array(line.utf8))
+            #expect(response["result"] != nil)
+            answered += 1
+        }
+        #expect(try idle.readLine() == nil)
+        #expect(server.stop() == 0)
+        #expect(!FileManager.default.fileExists(atPath: server.socketPath))
+        // Everything acknowledged is in the database.
+        let again = try TestServer(directory: server.directory)
+        defer { again.stop() }
+        let list = try again.connect().request("contacts.list", ["limit": 1000])
+        #expect(list["result"]?["contacts"]?.arrayValue?.count == answered)
+    }
+
+    @Test("50 concurrent writers: every acknowledged contact survives kill -9")
+    func concurrentWritersSurviveKill() throws {
+        let server = try TestServer()
+        let acknowledged = Acknowledged()
+        DispatchQueue.concurrentPerform(iterations: 50) { client in
+            guard let connection = try? server.connect() else { return }
+            for n in 0..<20 {
+                let name = "c\(client)-\(n)"
+                let response = try? connection.request(
+                    "contacts.create",
+                    ["username": .string(name), "first_name": "F", "last_name": "L", "emails": .array([.string("\(name)@example.com")])])
+                if response?["result"] != nil { acknowledged.add(name) }
+            }
+        }
+        #expect(acknowledged.names.count == 1000)
+        server.stop(signal: SIGKILL)
+        let again = try TestServer(directory: server.directory)
+        defer { again.stop() }
+        let client = try again.connect()
+        var stored: Set<String> = []
+        var cursor: JSONValue = nil
+        repeat {
+            let page = try #require(try client.request("contacts.list", ["limit": 1000, "cursor": cursor])["result"])
+            for contact in page["contacts"]?.arrayValue ?? [] {
+                if let name = contact["username"]?.stringValue { stored.insert(name) }
+            }
+            cursor = page["next_cursor"] ?? nil
+        } while cursor != nil
+        #expect(acknowledged.names.isSubset(of: stored))
+    }
+
+    @Test("a database from a newer version is refused and left untouched")
+    func newerSchemaRefused() throws {
+        let directory = try TestServer.makeTemporaryDirectory()
+        let path = directory.appendingPathComponent("contacts.db").path
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        sqlite.arguments = ["python3", "-c", "import sqlite3; c=sqlite3.connect('\(path)'); c.execute('PRAGMA user_version=99'); c.commit()"]
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let server = try TestServer(directory: directory, waitForSocket: false)
+        let status = server.stop(signal: 0)
+        #expect(status == 1)
+        #expect(server.stderrText().contains("newer"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    }
+}
+
+/// Names acknowledged by the server, collected from several threads.
+final class Acknowledged: @unchecked Sendable {
+    // @unchecked Sendable: `lock` guards `storage`.
+    private let lock = NSLock()
+    private var storage: Set<String> = []
+    func add(_ name: String) { lock.withLock { _ = storage.insert(name) } }
+    var names: Set<String> { lock.withLock { storage } }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+
+@testable import ContactStore
+
+@Suite("ContactStore on a real SQLite file")
+struct ContactStoreTests {
+    @Test("a created contact reads back with its emails in insertion order")
+    func createAndGet() throws {
+        try withTemporaryStore { store, _ in
+            let created = try store.create(try newContact("Ada", emails: ["z@example.com", "a@example.com"]))
+            let read = try store.get(username: "ada")
+            #expect(read == created)
+            #expect(read.emails.map(\.address) == ["z@example.com", "a@example.com"])
+            #expect(read.version == 1)
+        }
+    }
+
+    @Test("one failing write in a group commit fails alone")
+    func groupCommitIsolatesFailures() throws {
+        try withTemporaryStore { store, _ in
+            _ = try store.create(try newContact("taken"))
+            let group = DispatchGroup()
+            let results = ResultsBox()
+            for name in ["one", "taken", "two", "three"] {
+                group.enter()
+                let new = try newContact(name, emails: ["\(name)@example.com"])
+                store.create(new) { result in
+                    results.append(name, result)
+                    group.leave()
+                }
+            }
+            group.wait()
+            #expect(results.failures == ["taken"])
+            #expect(try store.count() == 4)
+            #expect(try store.get(username: "taken").emails.isEmpty)
+        }
+    }
+
+    @Test("an update is all or nothing: a taken email leaves the contact unchanged")
+    func updateIsAtomic() throws {
+        try withTemporaryStore { store, _ in
+            _ = try store.create(try newContact("a", emails: ["a@example.com"]))
+            _ = try store.create(try newContact("b", emails: ["b@example.com"]))
+            let change = ContactUpdate(username: "a", firstName: "Changed", emails: [Email(address: "B@example.com")])
+            #expect(throws: StoreError.emailTaken(email: "B@example.com", owner: "b")) { try store.update(change) }
+            let a = try store.get(username: "a")
+            #expect(a.firstName == "First" && a.emails.map(\.address) == ["a@example.com"] && a.version == 1)
+        }
+    }
+
+    @Test("delete honours expected_version")
+    func deleteWithVersion() throws {
+        try withTemporaryStore { store, _ in
+            _ = try store.create(try newContact("a"))
+            #expect(throws: StoreError.versionMismatch(username: "a", expected: 2, actual: 1)) {
+                try store.delete(username: "a", expectedVersion: 2)
+            }
+            #expect(try store.delete(username: "A", expectedVersion: 1) == "a")
+            #expect(throws: StoreError.notFound(username: "a")) { try store.get(username: "a") }
+        }
+    }
+
+    @Test("purge removes contacts created before the cutoff, in chunks, emails included")
+    func purge() throws {
+        try withTemporaryStore { store, _ in
+            for n in 0..<7 { _ = try store.create(try newContact("old\(n)", emails: ["old\(n)@example.com"])) }
+            let cutoff = Timestamp(milliseconds: Timestamp.now().milliseconds + 1)
+            #expect(try store.purge(createdBefore: cutoff, limit: 5) == 5)
+            #expect(try store.purge(createdBefore: cutoff, limit: 5) == 2)
+            #expect(try store.count() == 0)
+            // The addresses are free again, so the emails went too.
+            _ = try store.create(try newContact("new", emails: ["old0@example.com"]))
+        }
+    }
+
+    @Test("a fresh file is migrated to the latest schema version")
+    func migratesFreshFile() throws {
+        try withTemporaryStore { _, path in
+            let db = try SQLiteConnection(path: path)
+            #expect(try db.scalarInt("PRAGMA user_version") == Schema.latestVersion)
+            #expect(try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE name = 'contacts_created_at'") == 1)
+        }
+    }
+
+    @Test("a file from a newer version is refused and not modified")
+    func refusesNewerSchema() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("future.db").path
+        do {
+            let db = try SQLiteConnection(path: path)
+            try db.execute("CREATE TABLE t (x); PRAGMA user_version = 42")
+        }
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(throws: StoreError.schemaTooNew(found: 42, supported: Schema.latestVersion)) {
+            _ = try ContactStore(path: path)
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    }
+}
+
+/// Collects results from the writer's queue.
+final class ResultsBox: @unchecked Sendable {
+    // @unchecked Sendable: `lock` guards `failed`.
+    private let lock = NSLock()
+    private var failed: [String] = []
+    func append(_ name: String, _ result: Result<Contact, StoreError>) {
+        if case .failure = result { lock.withLock { failed.append(name) } }
+    }
+    var failures: [String] { lock.withLock { failed } }
+}

@@ -1,0 +1,31 @@
+# Shared by tools/run and tools/test: install the system packages the build and the tests need,
+# only those missing, so a fresh Debian machine needs nothing done by hand.
+# shellcheck shell=bash
+
+CONTACTS_APT_PACKAGES=(libsqlite3-dev libhiredis-dev redis-server socat)
+
+install_missing_packages() {
+    local missing=()
+    for pkg in "${CONTACTS_APT_PACKAGES[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$pkg")
+        fi
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "installing: ${missing[*]}" >&2
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+require_swift() {
+    if ! command -v swift >/dev/null 2>&1; then
+        if [ -x /opt/swift/usr/bin/swift ]; then
+            export PATH="/opt/swift/usr/bin:$PATH"
+        else
+            echo "swift is not on PATH: install Swift 6.x (https://swift.org/install)" >&2
+            exit 1
+        fi
+    fi
+}
