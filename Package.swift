@@ -5,6 +5,7 @@ let package = Package(
     name: "Contacts",
     products: [
         .executable(name: "contactsd", targets: ["contactsd"]),
+        .executable(name: "contacts-tasks", targets: ["contacts-tasks"]),
         .library(name: "ContactStore", targets: ["ContactStore"]),
         .library(name: "JSONRPC", targets: ["JSONRPC"]),
         .library(name: "ContactService", targets: ["ContactService"]),
@@ -19,7 +20,16 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        .systemLibrary(
+            name: "CHiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
         .target(name: "ContactPaths"),
+        .target(name: "Redis", dependencies: ["CHiredis"]),
+        .target(
+            name: "Tasks",
+            dependencies: ["ContactStore", "Redis", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(name: "ContactStore", dependencies: ["CSQLite"]),
         .target(name: "JSONRPC"),
         .target(
@@ -33,6 +43,14 @@ let package = Package(
             name: "contactsd",
             dependencies: [
                 "ContactService", "ContactPaths",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "contacts-tasks",
+            dependencies: [
+                "Tasks", "Redis", "ContactStore", "ContactPaths", "JSONRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,0 +1,40 @@
+import Redis
+
+/// Everything `contacts-tasks` can be told, with the documented defaults.
+public struct TaskRunnerConfiguration: Sendable {
+    public var redis: RedisURL
+    public var databasePath: String
+    public var createEvery = TaskDuration.seconds(15)
+    /// How often expired contacts are purged; 1 s keeps every contact within 2 s of max-age.
+    public var purgeEvery = TaskDuration.seconds(1)
+    public var maxAge = TaskDuration.seconds(60)
+    public var queuePrefix = "contacts-tasks"
+    /// A job whose worker stops answering goes back to the queue after this long.
+    public var visibilityTimeout = TaskDuration.seconds(30)
+    /// Attempts before a failing job is dead-lettered.
+    public var maxAttempts = 5
+    /// Backoff between attempts of a failing job.
+    public var retryBackoff = Backoff(base: TaskDuration(milliseconds: 500), cap: .seconds(60))
+    /// Longest wait between reconnection attempts when Redis is away.
+    public var redisBackoffCap = TaskDuration.seconds(5)
+    /// Longest a worker blocks on an idle queue before it checks leases again.
+    public var idleWait = TaskDuration.seconds(10)
+    /// Worker threads in this process.
+    public var concurrency = 1
+    /// Mixed into each job's random source (0 in production; tests fix it).
+    public var seed: UInt64 = 0
+
+    /// A configuration with defaults for everything but where Redis and the database are.
+    public init(redis: RedisURL, databasePath: String) {
+        self.redis = redis
+        self.databasePath = databasePath
+    }
+
+    /// The interval of a periodic task.
+    public func interval(of task: TaskKind) -> TaskDuration {
+        switch task {
+        case .createRandom: return createEvery
+        case .purgeExpired: return purgeEvery
+        }
+    }
+}

@@ -1,0 +1,203 @@
+import ArgumentParser
+import ContactPaths
+import ContactStore
+import JSONRPC
+import Logging
+import Redis
+import Tasks
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `contacts-tasks`: parses flags and hands over to the Tasks library.
+@main
+struct ContactsTasks: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "contacts-tasks",
+        abstract: "Run the periodic contact tasks (create-random, purge-expired) over a Redis queue.",
+        discussion: """
+            Design, Redis keys and guarantees: docs/tasks.md. Shared flags go after the subcommand: \
+            contacts-tasks run --redis URL --db PATH.
+            """,
+        version: ContactsVersion.current,
+        subcommands: [Run.self, Beat.self, Worker.self, Status.self, Enqueue.self],
+        defaultSubcommand: Run.self)
+}
+
+/// Flags every subcommand takes.
+struct SharedOptions: ParsableArguments {
+    @Option(help: "Redis URL: redis://[:password@]host:port/db or unix:///path/redis.sock?db=N (env CONTACTS_REDIS_URL).")
+    var redis: String?
+
+    @Option(help: "SQLite database file (same default as contactsd: env CONTACTS_DB, then the XDG data dir).")
+    var db: String?
+
+    @Option(help: "How often create-random runs (500ms, 15s, 1m, 1h or seconds).", transform: parseDuration)
+    var createEvery: TaskDuration = .seconds(15)
+
+    @Option(help: "How often purge-expired runs.", transform: parseDuration)
+    var purgeEvery: TaskDuration = .seconds(1)
+
+    @Option(help: "Contacts older than this are purged.", transform: parseDuration)
+    var maxAge: TaskDuration = .seconds(60)
+
+    @Option(help: "Prefix of every Redis key, so several deployments or tests can share one Redis.")
+    var queuePrefix: String = "contacts-tasks"
+
+    @Option(help: "A job whose worker stops answering is redelivered after this long.", transform: parseDuration)
+    var visibilityTimeout: TaskDuration = .seconds(30)
+
+    @Option(help: "Attempts before a failing job goes to the dead-letter list.")
+    var maxAttempts: Int = 5
+
+    @Option(help: "Longest wait between attempts to reach Redis again.", transform: parseDuration)
+    var redisBackoffMax: TaskDuration = .seconds(5)
+
+    @Option(help: "Seed mixed into the random data of create-random (for reproducible tests).")
+    var seed: UInt64 = 0
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        for (name, value) in [("--create-every", createEvery), ("--purge-every", purgeEvery), ("--max-age", maxAge),
+                              ("--visibility-timeout", visibilityTimeout)] where value.milliseconds <= 0 {
+            throw ValidationError("\(name) must be longer than zero")
+        }
+        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+        guard !queuePrefix.isEmpty else { throw ValidationError("--queue-prefix must not be empty") }
+    }
+
+    /// The configuration, or exit 2 with a clear message for a malformed Redis URL.
+    func makeConfiguration() throws -> TaskRunnerConfiguration {
+        let text = redis ?? getenv("CONTACTS_REDIS_URL").map { String(cString: $0) } ?? "redis://127.0.0.1:6379/0"
+        let url: RedisURL
+        do {
+            url = try RedisURL(text)
+        } catch {
+            throw ValidationError(error.message)
+        }
+        var configuration = TaskRunnerConfiguration(redis: url, databasePath: ContactPaths.database(flag: db))
+        configuration.createEvery = createEvery
+        configuration.purgeEvery = purgeEvery
+        configuration.maxAge = maxAge
+        configuration.queuePrefix = queuePrefix
+        configuration.visibilityTimeout = visibilityTimeout
+        configuration.maxAttempts = maxAttempts
+        configuration.redisBackoffCap = redisBackoffMax
+        configuration.seed = seed
+        return configuration
+    }
+
+    func makeLogger() -> Logger {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "contacts-tasks")
+    }
+}
+
+private func parseDuration(_ text: String) throws -> TaskDuration {
+    guard let duration = TaskDuration(parsing: text) else {
+        throw ValidationError("\"\(text)\" is not a duration: use 500ms, 15s, 1m, 1h or plain seconds")
+    }
+    return duration
+}
+
+/// Runs the roles until SIGINT/SIGTERM; exit 0 after a clean stop.
+private func serve(_ roles: TaskRunner.Roles, options: SharedOptions, concurrency: Int = 1) throws {
+    var configuration = try options.makeConfiguration()
+    configuration.concurrency = concurrency
+    let logger = options.makeLogger()
+    do {
+        try ContactPaths.createParentDirectories(of: configuration.databasePath)
+        try TaskRunner(configuration: configuration, logger: logger).run(roles)
+    } catch let error as PathError {
+        logger.critical("cannot start: \(error.message)")
+        throw ExitCode(1)
+    } catch {
+        logger.critical("cannot open the database \(configuration.databasePath): \(error)")
+        throw ExitCode(1)
+    }
+}
+
+extension ContactsTasks {
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run the beat and a worker in one process (the default).")
+        @OptionGroup var options: SharedOptions
+        @Option(help: "Worker threads.") var concurrency: Int = 1
+        func run() throws { try serve([.beat, .worker], options: options, concurrency: max(1, concurrency)) }
+    }
+
+    struct Beat: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run only the scheduler (any number of beats enqueue each tick once).")
+        @OptionGroup var options: SharedOptions
+        func run() throws { try serve([.beat], options: options) }
+    }
+
+    struct Worker: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run only workers, to scale out.")
+        @OptionGroup var options: SharedOptions
+        @Option(help: "Worker threads.") var concurrency: Int = 1
+        func validate() throws {
+            guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        }
+        func run() throws { try serve([.worker], options: options, concurrency: concurrency) }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show queue depth, jobs in flight, dead jobs and each periodic task's state.")
+        @OptionGroup var options: SharedOptions
+        @Flag(help: "Print JSON for scripts.") var json = false
+
+        func run() throws {
+            let configuration = try options.makeConfiguration()
+            let status: TaskStatus
+            do {
+                let redis = try RedisConnection(url: configuration.redis)
+                status = try TaskStatus.read(configuration: configuration, on: redis)
+            } catch {
+                printError("contacts-tasks: \(error.message)")
+                throw ExitCode(1)
+            }
+            print(json ? StatusOutput.json(status) : StatusOutput.text(status))
+        }
+    }
+
+    struct Enqueue: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enqueue one job to run now; prints its id.")
+        @Argument(help: "create-random or purge-expired.") var task: String
+        @OptionGroup var options: SharedOptions
+
+        func validate() throws {
+            guard TaskKind(rawValue: task) != nil else {
+                throw ValidationError("unknown task \"\(task)\": use create-random or purge-expired")
+            }
+        }
+
+        func run() throws {
+            let configuration = try options.makeConfiguration()
+            let kind = TaskKind(rawValue: task)!
+            var random = SystemRandomNumberGenerator()
+            let id = "\(kind.rawValue):manual:\(String(random.next(), radix: 36))"
+            do {
+                let redis = try RedisConnection(url: configuration.redis)
+                try JobQueue(keys: TaskKeys(prefix: configuration.queuePrefix)).enqueue(kind, id: id, on: redis)
+            } catch {
+                printError("contacts-tasks: \(error.message)")
+                throw ExitCode(1)
+            }
+            print(id)
+        }
+    }
+}
+
+func printError(_ text: String) {
+    var line = text + "\n"
+    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}
