@@ -58,6 +58,7 @@ let package = Package(
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"], exclude: ["JSONTestSuite"]),
         .testTarget(name: "ContactStoreTests", dependencies: ["ContactStore"]),
         .testTarget(name: "ContactPathsTests", dependencies: ["ContactPaths"]),
+        .testTarget(name: "TasksTests", dependencies: ["Tasks", "Redis", "ContactStore", "contacts-tasks"]),
         .testTarget(
             name: "ContactServiceTests",
             dependencies: ["ContactService", "JSONRPC", "contactsd"]

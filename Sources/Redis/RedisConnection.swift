@@ -21,6 +21,7 @@ public final class RedisConnection {
     ///   - connectTimeout: seconds to wait for the connection.
     ///   - readTimeout: seconds to wait for any reply (blocking commands add their own block time).
     public init(url: RedisURL, connectTimeout: Double = 2, readTimeout: Double = 5) throws(RedisError) {
+        _ = Self.ignoreBrokenPipes
         self.url = url
         let tv = Self.timeval(seconds: connectTimeout)
         let made: UnsafeMutablePointer<redisContext>?
@@ -48,6 +49,13 @@ public final class RedisConnection {
     deinit {
         redisFree(context)
     }
+
+    /// hiredis writes with write(2), so a write to a Redis that went away raises SIGPIPE, whose
+    /// default action kills the process. Ignore it process-wide (as SwiftNIO does) and let the
+    /// write fail with EPIPE, which becomes a `.connection` error.
+    private static let ignoreBrokenPipes: Void = {
+        signal(SIGPIPE, SIG_IGN)
+    }()
 
     /// Sets how long a reply may take before the call fails with a `.connection` error.
     public func setReadTimeout(_ seconds: Double) {

@@ -54,6 +54,9 @@ final class Beat {
             let tick = Timestamp.now().milliseconds / interval.milliseconds
             var previous = handled[task]
             if previous == nil { previous = try queue.lastTick(task, on: redis) }
+            // A beat with no history anywhere starts at the next boundary, so ticks stay on the
+            // wall-clock grid; with history, the current tick is the (one) catch-up.
+            guard let previous else { return (tick, nil, false) }
             let claimed = try queue.claimTick(task, tick: tick, interval: interval, beat: name, on: redis)
             return (tick, previous, claimed)
         }

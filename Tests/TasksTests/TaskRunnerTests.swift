@@ -1,0 +1,205 @@
+import ContactStore
+import Foundation
+import Logging
+import Redis
+import Testing
+
+@testable import Tasks
+
+@Suite(
+    "contacts-tasks against a real redis-server",
+    .enabled(if: RedisServer.isInstalled, "redis-server is not installed: apt-get install redis-server (tools/test does)")
+)
+struct TaskRunnerTests {
+    @Test("two beats side by side enqueue each tick exactly once")
+    func twoBeatsOneEnqueuePerTick() throws {
+        let env = try TaskEnvironment()
+        let flags = env.flags(["--create-every", "200ms", "--purge-every", "1h"])
+        let a = try TasksProcess(["beat"] + flags)
+        let b = try TasksProcess(["beat"] + flags)
+        let redis = try env.redis.connection()
+        try waitUntil("about 15 ticks were enqueued") { (try redis.command(["LLEN", env.keys.queue]).int ?? 0) >= 15 }
+        #expect(a.stop() == 0 && b.stop() == 0)
+        let ids = try redis.command(["LRANGE", env.keys.queue, "0", "-1"]).elements.compactMap(\.text)
+            .filter { $0.hasPrefix("create-random:") }
+        let ticks = ids.compactMap { Int64($0.split(separator: ":").last!) }.sorted()
+        #expect(Set(ticks).count == ticks.count, "a tick was enqueued twice")
+        #expect(ticks.last! - ticks.first! + 1 == Int64(ticks.count), "ticks were skipped: \(ticks)")
+    }
+
+    @Test("a worker killed mid-job: the job is redelivered and makes exactly one contact")
+    func killedWorkerJobIsRedelivered() throws {
+        let env = try TaskEnvironment()
+        _ = try env.openStore()  // create the schema
+        // Hold the write lock so the first worker is stuck inside the job when it is killed.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", """
+            import sqlite3, time
+            c = sqlite3.connect('\(env.databasePath)', isolation_level=None)
+            c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(3); c.execute('COMMIT')
+            """]
+        let out = Pipe()
+        holder.standardOutput = out
+        try holder.run()
+        _ = out.fileHandleForReading.availableData
+        let first = try TasksProcess(["worker"] + env.flags(["--visibility-timeout", "1s"]))
+        #expect(try runTasksCommand(["enqueue", "create-random"] + env.flags()).status == 0)
+        let redis = try env.redis.connection()
+        try waitUntil("the first worker holds the job") { (try redis.command(["ZCARD", env.keys.leases]).int ?? 0) == 1 }
+        first.stop(signal: SIGKILL)
+        holder.waitUntilExit()
+        #expect(try redis.command(["LLEN", env.keys.inflight]).int == 1)
+        let second = try TasksProcess(["worker"] + env.flags(["--visibility-timeout", "1s"]))
+        defer { second.stop() }
+        try waitUntil("the job was redelivered and acknowledged") {
+            try redis.command(["LLEN", env.keys.inflight]).int == 0 && redis.command(["LLEN", env.keys.queue]).int == 0
+        }
+        #expect(try env.openStore().count() == 1)
+    }
+
+    @Test("a job that committed but was never acknowledged is redelivered without a duplicate")
+    func redeliveryAfterCommitIsIdempotent() throws {
+        let env = try TaskEnvironment()
+        let store = try env.openStore()
+        let redis = try env.redis.connection()
+        let queue = JobQueue(keys: env.keys)
+        try queue.enqueue(.createRandom, id: "create-random:manual:crash", on: redis)
+        // Play a worker that commits the task and dies before acknowledging.
+        let job = try #require(try queue.take(block: 1, visibility: .seconds(1), worker: "doomed", on: redis))
+        _ = try TaskExecutor(store: store, maxAge: .seconds(60), logger: Logger(label: "test")).run(job)
+        #expect(try store.count() == 1)
+        let worker = try TasksProcess(["worker"] + env.flags(["--visibility-timeout", "1s"]))
+        defer { worker.stop() }
+        try waitUntil("the job was redelivered and acknowledged") {
+            try redis.command(["EXISTS", env.keys.job(job.id)]).int == 0
+        }
+        #expect(try store.count() == 1)
+    }
+
+    @Test("a failing job retries with backoff, then goes to the dead-letter list that status shows")
+    func retryThenDeadLetter() throws {
+        let env = try TaskEnvironment()
+        let store = try env.openStore()
+        store.close()
+        // Break the schema so every create fails.
+        let breaker = Process()
+        breaker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        breaker.arguments = ["python3", "-c", "import sqlite3; c=sqlite3.connect('\(env.databasePath)'); c.execute('DROP TABLE emails'); c.commit()"]
+        try breaker.run()
+        breaker.waitUntilExit()
+        let worker = try TasksProcess(["worker"] + env.flags(["--max-attempts", "3"]))
+        let enqueued = try runTasksCommand(["enqueue", "create-random"] + env.flags())
+        let id = enqueued.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        let redis = try env.redis.connection()
+        try waitUntil("the job is dead") { try redis.command(["LLEN", env.keys.dead]).int == 1 }
+        #expect(try redis.command(["HGET", env.keys.job(id), "attempts"]).int == 3)
+        let status = try runTasksCommand(["status", "--json"] + env.flags())
+        #expect(status.status == 0)
+        #expect(status.out.contains("\"dead\":1"))
+        #expect(status.out.contains(id))
+        #expect(worker.stop() == 0)
+        #expect(worker.log().contains("will retry"))
+    }
+
+    @Test("purge removes thousands of expired contacts in chunks, none outliving max-age by 2 s")
+    func purgePrecision() throws {
+        let env = try TaskEnvironment()
+        let store = try env.openStore()
+        let group = DispatchGroup()
+        for n in 0..<5000 {
+            group.enter()
+            let new = try NewContact(username: "old\(n)", firstName: "O", lastName: "L", emails: ["old\(n)@example.com"])
+            store.create(new) { _ in group.leave() }
+        }
+        group.wait()
+        let runner = try TasksProcess(["run"] + env.flags(["--max-age", "2s", "--purge-every", "500ms", "--create-every", "1h"]))
+        defer { runner.stop() }
+        var worst: Int64 = 0
+        try waitUntil("every old contact is gone", timeout: 20) {
+            let page = try store.list(ListQuery(limit: 1000, usernamePrefix: "old"))
+            let now = Timestamp.now().milliseconds
+            if let oldest = page.contacts.map(\.createdAt.milliseconds).min() {
+                worst = max(worst, now - oldest - 2000)
+            }
+            return page.contacts.isEmpty
+        }
+        #expect(worst <= 2000, "a contact outlived max-age by \(worst) ms")
+    }
+
+    @Test("a worker survives a Redis restart and goes on by itself")
+    func redisRestart() throws {
+        let env = try TaskEnvironment()
+        let runner = try TasksProcess(["run"] + env.flags(["--create-every", "300ms", "--redis-backoff-max", "500ms"]))
+        let store = try env.openStore()
+        try waitUntil("a contact was created") { try store.count() >= 1 }
+        env.redis.kill()
+        usleep(800_000)
+        try env.redis.start()
+        let before = try store.count()
+        try waitUntil("contacts are created again") { try store.count() >= before + 2 }
+        #expect(runner.process.isRunning)
+        #expect(runner.stop() == 0)
+        let log = runner.log()
+        #expect(log.contains("Redis unavailable"))
+        #expect(log.contains("reachable again"))
+    }
+
+    @Test("a runner started before Redis waits for it")
+    func redisNotYetUp() throws {
+        let env = try TaskEnvironment()
+        env.redis.kill()
+        let runner = try TasksProcess(["run"] + env.flags(["--create-every", "300ms", "--redis-backoff-max", "300ms"]))
+        usleep(700_000)
+        #expect(runner.process.isRunning)
+        try env.redis.start()
+        let store = try env.openStore()
+        try waitUntil("a contact was created") { try store.count() >= 1 }
+        #expect(runner.stop() == 0)
+    }
+
+    @Test("SIGTERM stops beat and worker cleanly with exit 0")
+    func gracefulStop() throws {
+        let env = try TaskEnvironment()
+        let runner = try TasksProcess(["run"] + env.flags(["--create-every", "200ms"]))
+        let store = try env.openStore()
+        try waitUntil("a contact was created") { try store.count() >= 1 }
+        let started = Date()
+        #expect(runner.stop() == 0)
+        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(runner.log().contains("stopped cleanly"))
+    }
+
+    @Test("a malformed --redis URL exits non-zero at once with a clear message")
+    func malformedURL() throws {
+        let result = try runTasksCommand(["run", "--redis", "localhost:6379", "--db", "/tmp/unused.db"])
+        #expect(result.status != 0)
+        #expect(result.err.contains("invalid Redis URL"))
+    }
+
+    @Test("status and enqueue fail fast with exit 1 when Redis cannot be reached")
+    func unreachableRedis() throws {
+        for command in [["status"], ["enqueue", "purge-expired"]] {
+            let result = try runTasksCommand(command + ["--redis", "unix:///tmp/no-such-redis.sock"])
+            #expect(result.status == 1)
+            #expect(result.err.contains("cannot connect"))
+        }
+    }
+
+    @Test("with the real defaults, a contact appears on a 15 s tick and is gone about a minute later", .timeLimit(.minutes(2)))
+    func realDefaults() throws {
+        let env = try TaskEnvironment()
+        let runner = try TasksProcess(["run"] + env.flags())
+        defer { runner.stop() }
+        let store = try env.openStore()
+        try waitUntil("the first contact", timeout: 20) { try store.count() >= 1 }
+        let first = try #require(try store.list(ListQuery(limit: 10)).contacts.min { $0.createdAt < $1.createdAt })
+        // Created on a tick of the wall clock (a multiple of 15 s, give or take scheduling).
+        #expect(first.createdAt.milliseconds % 15_000 < 1_000)
+        try waitUntil("the first contact is purged", timeout: 70) {
+            (try? store.get(username: first.username)) == nil
+        }
+        let lifetime = Timestamp.now().milliseconds - first.createdAt.milliseconds
+        #expect(lifetime >= 60_000 && lifetime <= 62_500)
+    }
+}

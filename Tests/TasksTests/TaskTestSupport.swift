@@ -1,0 +1,149 @@
+import ContactStore
+import Foundation
+import Redis
+import Testing
+
+@testable import Tasks
+
+/// A real redis-server on a temporary Unix socket, with no persistence.
+final class RedisServer: @unchecked Sendable {
+    // @unchecked Sendable: `process` is replaced only by `restart`, which tests call from one thread.
+    let directory: URL
+    let socketPath: String
+    private(set) var process: Process
+
+    /// Where redis-server is, if installed.
+    static let binary: String? = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+    static var isInstalled: Bool { binary != nil }
+
+    init() throws {
+        directory = try makeTemporaryDirectory(prefix: "redis")
+        socketPath = directory.appendingPathComponent("r.sock").path
+        process = Process()
+        try start()
+    }
+
+    var url: String { "unix://\(socketPath)" }
+
+    func start() throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: RedisServer.binary!)
+        process.arguments = ["--port", "0", "--unixsocket", socketPath, "--save", "", "--appendonly", "no"]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        try waitUntil("redis-server answers") { (try? RedisConnection(url: RedisURL(url))) != nil }
+    }
+
+    func kill() {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    func connection() throws -> RedisConnection { try RedisConnection(url: RedisURL(url)) }
+
+    deinit {
+        kill()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// A real `contacts-tasks` process.
+final class TasksProcess: @unchecked Sendable {
+    // @unchecked Sendable: set up in init, then only signalled and waited on.
+    let process = Process()
+    let stderr = Pipe()
+
+    static var binary: URL {
+        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("contacts-tasks")
+    }
+
+    init(_ arguments: [String]) throws {
+        process.executableURL = TasksProcess.binary
+        process.arguments = arguments
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM) -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    func log() -> String { String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// Runs `contacts-tasks` to completion and returns (status, stdout, stderr).
+func runTasksCommand(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+    let process = Process()
+    process.executableURL = TasksProcess.binary
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+/// A temporary directory with a short path (Unix socket paths are limited to 107 bytes).
+func makeTemporaryDirectory(prefix: String) throws -> URL {
+    var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+    guard let made = mkdtemp(&template) else { throw TestFailure("mkdtemp failed") }
+    return URL(fileURLWithPath: String(cString: made))
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Polls until `condition` holds or the deadline passes.
+func waitUntil(_ what: String, timeout: Double = 15, _ condition: () throws -> Bool) throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if try condition() { return }
+        usleep(20_000)
+    }
+    throw TestFailure("timed out waiting until \(what)")
+}
+
+/// A test environment: Redis, a database path, and flags that point contacts-tasks at both.
+final class TaskEnvironment: @unchecked Sendable {
+    // @unchecked Sendable: immutable after init.
+    let redis: RedisServer
+    let directory: URL
+    let databasePath: String
+    let prefix = "t\(UInt32.random(in: 0...UInt32.max))"
+
+    init() throws {
+        redis = try RedisServer()
+        directory = try makeTemporaryDirectory(prefix: "tasks")
+        databasePath = directory.appendingPathComponent("contacts.db").path
+    }
+
+    func flags(_ extra: [String] = []) -> [String] {
+        ["--redis", redis.url, "--db", databasePath, "--queue-prefix", prefix, "--log-level", "debug"] + extra
+    }
+
+    func openStore() throws -> ContactStore { try ContactStore(path: databasePath) }
+
+    var keys: TaskKeys { TaskKeys(prefix: prefix) }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+}

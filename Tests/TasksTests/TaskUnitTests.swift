@@ -1,0 +1,78 @@
+import ContactStore
+import Logging
+import Redis
+import Testing
+
+@testable import Tasks
+
+@Suite("task runner building blocks")
+struct TaskUnitTests {
+    @Test("durations accept ms, s, m, h and plain seconds", arguments: [
+        ("500ms", 500), ("15s", 15_000), ("1m", 60_000), ("1h", 3_600_000), ("2", 2000), ("0.25", 250),
+    ] as [(String, Int64)])
+    func durations(text: String, milliseconds: Int64) {
+        #expect(TaskDuration(parsing: text)?.milliseconds == milliseconds)
+    }
+
+    @Test("malformed durations are refused", arguments: ["", "s", "-1s", "1d", "abc", "1.2.3s", "1 s"])
+    func badDurations(text: String) {
+        #expect(TaskDuration(parsing: text) == nil)
+    }
+
+    @Test("Redis URLs: TCP with password and db, and Unix sockets with db")
+    func redisURLs() throws {
+        let tcp = try RedisURL("redis://:secret@cache.local:6380/3")
+        #expect(tcp.endpoint == .tcp(host: "cache.local", port: 6380))
+        #expect(tcp.password == "secret" && tcp.database == 3)
+        let plain = try RedisURL("redis://127.0.0.1")
+        #expect(plain.endpoint == .tcp(host: "127.0.0.1", port: 6379) && plain.database == 0)
+        let unix = try RedisURL("unix:///run/redis/redis.sock?db=2")
+        #expect(unix.endpoint == .unix(path: "/run/redis/redis.sock") && unix.database == 2)
+        #expect(!tcp.description.contains("secret"))
+    }
+
+    @Test("malformed Redis URLs are refused with a reason", arguments: [
+        "localhost:6379", "redis://", "redis://host:99999", "redis://host/x", "unix://relative.sock", "unix:///r.sock?db=x",
+    ])
+    func badRedisURLs(text: String) {
+        #expect(throws: RedisError.self) { try RedisURL(text) }
+    }
+
+    @Test("random contacts are valid, on reserved domains, with 1 to 3 emails, and reproducible from a seed")
+    func randomContacts() throws {
+        var seen: Set<Int> = []
+        for seed in 0..<200 as Range<UInt64> {
+            var a = SeededGenerator(seed: seed)
+            var b = SeededGenerator(seed: seed)
+            let contact = try RandomContactFactory.make(suffix: "x\(seed)", using: &a)
+            #expect(try RandomContactFactory.make(suffix: "x\(seed)", using: &b) == contact)
+            #expect((1...3).contains(contact.emails.count))
+            seen.insert(contact.emails.count)
+            for email in contact.emails {
+                #expect(RandomContactFactory.domains.contains { email.address.hasSuffix("@" + $0) })
+            }
+        }
+        #expect(seen == [1, 2, 3])
+    }
+
+    @Test("a job id always maps to the same contact")
+    func jobIDsAreDeterministic() throws {
+        let store = try ContactStore(path: ":memory:")
+        let executor = TaskExecutor(store: store, maxAge: .seconds(60), logger: Logger(label: "test"))
+        #expect(try executor.contact(for: "create-random:42") == executor.contact(for: "create-random:42"))
+        #expect(try executor.contact(for: "create-random:42").username != executor.contact(for: "create-random:43").username)
+    }
+
+    @Test("backoff grows exponentially up to the cap, with jitter in the upper half")
+    func backoff() {
+        let backoff = Backoff(base: TaskDuration(milliseconds: 100), cap: .seconds(5))
+        #expect(backoff.ceiling(attempt: 0) == 100)
+        #expect(backoff.ceiling(attempt: 3) == 800)
+        #expect(backoff.ceiling(attempt: 60) == 5000)
+        var generator = SeededGenerator(seed: 1)
+        for attempt in 0..<10 {
+            let delay = backoff.delay(attempt: attempt, using: &generator)
+            #expect(delay >= backoff.ceiling(attempt: attempt) / 2 && delay <= backoff.ceiling(attempt: attempt))
+        }
+    }
+}
