@@ -111,3 +111,24 @@ final class ResultsBox: @unchecked Sendable {
     }
     var failures: [String] { lock.withLock { failed } }
 }
+
+@Suite("opening one new file from many places at once")
+struct ConcurrentOpenTests {
+    @Test("several stores opening a new file at the same moment all succeed")
+    func concurrentMigration() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("new.db").path
+        let failures = ResultsBox()
+        DispatchQueue.concurrentPerform(iterations: 8) { index in
+            do throws(StoreError) {
+                let store = try ContactStore(path: path)
+                store.close()
+            } catch {
+                failures.append("\(index)", .failure(error))
+            }
+        }
+        #expect(failures.failures.isEmpty)
+    }
+}

@@ -28,23 +28,26 @@ enum Schema {
 
     static var latestVersion: Int64 { Int64(migrations.count) }
 
-    /// Brings the database up to `latestVersion` in one transaction per step.
+    /// Brings the database up to `latestVersion`, in one transaction.
+    ///
+    /// The version is read inside `BEGIN IMMEDIATE`, so two processes opening a new file at the
+    /// same moment (the server and the task runner) cannot both run the same step.
     static func migrate(_ db: SQLiteConnection) throws(StoreError) {
         do {
-            let current = try db.scalarInt("PRAGMA user_version") ?? 0
-            if current > latestVersion {
-                throw StoreError.schemaTooNew(found: current, supported: latestVersion)
-            }
-            for version in Int(current)..<migrations.count {
-                try db.execute("BEGIN IMMEDIATE")
-                do {
-                    try db.execute(migrations[version])
-                    try db.execute("PRAGMA user_version = \(version + 1)")
-                    try db.execute("COMMIT")
-                } catch {
-                    try? db.execute("ROLLBACK")
-                    throw error
+            try db.execute("BEGIN IMMEDIATE")
+            do {
+                let current = try db.scalarInt("PRAGMA user_version") ?? 0
+                if current > latestVersion {
+                    throw StoreError.schemaTooNew(found: current, supported: latestVersion)
                 }
+                for version in Int(current)..<migrations.count {
+                    try db.execute(migrations[version])
+                }
+                if current < latestVersion { try db.execute("PRAGMA user_version = \(latestVersion)") }
+                try db.execute("COMMIT")
+            } catch {
+                try? db.execute("ROLLBACK")
+                throw error
             }
         } catch let error as SQLiteError {
             throw .from(error)
