@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Where every Contacts program finds the server socket and the database when no flag says.
 ///
@@ -6,9 +10,20 @@ import Foundation
 /// (`CONTACTS_SOCKET`, `CONTACTS_DB`), then the per-user default:
 /// - socket: `$XDG_RUNTIME_DIR/contacts/contactsd.sock`, else `/tmp/contacts-$UID/contactsd.sock`;
 /// - database: `$XDG_DATA_HOME/contacts/contacts.db`, else `~/.local/share/contacts/contacts.db`.
+///
+/// Written without Foundation on purpose: loading it costs every process several MB of memory.
 public enum ContactPaths {
+    /// The process environment, read with getenv(3).
+    public static var processEnvironment: [String: String] {
+        var result: [String: String] = [:]
+        for name in ["CONTACTS_SOCKET", "CONTACTS_DB", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "HOME"] {
+            if let value = getenv(name) { result[name] = String(cString: value) }
+        }
+        return result
+    }
+
     /// The socket path: `flag`, else `CONTACTS_SOCKET`, else the per-user default.
-    public static func socket(flag: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func socket(flag: String? = nil, environment: [String: String] = processEnvironment) -> String {
         if let flag, !flag.isEmpty { return flag }
         if let value = environment["CONTACTS_SOCKET"], !value.isEmpty { return value }
         if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/") {
@@ -18,32 +33,36 @@ public enum ContactPaths {
     }
 
     /// The database path: `flag`, else `CONTACTS_DB`, else the per-user default.
-    public static func database(flag: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func database(flag: String? = nil, environment: [String: String] = processEnvironment) -> String {
         if let flag, !flag.isEmpty { return flag }
         if let value = environment["CONTACTS_DB"], !value.isEmpty { return value }
         if let data = environment["XDG_DATA_HOME"], data.hasPrefix("/") {
             return data + "/contacts/contacts.db"
         }
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? homeFromPasswd() ?? "/"
         return home + "/.local/share/contacts/contacts.db"
     }
 
     /// Creates the missing parent directories of `path` with mode 0700 (private to this user).
-    /// - Throws: `PathError` when a directory cannot be created.
+    /// - Throws: `PathError` when a directory cannot be created, or a path component is not one.
     public static func createParentDirectories(of path: String) throws(PathError) {
-        let parent = (path as NSString).deletingLastPathComponent
-        guard !parent.isEmpty, parent != "/" else { return }
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory) {
-            if isDirectory.boolValue { return }
-            throw PathError(message: "\(parent) exists and is not a directory")
+        guard let slash = path.lastIndex(of: "/") else { return }
+        let parent = String(path[..<slash])
+        guard !parent.isEmpty else { return }
+        var info = stat()
+        if stat(parent, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR else { throw PathError(message: "\(parent) exists and is not a directory") }
+            return
         }
-        do {
-            try FileManager.default.createDirectory(
-                atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw PathError(message: "cannot create directory \(parent): \(error.localizedDescription)")
+        try createParentDirectories(of: parent)
+        if mkdir(parent, 0o700) != 0 && errno != EEXIST {
+            throw PathError(message: "cannot create directory \(parent): \(String(cString: strerror(errno)))")
         }
+    }
+
+    private static func homeFromPasswd() -> String? {
+        guard let entry = getpwuid(getuid()), let dir = entry.pointee.pw_dir else { return nil }
+        return String(cString: dir)
     }
 }
 
