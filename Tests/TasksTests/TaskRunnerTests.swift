@@ -170,6 +170,31 @@ struct TaskRunnerTests {
         #expect(runner.log().contains("stopped cleanly"))
     }
 
+    @Test("SIGTERM during a job: the worker finishes and acknowledges it, then exits 0")
+    func stopMidJob() throws {
+        let env = try TaskEnvironment()
+        _ = try env.openStore()
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", """
+            import sqlite3, time
+            c = sqlite3.connect('\(env.databasePath)', isolation_level=None)
+            c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(1.5); c.execute('COMMIT')
+            """]
+        let out = Pipe()
+        holder.standardOutput = out
+        try holder.run()
+        _ = out.fileHandleForReading.availableData
+        let worker = try TasksProcess(["worker"] + env.flags())
+        #expect(try runTasksCommand(["enqueue", "create-random"] + env.flags()).status == 0)
+        let redis = try env.redis.connection()
+        try waitUntil("the worker holds the job") { (try redis.command(["ZCARD", env.keys.leases]).int ?? 0) == 1 }
+        #expect(worker.stop() == 0)
+        holder.waitUntilExit()
+        #expect(try redis.command(["LLEN", env.keys.inflight]).int == 0)
+        #expect(try env.openStore().count() == 1)
+    }
+
     @Test("a malformed --redis URL exits non-zero at once with a clear message")
     func malformedURL() throws {
         let result = try runTasksCommand(["run", "--redis", "localhost:6379", "--db", "/tmp/unused.db"])

@@ -34,6 +34,8 @@ enum Schema {
     /// same moment (the server and the task runner) cannot both run the same step.
     static func migrate(_ db: SQLiteConnection) throws(StoreError) {
         do {
+            // Fast path: an up-to-date file needs no write lock (a busy server may hold it).
+            if try db.scalarInt("PRAGMA user_version") == latestVersion { return }
             try db.execute("BEGIN IMMEDIATE")
             do {
                 let current = try db.scalarInt("PRAGMA user_version") ?? 0
