@@ -112,6 +112,33 @@ struct ContactMethodsTests {
         }
     }
 
+    @Test("add_emails and remove_emails change the stored list in place")
+    func addAndRemoveEmails() throws {
+        try withRunningServer { server in
+            let client = try server.connect()
+            _ = try client.request("contacts.create", Self.ada)
+            let response = try client.request(
+                "contacts.update",
+                ["username": "ada", "add_emails": ["new@example.net", "ADA@example.com"], "remove_emails": ["ada.l@example.org"]])
+            #expect(response["result"]?["emails"] == ["ada@example.com", "new@example.net"])
+            let both = try client.request("contacts.update", ["username": "ada", "emails": ["x@example.com"], "add_emails": ["y@example.com"]])
+            #expect(both.errorCode == -32602)
+        }
+    }
+
+    @Test("two clients adding emails at once both keep theirs")
+    func concurrentAdds() throws {
+        try withRunningServer { server in
+            _ = try server.connect().request("contacts.create", ["username": "shared", "first_name": "S", "last_name": "S"])
+            DispatchQueue.concurrentPerform(iterations: 10) { n in
+                let client = try? server.connect()
+                _ = try? client?.request("contacts.update", ["username": "shared", "add_emails": .array([.string("u\(n)@example.com")])])
+            }
+            let emails = try server.connect().request("contacts.get", ["username": "shared"])["result"]?["emails"]?.arrayValue
+            #expect(emails?.count == 10)
+        }
+    }
+
     @Test("update without any change is -32602")
     func emptyUpdateIsInvalid() throws {
         try withRunningServer { server in

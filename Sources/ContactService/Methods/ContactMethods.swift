@@ -17,7 +17,10 @@ public enum ContactMethods {
             },
             RPCMethod(
                 name: "contacts.update",
-                parameters: ["username", "first_name", "last_name", "new_username", "emails", "expected_version"]
+                parameters: [
+                    "username", "first_name", "last_name", "new_username", "emails", "expected_version", "add_emails",
+                    "remove_emails",
+                ]
             ) { params in
                 update(params, store: store)
             },
@@ -86,10 +89,15 @@ public enum ContactMethods {
         change.lastName = reader.name("last_name", required: false)
         if params["new_username"] != nil { change.newUsername = reader.username("new_username") }
         change.emails = reader.emails("emails")
+        change.addEmails = reader.emails("add_emails")
+        change.removeEmails = reader.emails("remove_emails")
         change.expectedVersion = reader.integer("expected_version", in: 1...maxVersion).map(Int64.init)
-        let given = ["first_name", "last_name", "new_username", "emails"].contains { params[$0] != nil }
-        if !given {
-            reader.problem("params", "at least one of first_name, last_name, new_username or emails is required")
+        let changes = ["first_name", "last_name", "new_username", "emails", "add_emails", "remove_emails"]
+        if !changes.contains(where: { params[$0] != nil }) {
+            reader.problem("params", "at least one of \(changes.joined(separator: ", ")) is required")
+        }
+        if params["emails"] != nil, params["add_emails"] != nil || params["remove_emails"] != nil {
+            reader.problem("emails", "replaces the whole list, so it cannot be combined with add_emails or remove_emails")
         }
         guard reader.problems.isEmpty, username != nil else { return .error(.invalidParams(reader.problems)) }
         let validated = change

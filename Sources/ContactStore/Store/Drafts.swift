@@ -25,13 +25,17 @@ public struct NewContact: Sendable, Equatable {
     }
 }
 
-/// A validated partial update. `nil` fields stay as they are; `emails` replaces the whole set.
+/// A validated partial update. `nil` fields stay as they are; `emails` replaces the whole set;
+/// `addEmails` and `removeEmails` change it relative to what is stored, inside the same
+/// transaction, so two clients adding addresses at once both keep theirs.
 public struct ContactUpdate: Sendable, Equatable {
     public var username: String
     public var newUsername: String?
     public var firstName: String?
     public var lastName: String?
     public var emails: [Email]?
+    public var addEmails: [Email]?
+    public var removeEmails: [Email]?
     public var expectedVersion: Int64?
 
     /// Wraps fields that already went through `Validation`.
@@ -48,7 +52,10 @@ public struct ContactUpdate: Sendable, Equatable {
     }
 
     /// True when at least one field would change.
-    public var hasChanges: Bool { newUsername != nil || firstName != nil || lastName != nil || emails != nil }
+    public var hasChanges: Bool {
+        newUsername != nil || firstName != nil || lastName != nil || emails != nil || addEmails != nil
+            || removeEmails != nil
+    }
 }
 
 /// What `list` returns: one page and the cursor for the next (nil at the end).

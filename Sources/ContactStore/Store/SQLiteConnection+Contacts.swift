@@ -154,12 +154,40 @@ extension SQLiteConnection {
             if let newName = change.newUsername, let owner = try contactID(username: newName), owner != id {
                 throw StoreError.usernameTaken(username: newName)
             }
-            if let emails = change.emails {
-                try checkEmailsFree(emails, for: id)
+            var emails = current.emails
+            if let replacement = change.emails {
+                try checkEmailsFree(replacement, for: id)
                 let delete = try statement("DELETE FROM emails WHERE contact_id = ?1")
                 delete.bind(id, at: 1)
                 try delete.run()
-                try insertEmails(emails, contactID: id)
+                try insertEmails(replacement, contactID: id)
+                emails = replacement
+            }
+            if let removed = change.removeEmails {
+                // Removing an address the contact does not have is a no-op: the call is idempotent.
+                let keys = Set(removed.map(\.key))
+                let delete = try statement("DELETE FROM emails WHERE contact_id = ?1 AND address_key = ?2")
+                for key in keys {
+                    delete.bind(id, at: 1)
+                    delete.bind(key, at: 2)
+                    try delete.run()
+                }
+                emails.removeAll { keys.contains($0.key) }
+            }
+            if let added = change.addEmails {
+                // An address the contact already has stays where it is; the others are appended.
+                let present = Set(emails.map(\.key))
+                let new = added.filter { !present.contains($0.key) }
+                if emails.count + new.count > Validation.maxEmails {
+                    throw StoreError.invalid([
+                        FieldError(
+                            field: "add_emails",
+                            message: "would give the contact \(emails.count + new.count) addresses; the limit is \(Validation.maxEmails)")
+                    ])
+                }
+                try checkEmailsFree(new, for: id)
+                try insertEmails(new, contactID: id)
+                emails += new
             }
             let statement = try statement(
                 """
@@ -176,7 +204,7 @@ extension SQLiteConnection {
             updated.username = change.newUsername ?? current.username
             updated.firstName = change.firstName ?? current.firstName
             updated.lastName = change.lastName ?? current.lastName
-            updated.emails = change.emails ?? current.emails
+            updated.emails = emails
             updated.updatedAt = now
             updated.version = current.version + 1
             return updated
