@@ -6,6 +6,8 @@ let package = Package(
     products: [
         .executable(name: "contactsd", targets: ["contactsd"]),
         .executable(name: "contacts-tasks", targets: ["contacts-tasks"]),
+        .executable(name: "contacts", targets: ["contacts"]),
+        .library(name: "ContactClient", targets: ["ContactClient"]),
         .library(name: "ContactStore", targets: ["ContactStore"]),
         .library(name: "JSONRPC", targets: ["JSONRPC"]),
         .library(name: "ContactService", targets: ["ContactService"]),
@@ -32,6 +34,7 @@ let package = Package(
         ),
         .target(name: "ContactStore", dependencies: ["CSQLite"]),
         .target(name: "JSONRPC"),
+        .target(name: "ContactClient", dependencies: ["JSONRPC"]),
         .target(
             name: "ContactService",
             dependencies: [
@@ -55,13 +58,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(
+            name: "contacts",
+            dependencies: [
+                "ContactClient", "ContactPaths", "JSONRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"], exclude: ["JSONTestSuite"]),
         .testTarget(name: "ContactStoreTests", dependencies: ["ContactStore"]),
         .testTarget(name: "ContactPathsTests", dependencies: ["ContactPaths"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Redis", "ContactStore", "contacts-tasks"]),
         .testTarget(
             name: "ContactServiceTests",
-            dependencies: ["ContactService", "JSONRPC", "contactsd"]
+            dependencies: ["ContactService", "JSONRPC", "contactsd", "contacts"]
         ),
     ]
 )

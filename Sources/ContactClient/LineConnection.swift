@@ -1,0 +1,130 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A blocking Unix-socket connection that writes and reads newline-terminated lines, with
+/// connect and read timeouts. Use it from one thread at a time.
+public final class LineConnection {
+    private let fd: Int32
+    /// The socket path.
+    public let path: String
+    private let readTimeout: Double
+    private var buffer: [UInt8] = []
+    private var start = 0
+    /// Longest response line accepted (protects the client from a runaway server).
+    public static let maxLineBytes = 256 << 20
+
+    /// Connects to `path`, waiting at most `connectTimeout` seconds.
+    public init(path: String, connectTimeout: Double = 5, readTimeout: Double = 30) throws(ClientError) {
+        self.path = path
+        self.readTimeout = readTimeout
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .cannotConnect(path: path, reason: String(cString: strerror(errno))) }
+        self.fd = fd
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw .cannotConnect(path: path, reason: "the path is too long for a Unix socket")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        setTimeout(SO_SNDTIMEO, seconds: connectTimeout)
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard rc == 0 else {
+            let reason = errno == EAGAIN || errno == EINPROGRESS
+                ? "timed out (the server is not accepting connections)" : String(cString: strerror(errno))
+            throw .cannotConnect(path: path, reason: reason)
+        }
+        setTimeout(SO_SNDTIMEO, seconds: readTimeout)
+        setTimeout(SO_RCVTIMEO, seconds: readTimeout)
+    }
+
+    deinit {
+        close(fd)
+    }
+
+    private func setTimeout(_ option: Int32, seconds: Double) {
+        var value = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
+        setsockopt(fd, SOL_SOCKET, option, &value, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Sends bytes; a newline is appended when `line` does not end in one.
+    public func send(_ line: [UInt8]) throws(ClientError) {
+        var bytes = line
+        if bytes.last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { send_(fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                sent += n
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                throw .timedOut(path: path, seconds: readTimeout)
+            } else {
+                throw .connectionClosed(path: path)
+            }
+        }
+    }
+
+    /// Tells the server no more requests follow (it answers what it has, then closes).
+    public func finishSending() {
+        shutdown(fd, Int32(SHUT_WR))
+    }
+
+    /// Reads one line (without its newline); nil when the server closed the connection cleanly.
+    public func readLine() throws(ClientError) -> [UInt8]? {
+        while true {
+            if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Array(buffer[start..<newline])
+                start = newline + 1
+                if start == buffer.count {
+                    buffer.removeAll(keepingCapacity: true)
+                    start = 0
+                }
+                return line
+            }
+            if buffer.count - start > Self.maxLineBytes {
+                throw .invalidResponse("a response line is longer than \(Self.maxLineBytes) bytes")
+            }
+            if start > 0 {
+                buffer.removeFirst(start)
+                start = 0
+            }
+            let chunk = 64 * 1024
+            let old = buffer.count
+            buffer.append(contentsOf: repeatElement(0, count: chunk))
+            let n = buffer[old...].withUnsafeMutableBytes { read(fd, $0.baseAddress, chunk) }
+            if n > 0 {
+                buffer.removeLast(chunk - n)
+                continue
+            }
+            buffer.removeLast(chunk)
+            if n == 0 {
+                guard buffer.isEmpty else {
+                    defer { buffer.removeAll() }
+                    return buffer
+                }
+                return nil
+            }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK { throw .timedOut(path: path, seconds: readTimeout) }
+            throw .connectionClosed(path: path)
+        }
+    }
+}
+
+/// send(2) with MSG_NOSIGNAL: a write to a server that went away fails with EPIPE instead of
+/// killing the program with SIGPIPE.
+private func send_(_ fd: Int32, _ pointer: UnsafeRawPointer?, _ count: Int) -> Int {
+    send(fd, pointer, count, Int32(MSG_NOSIGNAL))
+}
