@@ -7,6 +7,7 @@ let package = Package(
         .executable(name: "contactsd", targets: ["contactsd"]),
         .executable(name: "contacts-tasks", targets: ["contacts-tasks"]),
         .executable(name: "contacts", targets: ["contacts"]),
+        .executable(name: "contacts-bench", targets: ["contacts-bench"]),
         .library(name: "ContactClient", targets: ["ContactClient"]),
         .library(name: "ContactStore", targets: ["ContactStore"]),
         .library(name: "JSONRPC", targets: ["JSONRPC"]),
@@ -64,6 +65,11 @@ let package = Package(
                 "ContactClient", "ContactPaths", "JSONRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        .target(name: "LoadGenerator"),
+        .executableTarget(
+            name: "contacts-bench",
+            dependencies: ["LoadGenerator", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"], exclude: ["JSONTestSuite"]),
         .testTarget(name: "ContactStoreTests", dependencies: ["ContactStore"]),

@@ -42,7 +42,7 @@ public final class ContactServer: @unchecked Sendable {
             throw ServerStartError(message: "cannot open the database \(configuration.databasePath): \(Self.describe(error))")
         }
         let dispatcher = RPCDispatcher(
-            methods: ContactMethods.all(store: store),
+            methods: ContactMethods.all(store: store) + [ServerMethods.ping],
             limits: RPCDispatcher.Limits(maxBatchSize: configuration.maxBatchSize))
         do {
             self.server = try UnixSocketServer(

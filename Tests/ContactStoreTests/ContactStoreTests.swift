@@ -83,6 +83,30 @@ struct ContactStoreTests {
         }
     }
 
+    @Test("a file at schema version 1 is upgraded on open and keeps its data")
+    func upgradesOlderFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("v1.db").path
+        do {
+            let db = try SQLiteConnection(path: path)
+            try db.execute(Schema.migrations[0])
+            try db.execute("""
+                PRAGMA user_version = 1;
+                INSERT INTO contacts (id, username, first_name, last_name, created_at, updated_at, version)
+                    VALUES (1, 'old', 'Old', 'Timer', 1000, 2000, 3);
+                INSERT INTO emails (contact_id, address, address_key) VALUES (1, 'Old@Example.com', 'old@example.com');
+                """)
+        }
+        let store = try ContactStore(path: path)
+        defer { store.close() }
+        let contact = try store.get(username: "OLD")
+        #expect(contact.emails.map(\.address) == ["Old@Example.com"] && contact.version == 3)
+        let db = try SQLiteConnection(path: path)
+        #expect(try db.scalarInt("PRAGMA user_version") == Schema.latestVersion)
+    }
+
     @Test("a file from a newer version is refused and not modified")
     func refusesNewerSchema() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")

@@ -16,9 +16,9 @@ extension Contact {
             writer.writeString(email.address)
         }
         writer.writeRaw("],\"created_at\":\"")
-        writer.writeRaw(createdAt.rfc3339.utf8)
+        createdAt.appendRFC3339(to: &writer.bytes)
         writer.writeRaw("\",\"updated_at\":\"")
-        writer.writeRaw(updatedAt.rfc3339.utf8)
+        updatedAt.appendRFC3339(to: &writer.bytes)
         writer.writeRaw("\",\"version\":")
         writer.writeInt(Int(version))
         writer.writeRaw("}")

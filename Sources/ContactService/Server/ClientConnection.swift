@@ -112,6 +112,9 @@ final class ClientConnection: @unchecked Sendable {
                         if case .line(let bytes) = event { queuedBytes += bytes.count }
                         lines.append(event)
                     }
+                    // A short read means the socket is drained: skip the read that would only
+                    // say EAGAIN. The source is level-triggered, so anything later fires again.
+                    if n < buffer.count { return }
                 } else if n == 0 {
                     sawEOF = true
                     return

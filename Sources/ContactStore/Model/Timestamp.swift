@@ -26,6 +26,14 @@ public struct Timestamp: Sendable, Equatable, Hashable, Comparable {
     /// `2026-11-24T23:40:10.123Z`. Written by hand because it is on every response's path and
     /// Foundation's formatters cost microseconds each.
     public var rfc3339: String {
+        var out = [UInt8]()
+        out.reserveCapacity(24)
+        appendRFC3339(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the RFC 3339 form's 24 ASCII bytes (no String in between, for the response path).
+    public func appendRFC3339(to out: inout [UInt8]) {
         let ms = Int(milliseconds.remainderReportingOverflow(dividingBy: 1000).partialValue + 1000) % 1000
         let seconds = (Int(milliseconds) - ms) / 1000
         var days = seconds / 86_400
@@ -35,8 +43,6 @@ public struct Timestamp: Sendable, Equatable, Hashable, Comparable {
             days -= 1
         }
         let (year, month, day) = Self.civil(fromDays: days)
-        var out = [UInt8]()
-        out.reserveCapacity(24)
         func digits(_ value: Int, _ width: Int) {
             var divisor = 1
             for _ in 1..<width { divisor *= 10 }
@@ -61,7 +67,6 @@ public struct Timestamp: Sendable, Equatable, Hashable, Comparable {
         out.append(UInt8(ascii: "."))
         digits(ms, 3)
         out.append(UInt8(ascii: "Z"))
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).

@@ -15,6 +15,7 @@ final class SQLiteConnection: @unchecked Sendable {
 
     /// Opens (and with `create`, creates) the database at `path`.
     init(path: String, readOnly: Bool = false, create: Bool = true) throws(SQLiteError) {
+        _ = Self.configureLibrary
         var flags = SQLITE_OPEN_NOMUTEX
         flags |= readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0))
         var db: OpaquePointer?
@@ -32,6 +33,11 @@ final class SQLiteConnection: @unchecked Sendable {
         self.path = path
         sqlite3_extended_result_codes(db, 1)
     }
+
+    /// Process-wide SQLite settings, applied once before the first connection opens.
+    private static let configureLibrary: Void = {
+        _ = contacts_sqlite_disable_memstatus()
+    }()
 
     deinit {
         statements.removeAll()  // finalize statements before closing the connection

@@ -23,7 +23,13 @@ enum Schema {
             address_key TEXT    NOT NULL UNIQUE
         );
         CREATE INDEX emails_contact ON emails (contact_id, id);
+        """,
+        // 2: make the per-contact email index covering, so reading a contact's addresses
+        // needs no lookup in the emails table itself.
         """
+        DROP INDEX emails_contact;
+        CREATE INDEX emails_contact ON emails (contact_id, id, address);
+        """,
     ]
 
     static var latestVersion: Int64 { Int64(migrations.count) }

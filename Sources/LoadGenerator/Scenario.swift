@@ -1,0 +1,121 @@
+/// What the load generator sends.
+public enum Scenario: String, Sendable, CaseIterable {
+    /// `contacts.get` of a random seeded contact.
+    case get
+    /// `contacts.create` of a new unique contact.
+    case create
+    /// `contacts.list` with limit 50 from a random starting prefix.
+    case list
+    /// 80% get, 10% create, 5% update, 5% list.
+    case mix
+    /// `server.ping`: the transport and JSON-RPC layers without the database (a baseline).
+    case ping
+}
+
+/// Builds request lines. Reads (get, list, update) come from a pool built up front, so the hot
+/// loop copies bytes and allocates nothing; creates need unique names and are built each time.
+struct RequestBuilder {
+    let scenario: Scenario
+    let seeded: Int
+    let tag: String
+    private var counter = 0
+    private var state: UInt64
+    private var pool: [[UInt8]] = []
+    private var next = 0
+
+    init(scenario: Scenario, seeded: Int, tag: String, seed: UInt64) {
+        self.scenario = scenario
+        self.seeded = max(seeded, 1)
+        self.tag = tag
+        self.state = seed | 1
+        if scenario != .create {
+            // 20 kinds per mix cycle; the pool holds whole cycles so the mix ratio stays exact.
+            for _ in 0..<4096 {
+                var line: [UInt8] = []
+                appendFresh(to: &line)
+                pool.append(line)
+            }
+        }
+    }
+
+    /// Appends one request line (with its newline) to `buffer`.
+    mutating func append(to buffer: inout [UInt8]) {
+        if pool.isEmpty {
+            appendFresh(to: &buffer)
+            return
+        }
+        let line = pool[next]
+        next = (next + 1) % pool.count
+        if line.isEmpty {
+            counter += 1
+            appendCreate(to: &buffer)
+        } else {
+            buffer += line
+        }
+    }
+
+    private mutating func random() -> UInt64 {
+        // xorshift64*: cheap and good enough to pick keys.
+        state ^= state >> 12
+        state ^= state << 25
+        state ^= state >> 27
+        return state &* 0x2545_F491_4F6C_DD1D
+    }
+
+    /// A new request line; in the pool, an empty line stands for "a create, built when sent".
+    private mutating func appendFresh(to buffer: inout [UInt8]) {
+        counter += 1
+        var kind = scenario
+        if scenario == .mix {
+            switch counter % 20 {
+            case 0, 1: kind = .create
+            case 2: kind = .list
+            case 3: appendUpdate(to: &buffer); return
+            default: kind = .get
+            }
+        }
+        switch kind {
+        case .get:
+            let user = Int(random() % UInt64(seeded))
+            buffer += Array(#"{"jsonrpc":"2.0","id":\#(counter),"method":"contacts.get","params":{"username":"user\#(pad(user))"}}"#.utf8)
+        case .create:
+            if scenario == .create { appendCreate(to: &buffer) }
+            return
+        case .ping:
+            buffer += Array(#"{"jsonrpc":"2.0","id":\#(counter),"method":"server.ping"}"#.utf8)
+        case .list, .mix:
+            let user = Int(random() % UInt64(seeded))
+            let cursor = cursorAfter("user\(pad(user))")
+            buffer += Array(#"{"jsonrpc":"2.0","id":\#(counter),"method":"contacts.list","params":{"limit":50,"cursor":"\#(cursor)"}}"#.utf8)
+        }
+        buffer.append(UInt8(ascii: "\n"))
+    }
+
+    private mutating func appendCreate(to buffer: inout [UInt8]) {
+        buffer += Array(#"{"jsonrpc":"2.0","id":\#(counter),"method":"contacts.create","params":{"username":"b-\#(tag)-\#(counter)","first_name":"Bench","last_name":"Mark","emails":["b-\#(tag)-\#(counter)@example.com"]}}"#.utf8)
+        buffer.append(UInt8(ascii: "\n"))
+    }
+
+    private mutating func appendUpdate(to buffer: inout [UInt8]) {
+        let user = Int(random() % UInt64(seeded))
+        buffer += Array(#"{"jsonrpc":"2.0","id":\#(counter),"method":"contacts.update","params":{"username":"user\#(pad(user))","last_name":"Updated\#(counter % 100)"}}"#.utf8)
+        buffer.append(UInt8(ascii: "\n"))
+    }
+
+    private func pad(_ n: Int) -> String {
+        let digits = String(n)
+        return String(repeating: "0", count: max(0, 7 - digits.count)) + digits
+    }
+
+    /// The server's cursor format ("c" + hex of the username); the bench knows it to start
+    /// list pages anywhere, which a real client must not do.
+    private func cursorAfter(_ username: String) -> String {
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = [UInt8(ascii: "c")]
+        for byte in username.utf8 {
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

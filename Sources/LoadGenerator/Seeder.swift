@@ -1,0 +1,91 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Fills a fresh server with `user0000000…` contacts, two emails each, in batches of creates.
+public enum Seeder {
+    /// Creates contacts `from..<to`; returns how many the server acknowledged.
+    public static func seed(socketPath: String, from: Int = 0, to count: Int, batch: Int = 500, connections: Int = 4) throws -> Int {
+        let created = Counter()
+        var handles: [pthread_t] = []
+        let failure = FailureBox()
+        for lane in 0..<connections {
+            handles.append(ThreadJob {
+                do {
+                    let fd = try LoadGenerator.connect(socketPath)
+                    defer { close(fd) }
+                    _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+                    var start = from + lane * batch
+                    while start < count {
+                        let end = min(start + batch, count)
+                        var line: [UInt8] = [UInt8(ascii: "[")]
+                        for n in start..<end {
+                            if n > start { line.append(UInt8(ascii: ",")) }
+                            let name = "user" + String(repeating: "0", count: max(0, 7 - String(n).count)) + String(n)
+                            line += Array(#"{"jsonrpc":"2.0","id":\#(n),"method":"contacts.create","params":["\#(name)","Seed","User \#(n)",["\#(name)@example.com","\#(name)@example.org"]]}"#.utf8)
+                        }
+                        line += Array("]\n".utf8)
+                        try writeAll(fd, line)
+                        let answer = try readLine(fd)
+                        created.add(countOccurrences(of: #""result":"#, in: answer))
+                        start += connections * batch
+                    }
+                } catch {
+                    failure.set("\(error)")
+                }
+            }.start())
+        }
+        for handle in handles { pthread_join(handle, nil) }
+        if let message = failure.value { throw LoadError(message) }
+        return created.value
+    }
+
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw LoadError("seed: send failed, errno \(errno)") }
+            sent += n
+        }
+    }
+
+    private static func readLine(_ fd: Int32) throws -> [UInt8] {
+        var line: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { throw LoadError("seed: the server closed the connection") }
+            line += chunk[..<n]
+            if chunk[n - 1] == UInt8(ascii: "\n") { return line }
+        }
+    }
+
+    private static func countOccurrences(of needle: String, in haystack: [UInt8]) -> Int {
+        let pattern = Array(needle.utf8)
+        var count = 0
+        var index = 0
+        while index + pattern.count <= haystack.count {
+            if haystack[index] == pattern[0] && haystack[index..<(index + pattern.count)].elementsEqual(pattern) {
+                count += 1
+                index += pattern.count
+            } else {
+                index += 1
+            }
+        }
+        return count
+    }
+}
+
+private final class Counter: Sendable {
+    private let count = Mutex(0)
+    func add(_ n: Int) { count.withLock { $0 += n } }
+    var value: Int { count.withLock { $0 } }
+}
+
+private final class FailureBox: Sendable {
+    private let message = Mutex<String?>(nil)
+    func set(_ text: String) { message.withLock { $0 = $0 ?? text } }
+    var value: String? { message.withLock { $0 } }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import LoadGenerator
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `contacts-bench`: the load generator `tools/bench` drives. Prints one JSON line per run.
+@main
+struct ContactsBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "contacts-bench",
+        abstract: "Closed-loop load generator for contactsd (used by tools/bench).",
+        subcommands: [Seed.self, Load.self])
+
+    struct Seed: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create user0000000… with two emails each.")
+        @Option(help: "The server's socket.") var socket: String
+        @Option(help: "First index.") var from: Int = 0
+        @Option(help: "Contacts to create (indices from..<count).") var count: Int
+        @Option(help: "Creates per batch.") var batch: Int = 500
+        @Option(help: "Parallel connections.") var connections: Int = 4
+
+        func run() throws {
+            let created = try Seeder.seed(socketPath: socket, from: from, to: count, batch: batch, connections: connections)
+            print(#"{"seeded":\#(created)}"#)
+            if created != count - from { throw ExitCode(1) }
+        }
+    }
+
+    struct Load: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Drive one scenario and print its measurements as JSON.")
+        @Option(help: "The server's socket.") var socket: String
+        @Option(help: "get, create, list or mix.") var scenario: String
+        @Option(help: "Connections.") var connections: Int = 16
+        @Option(help: "Requests in flight per connection.") var pipeline: Int = 1
+        @Option(help: "Measured seconds.") var seconds: Double = 5
+        @Option(help: "Unmeasured seconds first.") var warmup: Double = 1
+        @Option(help: "Client threads.") var threads: Int = 2
+        @Option(help: "Seeded contacts (user0000000…).") var seeded: Int = 10_000
+        @Option(help: "Name for the report.") var name: String?
+        @Flag(help: "Check every response (slower).") var verify = false
+
+        func run() throws {
+            guard let kind = Scenario(rawValue: scenario) else { throw ValidationError("unknown scenario \(scenario)") }
+            let result = try LoadGenerator.run(LoadConfiguration(
+                socketPath: socket, scenario: kind, connections: connections, pipeline: pipeline, seconds: seconds,
+                warmup: warmup, threads: threads, seeded: seeded, verify: verify))
+            func micro(_ q: Double) -> String { format2(Double(result.latency.percentile(q)) / 1000) }
+            let label = name ?? "\(scenario) c\(connections) p\(pipeline)"
+            print(#"{"scenario":"\#(label)","method":"\#(scenario)","connections":\#(connections),"pipeline":\#(pipeline),"requests":\#(result.requests),"rps":\#(Int(result.requestsPerSecond)),"p50_us":\#(micro(0.5)),"p99_us":\#(micro(0.99)),"p999_us":\#(micro(0.999)),"max_us":\#(format2(Double(result.latency.max) / 1000)),"errors":\#(result.errors)}"#)
+            if let first = result.firstError { printError("first error: \(first)") }
+        }
+    }
+}
+
+func format2(_ value: Double) -> String {
+    let scaled = Int((value * 100).rounded())
+    let fraction = scaled % 100
+    return "\(scaled / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+}
+
+func printError(_ text: String) {
+    var line = text + "\n"
+    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}
