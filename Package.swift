@@ -71,13 +71,16 @@ let package = Package(
             name: "contacts-bench",
             dependencies: ["LoadGenerator", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        .target(name: "TestSupport", dependencies: ["CSQLite"], path: "Tests/TestSupport"),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"], exclude: ["JSONTestSuite"]),
         .testTarget(name: "ContactStoreTests", dependencies: ["ContactStore"]),
         .testTarget(name: "ContactPathsTests", dependencies: ["ContactPaths"]),
-        .testTarget(name: "TasksTests", dependencies: ["Tasks", "Redis", "ContactStore", "contacts-tasks"]),
+        .testTarget(
+            name: "TasksTests", dependencies: ["Tasks", "Redis", "ContactStore", "TestSupport", "contacts-tasks"]
+        ),
         .testTarget(
             name: "ContactServiceTests",
-            dependencies: ["ContactService", "JSONRPC", "contactsd", "contacts"]
+            dependencies: ["ContactService", "JSONRPC", "TestSupport", "contactsd", "contacts"]
         ),
     ]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// Runs the real `contacts` binary.
 func runCLI(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
@@ -149,20 +150,10 @@ struct ContactsCLITests {
     func serverDiesMidCall() throws {
         let server = try TestServer()
         // Hold the write lock so the create waits in the server; then kill the server.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["python3", "-c", """
-            import sqlite3, time
-            c = sqlite3.connect('\(server.databasePath)', isolation_level=None)
-            c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(3); c.execute('COMMIT')
-            """]
-        let out = Pipe()
-        holder.standardOutput = out
-        try holder.run()
-        _ = out.fileHandleForReading.availableData
+        let holder = try SQLiteLockHolder(path: server.databasePath, seconds: 3)
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { kill(server.process.processIdentifier, SIGKILL) }
         let result = try runCLI(["create", "zed", "--first", "Z", "--last", "Z", "--socket", server.socketPath])
-        holder.waitUntilExit()
+        holder.waitUntilReleased()
         #expect(result.status == 3)
         #expect(result.err.contains("closed the connection"))
     }

@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 @Suite("server lifecycle, limits and durability")
 struct ServerLifecycleTests {
@@ -129,11 +130,7 @@ struct ServerLifecycleTests {
     func newerSchemaRefused() throws {
         let directory = try TestServer.makeTemporaryDirectory()
         let path = directory.appendingPathComponent("contacts.db").path
-        let sqlite = Process()
-        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        sqlite.arguments = ["python3", "-c", "import sqlite3; c=sqlite3.connect('\(path)'); c.execute('PRAGMA user_version=99'); c.commit()"]
-        try sqlite.run()
-        sqlite.waitUntilExit()
+        try SQLiteLockHolder.execute("CREATE TABLE t (x); PRAGMA user_version = 99", on: path)
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         let server = try TestServer(directory: directory, waitForSocket: false)
         let status = server.stop(signal: 0)
@@ -181,23 +178,10 @@ struct RobustnessTests {
     @Test("a write waits while another process holds the write lock, then succeeds")
     func waitsForOtherWriters() throws {
         try withRunningServer { server in
-            let holder = Process()
-            holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            holder.arguments = [
-                "python3", "-c",
-                """
-                import sqlite3, time, sys
-                c = sqlite3.connect('\(server.databasePath)', isolation_level=None)
-                c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(1.5); c.execute('COMMIT')
-                """,
-            ]
-            let out = Pipe()
-            holder.standardOutput = out
-            try holder.run()
-            _ = out.fileHandleForReading.availableData  // "locked": the lock is held now
+            let holder = try SQLiteLockHolder(path: server.databasePath, seconds: 1.5)
             let response = try server.connect().request(
                 "contacts.create", ["username": "patient", "first_name": "P", "last_name": "P"])
-            holder.waitUntilExit()
+            holder.waitUntilReleased()
             #expect(response["result"]?["username"] == "patient")
         }
     }

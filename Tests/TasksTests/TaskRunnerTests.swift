@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Redis
 import Testing
+import TestSupport
 
 @testable import Tasks
 
@@ -32,23 +33,13 @@ struct TaskRunnerTests {
         let env = try TaskEnvironment()
         _ = try env.openStore()  // create the schema
         // Hold the write lock so the first worker is stuck inside the job when it is killed.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["python3", "-c", """
-            import sqlite3, time
-            c = sqlite3.connect('\(env.databasePath)', isolation_level=None)
-            c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(3); c.execute('COMMIT')
-            """]
-        let out = Pipe()
-        holder.standardOutput = out
-        try holder.run()
-        _ = out.fileHandleForReading.availableData
+        let holder = try SQLiteLockHolder(path: env.databasePath, seconds: 3)
         let first = try TasksProcess(["worker"] + env.flags(["--visibility-timeout", "1s"]))
         #expect(try runTasksCommand(["enqueue", "create-random"] + env.flags()).status == 0)
         let redis = try env.redis.connection()
         try waitUntil("the first worker holds the job") { (try redis.command(["ZCARD", env.keys.leases]).int ?? 0) == 1 }
         first.stop(signal: SIGKILL)
-        holder.waitUntilExit()
+        holder.waitUntilReleased()
         #expect(try redis.command(["LLEN", env.keys.inflight]).int == 1)
         let second = try TasksProcess(["worker"] + env.flags(["--visibility-timeout", "1s"]))
         defer { second.stop() }
@@ -83,11 +74,7 @@ struct TaskRunnerTests {
         let store = try env.openStore()
         store.close()
         // Break the schema so every create fails.
-        let breaker = Process()
-        breaker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        breaker.arguments = ["python3", "-c", "import sqlite3; c=sqlite3.connect('\(env.databasePath)'); c.execute('DROP TABLE emails'); c.commit()"]
-        try breaker.run()
-        breaker.waitUntilExit()
+        try SQLiteLockHolder.execute("DROP TABLE emails", on: env.databasePath)
         let worker = try TasksProcess(["worker"] + env.flags(["--max-attempts", "3"]))
         let enqueued = try runTasksCommand(["enqueue", "create-random"] + env.flags())
         let id = enqueued.out.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -174,23 +161,13 @@ struct TaskRunnerTests {
     func stopMidJob() throws {
         let env = try TaskEnvironment()
         _ = try env.openStore()
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["python3", "-c", """
-            import sqlite3, time
-            c = sqlite3.connect('\(env.databasePath)', isolation_level=None)
-            c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(1.5); c.execute('COMMIT')
-            """]
-        let out = Pipe()
-        holder.standardOutput = out
-        try holder.run()
-        _ = out.fileHandleForReading.availableData
+        let holder = try SQLiteLockHolder(path: env.databasePath, seconds: 3)
         let worker = try TasksProcess(["worker"] + env.flags())
         #expect(try runTasksCommand(["enqueue", "create-random"] + env.flags()).status == 0)
         let redis = try env.redis.connection()
         try waitUntil("the worker holds the job") { (try redis.command(["ZCARD", env.keys.leases]).int ?? 0) == 1 }
         #expect(worker.stop() == 0)
-        holder.waitUntilExit()
+        holder.waitUntilReleased()
         #expect(try redis.command(["LLEN", env.keys.inflight]).int == 0)
         #expect(try env.openStore().count() == 1)
     }
