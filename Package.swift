@@ -69,7 +69,9 @@ let package = Package(
         .target(name: "LoadGenerator"),
         .executableTarget(
             name: "contacts-bench",
-            dependencies: ["LoadGenerator", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "LoadGenerator", "ContactStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .target(name: "TestSupport", dependencies: ["CSQLite"], path: "Tests/TestSupport"),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"], exclude: ["JSONTestSuite"]),

@@ -197,7 +197,8 @@ public enum LoadGenerator {
         }
     }
 
-    static func connect(_ path: String) throws -> Int32 {
+    /// Connects a non-blocking Unix socket.
+    public static func connect(_ path: String) throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -219,7 +220,8 @@ public enum LoadGenerator {
         return fd
     }
 
-    static func now() -> UInt64 {
+    /// Monotonic nanoseconds.
+    public static func now() -> UInt64 {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)
         return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)

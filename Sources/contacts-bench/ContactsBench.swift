@@ -1,4 +1,5 @@
 import ArgumentParser
+import ContactStore
 import LoadGenerator
 
 #if canImport(Glibc)
@@ -11,7 +12,7 @@ struct ContactsBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "contacts-bench",
         abstract: "Closed-loop load generator for contactsd (used by tools/bench).",
-        subcommands: [Seed.self, Load.self])
+        subcommands: [Seed.self, Load.self, Hold.self, Purge.self])
 
     struct Seed: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create user0000000… with two emails each.")
@@ -50,6 +51,45 @@ struct ContactsBench: ParsableCommand {
             let label = name ?? "\(scenario) c\(connections) p\(pipeline)"
             print(#"{"scenario":"\#(label)","method":"\#(scenario)","connections":\#(connections),"pipeline":\#(pipeline),"requests":\#(result.requests),"rps":\#(Int(result.requestsPerSecond)),"p50_us":\#(micro(0.5)),"p99_us":\#(micro(0.99)),"p999_us":\#(micro(0.999)),"max_us":\#(format2(Double(result.latency.max) / 1000)),"errors":\#(result.errors)}"#)
             if let first = result.firstError { printError("first error: \(first)") }
+        }
+    }
+}
+
+extension ContactsBench {
+    struct Hold: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Open idle connections and keep them open.")
+        @Option(help: "The server's socket.") var socket: String
+        @Option(help: "Connections to hold.") var connections: Int = 1000
+        @Option(help: "Seconds to hold them.") var seconds: Double = 3
+
+        func run() throws {
+            var fds: [Int32] = []
+            for _ in 0..<connections { fds.append(try LoadGenerator.connect(socket)) }
+            var line = #"{"held":\#(fds.count)}"# + "\n"
+            line.withUTF8 { _ = write(1, $0.baseAddress, $0.count) }
+            usleep(UInt32(seconds * 1_000_000))
+            for fd in fds { close(fd) }
+        }
+    }
+
+    struct Purge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete contacts created before a time, in chunks of 500, as purge-expired does.")
+        @Option(help: "The database file.") var db: String
+        @Option(help: "Cutoff in milliseconds since the epoch.") var beforeMs: Int64
+
+        func run() throws {
+            let store = try ContactStore(path: db)
+            defer { store.close() }
+            let started = LoadGenerator.now()
+            var total = 0
+            while true {
+                let removed = try store.purge(createdBefore: Timestamp(milliseconds: beforeMs), limit: 500)
+                total += removed
+                if removed < 500 { break }
+            }
+            let seconds = Double(LoadGenerator.now() - started) / 1e9
+            print(#"{"purged":\#(total),"seconds":\#(format2(seconds))}"#)
         }
     }
 }
