@@ -70,7 +70,8 @@ let package = Package(
         .executableTarget(
             name: "contacts-bench",
             dependencies: [
-                "LoadGenerator", "ContactStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "LoadGenerator", "ContactStore", "ContactService", "JSONRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "TestSupport", dependencies: ["CSQLite"], path: "Tests/TestSupport"),

@@ -1,5 +1,7 @@
 import ArgumentParser
+import ContactService
 import ContactStore
+import JSONRPC
 import LoadGenerator
 
 #if canImport(Glibc)
@@ -12,7 +14,7 @@ struct ContactsBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "contacts-bench",
         abstract: "Closed-loop load generator for contactsd (used by tools/bench).",
-        subcommands: [Seed.self, Load.self, Hold.self, Purge.self])
+        subcommands: [Seed.self, Load.self, Hold.self, Purge.self, InProcess.self])
 
     struct Seed: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create user0000000… with two emails each.")
@@ -90,6 +92,32 @@ extension ContactsBench {
             }
             let seconds = Double(LoadGenerator.now() - started) / 1e9
             print(#"{"purged":\#(total),"seconds":\#(format2(seconds))}"#)
+        }
+    }
+}
+
+extension ContactsBench {
+    struct InProcess: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "in-process", abstract: "Time store.get and the whole dispatcher path without sockets (for profiling).")
+        @Option(help: "A seeded database file.") var db: String
+        @Option(help: "Iterations.") var iterations: Int = 200_000
+
+        func run() throws {
+            let store = try ContactStore(path: db)
+            defer { store.close() }
+            var started = LoadGenerator.now()
+            for n in 0..<iterations {
+                _ = try store.get(username: "user\(String(repeating: "0", count: 7 - String(n % 1000).count))\(n % 1000)")
+            }
+            print("store.get: \(Double(LoadGenerator.now() - started) / Double(iterations)) ns")
+            let dispatcher = RPCDispatcher(methods: ContactMethods.all(store: store))
+            let line = Array(#"{"jsonrpc":"2.0","id":1,"method":"contacts.get","params":{"username":"user0000042"}}"#.utf8)
+            started = LoadGenerator.now()
+            for _ in 0..<iterations {
+                _ = dispatcher.handle(line: line) { _ in }
+            }
+            print("dispatcher contacts.get: \(Double(LoadGenerator.now() - started) / Double(iterations)) ns")
         }
     }
 }

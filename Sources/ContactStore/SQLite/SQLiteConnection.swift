@@ -10,6 +10,9 @@ import CSQLite
 final class SQLiteConnection: @unchecked Sendable {
     private let handle: OpaquePointer
     private var statements: [String: SQLiteStatement] = [:]
+    /// Hot statements by small integer key: hashing a long SQL string costs more than the
+    /// lookup it saves on the per-request read path.
+    private var keyed: [SQLiteStatement?] = []
     /// The database file path, for messages.
     let path: String
 
@@ -41,6 +44,7 @@ final class SQLiteConnection: @unchecked Sendable {
 
     deinit {
         statements.removeAll()  // finalize statements before closing the connection
+        keyed.removeAll()
         sqlite3_close_v2(handle)
     }
 
@@ -67,6 +71,15 @@ final class SQLiteConnection: @unchecked Sendable {
         }
         let statement = try SQLiteStatement(connection: self, sql: sql)
         statements[sql] = statement
+        return statement
+    }
+
+    /// A prepared statement cached under a small integer `key` (each call site owns one key).
+    func statement(key: Int, _ sql: @autoclosure () -> String) throws(SQLiteError) -> SQLiteStatement {
+        if key < keyed.count, let cached = keyed[key] { return cached }
+        let statement = try SQLiteStatement(connection: self, sql: sql())
+        if key >= keyed.count { keyed += Array(repeating: nil, count: key - keyed.count + 1) }
+        keyed[key] = statement
         return statement
     }
 

@@ -9,6 +9,7 @@ extension SQLiteConnection {
     /// The contact with that username (case-insensitively), with its emails in insertion order.
     func fetchContact(username: String) throws(SQLiteError) -> (id: Int64, contact: Contact)? {
         let statement = try statement(
+            key: 0,
             """
             SELECT \(Self.contactColumns) FROM contacts c LEFT JOIN emails e ON e.contact_id = c.id
             WHERE c.username = ?1 ORDER BY e.id
@@ -27,7 +28,10 @@ extension SQLiteConnection {
         if query.email != nil { join = "JOIN emails f ON f.contact_id = c.id AND f.address_key = ?4" }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         // The inner query pages over the username index; the outer one attaches the emails.
+        // One cached statement per combination of filters (keys 1...8).
+        let variant = 1 + (query.after != nil ? 1 : 0) + (query.usernamePrefix != nil ? 2 : 0) + (query.email != nil ? 4 : 0)
         let statement = try statement(
+            key: variant,
             """
             SELECT \(Self.contactColumns) FROM (
                 SELECT c.* FROM contacts c \(join) \(filter) ORDER BY c.username LIMIT ?5
