@@ -44,8 +44,23 @@ public enum ContactPaths {
     }
 
     /// Creates the missing parent directories of `path` with mode 0700 (private to this user).
+    /// The shared-/tmp fallback directory must also be ours and private, or it is refused: in a
+    /// world-writable /tmp another user could have made it first.
     /// - Throws: `PathError` when a directory cannot be created, or a path component is not one.
     public static func createParentDirectories(of path: String) throws(PathError) {
+        try createDirectories(above: path)
+        let fallback = "/tmp/contacts-\(getuid())"
+        if path.hasPrefix(fallback + "/") {
+            var info = stat()
+            guard lstat(fallback, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == getuid(),
+                info.st_mode & 0o077 == 0
+            else {
+                throw PathError(message: "\(fallback) is not a private directory owned by you (mode 0700); remove it or set XDG_RUNTIME_DIR")
+            }
+        }
+    }
+
+    private static func createDirectories(above path: String) throws(PathError) {
         guard let slash = path.lastIndex(of: "/") else { return }
         let parent = String(path[..<slash])
         guard !parent.isEmpty else { return }
@@ -54,7 +69,7 @@ public enum ContactPaths {
             guard info.st_mode & S_IFMT == S_IFDIR else { throw PathError(message: "\(parent) exists and is not a directory") }
             return
         }
-        try createParentDirectories(of: parent)
+        try createDirectories(above: parent)
         if mkdir(parent, 0o700) != 0 && errno != EEXIST {
             throw PathError(message: "cannot create directory \(parent): \(String(cString: strerror(errno)))")
         }

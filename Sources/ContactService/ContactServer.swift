@@ -48,7 +48,8 @@ public final class ContactServer: @unchecked Sendable {
             self.server = try UnixSocketServer(
                 path: configuration.socketPath, mode: configuration.socketMode, dispatcher: dispatcher,
                 maxConnections: configuration.maxConnections, maxRequestBytes: configuration.maxRequestBytes,
-                graceSeconds: configuration.shutdownGraceSeconds, logger: logger)
+                graceSeconds: configuration.shutdownGraceSeconds,
+                batchScope: { [store] body in store.withReadSnapshot(body) }, logger: logger)
         } catch {
             store.close()
             throw ServerStartError(message: error.description)

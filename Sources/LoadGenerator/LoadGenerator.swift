@@ -59,11 +59,13 @@ public enum LoadGenerator {
         let results = Mutex<[LoadResult]>([])
         let failures = Mutex<[String]>([])
         var handles: [pthread_t] = []
+        // Creates must not collide with an earlier run's names on the same database.
+        let run = String(now() % 1_000_000_007, radix: 36)
         for index in 0..<threads {
             let mine = stride(from: index, to: configuration.connections, by: threads).map { $0 }
             let job = ThreadJob {
                 do {
-                    let result = try drive(configuration, connections: mine.count, tag: "t\(index)", seed: UInt64(index + 1) &* 0x9E37_79B9)
+                    let result = try drive(configuration, connections: mine.count, tag: "\(run)t\(index)", seed: UInt64(index + 1) &* 0x9E37_79B9)
                     results.withLock { $0.append(result) }
                 } catch {
                     failures.withLock { $0.append("\(error)") }

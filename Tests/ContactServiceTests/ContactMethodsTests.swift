@@ -81,6 +81,28 @@ struct ContactMethodsTests {
         }
     }
 
+    @Test("unknown params and bad values are listed together, non-string emails included")
+    func everyProblemListed() throws {
+        try withRunningServer { server in
+            let client = try server.connect()
+            let response = try client.request(
+                "contacts.create",
+                ["username": "bad name", "first_name": "", "last_name": "B", "nick": "x", "emails": ["not-an-address", 5]])
+            let fields = response["error"]?["data"]?["errors"]?.arrayValue?.compactMap { $0["field"]?.stringValue } ?? []
+            #expect(Set(fields) == ["nick", "username", "first_name", "emails[0]", "emails[1]"])
+        }
+    }
+
+    @Test("username_prefix is compared as ASCII only: the Kelvin sign is not a k")
+    func prefixIsLiteral() throws {
+        try withRunningServer { server in
+            let client = try server.connect()
+            _ = try client.request("contacts.create", ["username": "kate", "first_name": "K", "last_name": "K"])
+            let response = try client.request("contacts.list", ["username_prefix": "\u{212A}"])
+            #expect(response["result"]?["contacts"] == [])
+        }
+    }
+
     @Test("update replaces the emails, bumps the version and renames")
     func updateReplacesEmails() throws {
         try withRunningServer { server in

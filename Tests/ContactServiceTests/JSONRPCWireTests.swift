@@ -83,6 +83,15 @@ struct JSONRPCWireTests {
         }
     }
 
+    @Test("an invalid request without an id is still answered, with id null")
+    func invalidRequestWithoutID() throws {
+        try withRunningServer { server in
+            let response = try server.connect().call(#"{"jsonrpc":"2.0","method":"contacts.get","params":"x"}"#)
+            #expect(response.errorCode == -32600)
+            #expect(response["id"] == .null)
+        }
+    }
+
     @Test("invalid UTF-8 is a parse error and the connection stays usable")
     func invalidUTF8() throws {
         try withRunningServer { server in

@@ -13,6 +13,14 @@ struct ServerLifecycleTests {
         }
     }
 
+    @Test("a new database file is private to its owner (mode 0600)")
+    func databaseMode() throws {
+        try withRunningServer { server in
+            let attributes = try FileManager.default.attributesOfItem(atPath: server.databasePath)
+            #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        }
+    }
+
     @Test("a stale socket file is replaced at start")
     func staleSocketReplaced() throws {
         let directory = try TestServer.makeTemporaryDirectory()
@@ -55,6 +63,8 @@ struct ServerLifecycleTests {
                 }
             }
             let c = try server.connect()
+            // A client that writes before reading still gets the line (no reset on close).
+            try? c.send(#"{"jsonrpc":"2.0","id":9,"method":"contacts.list"}"#)
             #expect(try c.readJSON().errorCode == -32000)
             #expect(try c.readLine() == nil)
             // Closing one frees a place.

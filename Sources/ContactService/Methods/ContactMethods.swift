@@ -135,10 +135,13 @@ extension ParamReader {
         return validated { errors in Validation.name(raw, field: name, into: &errors) }
     }
 
-    /// An email list, each address trimmed and checked, no duplicates.
+    /// An email list, each address trimmed and checked, no duplicates; every bad entry reported.
     mutating func emails(_ name: String) -> [Email]? {
         guard let raw = stringArray(name) else { return nil }
-        return validated { errors in Validation.emails(raw, field: name, into: &errors) }
+        let emails = validated { errors in
+            Validation.emails(indexed: raw.strings, count: raw.count, field: name, into: &errors)
+        }
+        return raw.allStrings ? emails : nil
     }
 
     private mutating func validated<T>(_ check: (inout [FieldError]) -> T?) -> T? {

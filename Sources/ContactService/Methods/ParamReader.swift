@@ -3,10 +3,12 @@ import JSONRPC
 /// Reads typed values out of `Params`, collecting every problem instead of stopping at the first.
 struct ParamReader {
     let params: Params
-    private(set) var problems: [ParamProblem] = []
+    private(set) var problems: [ParamProblem]
 
+    /// Starts with the problems found while decoding (unknown names, extra positions).
     init(_ params: Params) {
         self.params = params
+        self.problems = params.problems
     }
 
     mutating func problem(_ field: String, _ message: String) {
@@ -40,23 +42,22 @@ struct ParamReader {
         return int
     }
 
-    /// An array of strings; non-string elements are reported as `name[i]`.
-    mutating func stringArray(_ name: String) -> [String]? {
+    /// An array whose elements should be strings: each string with its index, and whether every
+    /// element was one (the others are reported as `name[i]`). Nil when absent or not an array.
+    mutating func stringArray(_ name: String) -> (strings: [(index: Int, value: String)], count: Int, allStrings: Bool)? {
         guard let value = params[name] else { return nil }
         guard case .array(let elements) = value else {
             problem(name, "must be an array of strings")
             return nil
         }
-        var strings: [String] = []
-        var ok = true
+        var strings: [(index: Int, value: String)] = []
         for (index, element) in elements.enumerated() {
             if case .string(let string) = element {
-                strings.append(string)
+                strings.append((index, string))
             } else {
                 problem("\(name)[\(index)]", "must be a string")
-                ok = false
             }
         }
-        return ok ? strings : nil
+        return (strings, elements.count, strings.count == elements.count)
     }
 }

@@ -31,6 +31,7 @@ final class ClientConnection: @unchecked Sendable {
     private let readSource: any DispatchSourceRead
     private let writeSource: any DispatchSourceWrite
     private let onClose: @Sendable (ClientConnection) -> Void
+    private let batchScope: @Sendable (() -> Void) -> Void
 
     private var state = State.open
     private var framer: LineFramer
@@ -51,8 +52,9 @@ final class ClientConnection: @unchecked Sendable {
 
     init(
         fd: Int32, target: DispatchQueue, dispatcher: RPCDispatcher, maxRequestBytes: Int,
-        onClose: @escaping @Sendable (ClientConnection) -> Void
+        batchScope: @escaping @Sendable (() -> Void) -> Void, onClose: @escaping @Sendable (ClientConnection) -> Void
     ) {
+        self.batchScope = batchScope
         self.fd = fd
         self.queue = DispatchQueue(label: "contacts.connection", target: target)
         self.dispatcher = dispatcher
@@ -144,6 +146,21 @@ final class ClientConnection: @unchecked Sendable {
     // MARK: Processing
 
     private func processLines() {
+        // Several requests at once (pipelining): let them share one read snapshot.
+        if lines.count - nextLine > 1 {
+            batchScope { processQueuedLines() }
+        } else {
+            processQueuedLines()
+        }
+        if nextLine == lines.count {
+            lines.removeAll(keepingCapacity: lines.count < 64)
+            nextLine = 0
+        }
+        updateReadInterest()
+        flush()
+    }
+
+    private func processQueuedLines() {
         while !busy, nextLine < lines.count, output.count < Self.maxOutputBytes, state != .closed {
             let event = lines[nextLine]
             lines[nextLine] = .tooLong  // release the line's bytes now
@@ -168,12 +185,6 @@ final class ClientConnection: @unchecked Sendable {
                 }
             }
         }
-        if nextLine == lines.count {
-            lines.removeAll(keepingCapacity: lines.count < 64)
-            nextLine = 0
-        }
-        updateReadInterest()
-        flush()
     }
 
     /// Pauses reading while too much input is queued or output is stuck; resumes when it drains.

@@ -24,6 +24,7 @@ public final class UnixSocketServer: @unchecked Sendable {
     private let maxConnections: Int
     private let maxRequestBytes: Int
     private let graceSeconds: Double
+    private let batchScope: @Sendable (() -> Void) -> Void
     private let logger: Logger
     private let acceptQueue = DispatchQueue(label: "contacts.accept")
     private let connectionQueue = DispatchQueue(label: "contacts.connections", attributes: .concurrent)
@@ -36,9 +37,10 @@ public final class UnixSocketServer: @unchecked Sendable {
     /// Binds the socket now (so errors surface before anything else starts).
     public init(
         path: String, mode: UInt32, dispatcher: RPCDispatcher, maxConnections: Int, maxRequestBytes: Int,
-        graceSeconds: Double, logger: Logger
+        graceSeconds: Double, batchScope: @escaping @Sendable (() -> Void) -> Void = { $0() }, logger: Logger
     ) throws(SocketError) {
         self.graceSeconds = graceSeconds
+        self.batchScope = batchScope
         self.listener = try UnixListener(path: path, mode: mode_t(mode))
         self.dispatcher = dispatcher
         self.maxConnections = maxConnections
@@ -126,14 +128,23 @@ public final class UnixSocketServer: @unchecked Sendable {
                     data: ["reason": "too_many_connections", "max_connections": .number(JSONNumber(maxConnections))]))
             // A fresh socket's send buffer is empty, so this short line fits without blocking.
             _ = line.withUnsafeBytes { Socket.writeSome(fd, $0) }
-            close(fd)
+            // Closing with the client's request still unread would reset the connection and the
+            // client could lose the line: signal EOF now, drain what it sent, close a bit later.
+            Glibc.shutdown(fd, Int32(SHUT_WR))
+            acceptQueue.asyncAfter(deadline: .now() + 0.5) {
+                withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 1) { buffer in
+                    while read(fd, buffer.baseAddress, buffer.count) > 0 {}
+                }
+                close(fd)
+            }
             logger.warning("refused a connection: \(maxConnections) already open")
             return
         }
         counters.withLock { $0.accepted += 1 }
         allClosed.enter()
         let connection = ClientConnection(
-            fd: fd, target: connectionQueue, dispatcher: dispatcher, maxRequestBytes: maxRequestBytes
+            fd: fd, target: connectionQueue, dispatcher: dispatcher, maxRequestBytes: maxRequestBytes,
+            batchScope: batchScope
         ) { [self] closed in
             connections.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(closed)) }
             logger.trace("connection closed", metadata: ["fd": "\(closed.fd)"])

@@ -86,14 +86,23 @@ public enum Validation {
 
     /// A whole email list: at most 20, each valid, no duplicates (case-insensitively).
     public static func emails(_ values: [String], field: String = "emails", into errors: inout [FieldError]) -> [Email]? {
-        if values.count > maxEmails {
+        emails(indexed: values.enumerated().map { ($0.offset, $0.element) }, count: values.count, field: field, into: &errors)
+    }
+
+    /// The same checks for a list whose entries are known by their original index (entries that
+    /// were not text at all are left out by the caller, which reports them itself).
+    public static func emails(
+        indexed values: [(index: Int, value: String)], count: Int, field: String = "emails",
+        into errors: inout [FieldError]
+    ) -> [Email]? {
+        if count > maxEmails {
             errors.append(FieldError(field: field, message: "must hold at most \(maxEmails) addresses"))
             return nil
         }
         var result: [Email] = []
         var seen: [String: Int] = [:]
         let before = errors.count
-        for (index, value) in values.enumerated() {
+        for (index, value) in values {
             guard let email = email(value, field: "\(field)[\(index)]", into: &errors) else { continue }
             if let first = seen[email.key] {
                 errors.append(FieldError(field: "\(field)[\(index)]", message: "duplicates \(field)[\(first)]"))

@@ -1,5 +1,9 @@
 import Dispatch
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The contact database: validated models in, SQLite underneath.
 ///
 /// Reads run on the caller's thread with a pooled reader connection (WAL: readers never wait
@@ -16,8 +20,13 @@ public final class ContactStore: Sendable {
     public init(path: String, options: StoreOptions = StoreOptions()) throws(StoreError) {
         self.path = path
         let db: SQLiteConnection
+        var info = stat()
+        let isNew = stat(path, &info) != 0
         do {
             db = try SQLiteConnection(path: path)
+            // Contacts are personal data: a new file is private to its owner (SQLite gives its
+            // -wal and -shm files the same mode).
+            if isNew && !path.hasPrefix(":") { chmod(path, 0o600) }
             db.setBusyTimeout(milliseconds: options.busyTimeoutMilliseconds)
             // Check the version before anything writes to the file.
             let found = try db.scalarInt("PRAGMA user_version") ?? 0
@@ -65,6 +74,12 @@ public final class ContactStore: Sendable {
         }
         guard let found else { throw .notFound(username: username) }
         return found.contact
+    }
+
+    /// Runs `body` with every read it makes on this thread sharing one snapshot (one SQLite read
+    /// transaction). The server wraps a run of pipelined requests in it; writes are unaffected.
+    public func withReadSnapshot<T>(_ body: () -> T) -> T {
+        readers.withSnapshot(body)
     }
 
     /// One page of contacts in case-insensitive username order.

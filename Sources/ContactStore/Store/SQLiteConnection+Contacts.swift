@@ -43,7 +43,9 @@ extension SQLiteConnection {
         if let prefix = query.usernamePrefix {
             // Usernames are ASCII below 0x7F and NOCASE compares lower-cased ASCII, so every
             // username starting with the prefix sorts in [prefix, prefix + "\u{7F}").
-            let lower = prefix.lowercased()
+            // ASCII-only lowercasing: Unicode rules would map e.g. the Kelvin sign to "k", and
+            // the prefix must match literally.
+            let lower = String(decoding: prefix.utf8.map { (65...90).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
             statement.bind(lower, at: 2)
             statement.bind(lower + "\u{7F}", at: 3)
         }

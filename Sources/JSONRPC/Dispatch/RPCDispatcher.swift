@@ -138,19 +138,19 @@ public final class RPCDispatcher: Sendable {
         guard case .string(let name)? = request["method"] else {
             return invalid("method must be a string", id: id ?? .null)
         }
+        let rawParams = request["params"]
+        if let rawParams, rawParams.objectValue == nil, rawParams.arrayValue == nil {
+            return invalid("params must be an object or an array", id: id ?? .null)
+        }
         observer?.request(name)
         guard let method = methods[name] else {
             return finish(.failure(.methodNotFound(name)), method: name, id: id)
         }
-        let params: Params
-        switch Params.decode(request["params"], names: method.parameters) {
-        case .success(let decoded):
-            params = decoded
-        case .failure(let error):
-            return finish(.failure(error), method: name, id: id)
-        }
+        let params = Params.decode(rawParams, names: method.parameters)
         switch method.handler(params) {
         case .result(let fragment):
+            // A handler that ignored the unknown names still may not succeed with them.
+            if !params.problems.isEmpty { return finish(.failure(.invalidParams(params.problems)), method: name, id: id) }
             return finish(.success(fragment), method: name, id: id)
         case .error(let error):
             return finish(.failure(error), method: name, id: id)

@@ -2,10 +2,14 @@
 public struct Params: Sendable {
     /// The params as a name → value object; positional params are named by the method's order.
     public let values: JSONObject
+    /// Names the method does not take, and positions past its last parameter. Handlers report
+    /// them together with their own checks, so one `-32602` lists every problem.
+    public let problems: [ParamProblem]
 
     /// Wraps named values.
-    public init(_ values: JSONObject = JSONObject()) {
+    public init(_ values: JSONObject = JSONObject(), problems: [ParamProblem] = []) {
         self.values = values
+        self.problems = problems
     }
 
     /// The value of a param, or nil when absent. An explicit `null` counts as absent.
@@ -14,29 +18,24 @@ public struct Params: Sendable {
         return value
     }
 
-    /// Maps raw `params` onto the method's parameter names, rejecting unknown names and extra positions.
-    static func decode(_ raw: JSONValue?, names: [String]) -> Result<Params, RPCError> {
+    /// Maps raw `params` (an object, an array or absent) onto the method's parameter names,
+    /// noting unknown names and extra positions as problems.
+    static func decode(_ raw: JSONValue?, names: [String]) -> Params {
         switch raw {
-        case nil:
-            return .success(Params())
         case .object(let object)?:
             let unknown = object.keys.filter { !names.contains($0) }
-            if !unknown.isEmpty {
-                return .failure(.invalidParams(unknown.map { ParamProblem(field: $0, message: "is not a parameter of this method") }))
-            }
-            return .success(Params(object))
+            return Params(object, problems: unknown.map { ParamProblem(field: $0, message: "is not a parameter of this method") })
         case .array(let array)?:
-            if array.count > names.count {
-                let extra = (names.count..<array.count).map {
-                    ParamProblem(field: "params[\($0)]", message: "is one more than the \(names.count) positional parameters (\(names.joined(separator: ", ")))")
-                }
-                return .failure(.invalidParams(extra))
-            }
             var object = JSONObject()
             for (name, value) in zip(names, array) { object.append(name, value) }
-            return .success(Params(object))
+            let extra = (min(names.count, array.count)..<array.count).map {
+                ParamProblem(
+                    field: "params[\($0)]",
+                    message: "is past the \(names.count) positional parameters (\(names.joined(separator: ", ")))")
+            }
+            return Params(object, problems: extra)
         default:
-            return .failure(.invalidRequest("params must be an object or an array"))
+            return Params()
         }
     }
 }

@@ -31,7 +31,7 @@ public struct RPCError: Error, Sendable, Equatable {
 
     /// -32602: the params are wrong; lists every problem as `{"field", "message"}`.
     public static func invalidParams(_ problems: [ParamProblem]) -> RPCError {
-        let summary = problems.map { "\($0.field) \($0.message)" }.joined(separator: "; ")
+        let summary = problems.map { "\($0.field): \($0.message)" }.joined(separator: "; ")
         let list: [JSONValue] = problems.map { .object(JSONObject([.init(key: "field", value: .string($0.field)), .init(key: "message", value: .string($0.message))])) }
         return RPCError(code: -32602, message: "Invalid params: \(summary)", data: ["errors": .array(list)])
     }
