@@ -35,6 +35,9 @@ let package = Package(
         ),
         .target(name: "ContactStore", dependencies: ["CSQLite"]),
         .target(name: "JSONRPC"),
+        .target(
+            name: "ContactsLogging", dependencies: ["JSONRPC", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(name: "ContactClient", dependencies: ["JSONRPC"]),
         .target(
             name: "ContactService",
@@ -46,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "contactsd",
             dependencies: [
-                "ContactService", "ContactPaths",
+                "ContactService", "ContactPaths", "ContactsLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -54,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "contacts-tasks",
             dependencies: [
-                "Tasks", "Redis", "ContactStore", "ContactPaths", "JSONRPC",
+                "Tasks", "Redis", "ContactStore", "ContactPaths", "JSONRPC", "ContactsLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -41,9 +41,16 @@ public final class ContactServer: @unchecked Sendable {
         } catch {
             throw ServerStartError(message: "cannot open the database \(configuration.databasePath): \(Self.describe(error))")
         }
+        let boundServer = LateBinding<UnixSocketServer>()
+        let boundStats = LateBinding<ServerStats>()
+        let methods = ServerMethods.registry(
+            store: store, stats: boundStats, databasePath: configuration.databasePath,
+            connections: { boundServer.get()?.connectionCounts ?? (0, 0, 0) })
+        let stats = ServerStats(methodNames: methods.map(\.name))
+        if configuration.collectStats { boundStats.set(stats) }
         let dispatcher = RPCDispatcher(
-            methods: ContactMethods.all(store: store) + [ServerMethods.ping],
-            limits: RPCDispatcher.Limits(maxBatchSize: configuration.maxBatchSize))
+            methods: methods, limits: RPCDispatcher.Limits(maxBatchSize: configuration.maxBatchSize),
+            observer: Self.observer(stats: configuration.collectStats ? stats : nil, logger: logger))
         do {
             self.server = try UnixSocketServer(
                 path: configuration.socketPath, mode: configuration.socketMode, dispatcher: dispatcher,
@@ -53,6 +60,25 @@ public final class ContactServer: @unchecked Sendable {
         } catch {
             store.close()
             throw ServerStartError(message: error.description)
+        }
+        boundServer.set(server)
+    }
+
+    /// Counts every request for `server.stats` and, at debug level, logs each one (method, id,
+    /// duration, outcome; never params, so no email address reaches a log).
+    private static func observer(stats: ServerStats?, logger: Logger) -> RPCDispatcher.Observer? {
+        let debug = logger.logLevel <= .debug
+        guard stats != nil || debug else { return nil }
+        return RPCDispatcher.Observer { method, id, nanoseconds, code in
+            stats?.record(method: method, nanoseconds: nanoseconds, errorCode: code)
+            if debug {
+                logger.debug(
+                    "request",
+                    metadata: [
+                        "method": "\(method ?? "-")", "id": "\(id.map { "\($0)" } ?? "-")",
+                        "duration_us": "\(nanoseconds / 1000)", "outcome": "\(code.map { "error \($0)" } ?? "ok")",
+                    ])
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ContactPaths
 import ContactStore
+import ContactsLogging
 import JSONRPC
 import Logging
 import Redis
@@ -60,8 +61,12 @@ struct SharedOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(help: "Log format: text, or json (one object a line).")
+    var logFormat: String = "text"
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        guard LogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format must be text or json") }
         for (name, value) in [("--create-every", createEvery), ("--purge-every", purgeEvery), ("--max-age", maxAge),
                               ("--visibility-timeout", visibilityTimeout)] where value.milliseconds <= 0 {
             throw ValidationError("\(name) must be longer than zero")
@@ -93,11 +98,7 @@ struct SharedOptions: ParsableArguments {
 
     func makeLogger() -> Logger {
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        (LogFormat(rawValue: logFormat) ?? .text).bootstrap(level: level)
         return Logger(label: "contacts-tasks")
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import ContactPaths
 import ContactService
 import ContactStore
+import ContactsLogging
 import Dispatch
 import Logging
 
@@ -36,8 +37,14 @@ struct ContactsDaemon: ParsableCommand {
     @Option(help: "Socket file mode, in octal.")
     var socketMode: String = "0600"
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (debug logs every request).")
     var logLevel: Logger.Level = .info
+
+    @Option(help: "Log format: text, or json (one object a line, for journald and log shippers).")
+    var logFormat: LogFormat = .text
+
+    @Flag(help: "Do not count requests for server.stats (only to measure what counting costs).")
+    var noStats = false
 
     @Option(help: "Longest request line in bytes; longer lines get error -32600 and are skipped.")
     var maxRequestBytes: Int = 1 << 20
@@ -65,18 +72,14 @@ struct ContactsDaemon: ParsableCommand {
     }
 
     func run() throws {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        logFormat.bootstrap(level: logLevel)
         let logger = Logger(label: "contactsd")
         let configuration = ServerConfiguration(
             socketPath: ContactPaths.socket(flag: socket), databasePath: ContactPaths.database(flag: db),
             socketMode: UInt32(socketMode, radix: 8) ?? 0o600, maxRequestBytes: maxRequestBytes,
             maxConnections: maxConnections, maxBatchSize: maxBatch,
-            store: StoreOptions(busyTimeoutMilliseconds: busyTimeoutMs, synchronous: synchronous))
+            store: StoreOptions(busyTimeoutMilliseconds: busyTimeoutMs, synchronous: synchronous),
+            collectStats: !noStats)
         let server: ContactServer
         do {
             server = try ContactServer(configuration: configuration, logger: logger)
@@ -91,3 +94,4 @@ struct ContactsDaemon: ParsableCommand {
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 extension StoreOptions.Synchronous: ExpressibleByArgument {}
+extension LogFormat: ExpressibleByArgument {}

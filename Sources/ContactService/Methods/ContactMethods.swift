@@ -3,30 +3,67 @@ import JSONRPC
 
 /// The five `contacts.*` methods: decode and validate params, call the store, encode results.
 public enum ContactMethods {
-    /// Every contacts method, bound to `store`.
+    /// Every contacts method, bound to `store`, with the metadata `rpc.discover` publishes.
     public static func all(store: ContactStore) -> [RPCMethod] {
-        [
-            RPCMethod(name: "contacts.list", parameters: ["limit", "cursor", "username_prefix", "email"]) { params in
-                list(params, store: store)
-            },
-            RPCMethod(name: "contacts.get", parameters: ["username"]) { params in
-                get(params, store: store)
-            },
-            RPCMethod(name: "contacts.create", parameters: ["username", "first_name", "last_name", "emails"]) { params in
-                create(params, store: store)
-            },
+        typealias S = ContactSchemas
+        let username = RPCParam("username", schema: S.username, required: true, summary: "The contact's username (case-insensitive).")
+        let expected = RPCParam(
+            "expected_version", schema: S.version, summary: "Fail with 409 version_mismatch unless the contact is at this version.")
+        let contactResult = (name: "contact", schema: S.contactRef)
+        return [
+            RPCMethod(
+                name: "contacts.list", summary: "List contacts in case-insensitive username order, one page at a time.",
+                params: [
+                    RPCParam("limit", schema: S.limit, summary: "Contacts per page."),
+                    RPCParam("cursor", schema: ["type": ["string", "null"]], summary: "next_cursor of the previous page."),
+                    RPCParam(
+                        "username_prefix", schema: ["type": "string", "maxLength": .number(JSONNumber(Validation.maxUsernameLength))],
+                        summary: "Only usernames starting with this, literally and case-insensitively."),
+                    RPCParam("email", schema: ["type": "string"], summary: "Only the contact owning this address."),
+                ],
+                result: (name: "page", schema: [
+                    "type": "object", "required": ["contacts", "next_cursor"],
+                    "properties": ["contacts": ["type": "array", "items": S.contactRef], "next_cursor": ["type": ["string", "null"]]],
+                ])
+            ) { params in list(params, store: store) },
+            RPCMethod(
+                name: "contacts.get", summary: "Get one contact by username.", params: [username], result: contactResult,
+                errors: [S.notFound]
+            ) { params in get(params, store: store) },
+            RPCMethod(
+                name: "contacts.create", summary: "Create a contact.",
+                params: [
+                    username,
+                    RPCParam("first_name", schema: S.name, required: true, summary: "Given name."),
+                    RPCParam("last_name", schema: S.name, required: true, summary: "Family name."),
+                    RPCParam("emails", schema: S.emails, summary: "Email addresses, in order."),
+                ],
+                result: contactResult, errors: [S.conflict(["username_taken", "email_taken"])]
+            ) { params in create(params, store: store) },
             RPCMethod(
                 name: "contacts.update",
-                parameters: [
-                    "username", "first_name", "last_name", "new_username", "emails", "expected_version", "add_emails",
-                    "remove_emails",
-                ]
-            ) { params in
-                update(params, store: store)
-            },
-            RPCMethod(name: "contacts.delete", parameters: ["username", "expected_version"]) { params in
-                delete(params, store: store)
-            },
+                summary: "Change a contact: names, username, or emails (replace the list, or add and remove).",
+                params: [
+                    username,
+                    RPCParam("first_name", schema: S.name, summary: "New given name."),
+                    RPCParam("last_name", schema: S.name, summary: "New family name."),
+                    RPCParam("new_username", schema: S.username, summary: "Rename the contact."),
+                    RPCParam("emails", schema: S.emails, summary: "Replace the whole list."),
+                    expected,
+                    RPCParam("add_emails", schema: S.emails, summary: "Append these addresses (in the same transaction)."),
+                    RPCParam("remove_emails", schema: S.emails, summary: "Remove these addresses (in the same transaction)."),
+                ],
+                result: contactResult,
+                errors: [S.notFound, S.conflict(["username_taken", "email_taken", "version_mismatch"])]
+            ) { params in update(params, store: store) },
+            RPCMethod(
+                name: "contacts.delete", summary: "Delete a contact and its emails.", params: [username, expected],
+                result: (name: "deleted", schema: [
+                    "type": "object", "required": ["username", "deleted"],
+                    "properties": ["username": ["type": "string"], "deleted": ["const": true]],
+                ]),
+                errors: [S.notFound, S.conflict(["version_mismatch"])]
+            ) { params in delete(params, store: store) },
         ]
     }
 

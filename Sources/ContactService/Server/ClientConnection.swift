@@ -167,8 +167,7 @@ final class ClientConnection: @unchecked Sendable {
             nextLine += 1
             switch event {
             case .tooLong:
-                output.append(contentsOf: RPCDispatcher.errorLine(
-                    .invalidRequest("the request line is longer than \(framer.maxLineBytes) bytes (--max-request-bytes)")))
+                output.append(contentsOf: dispatcher.oversizedLine(limit: framer.maxLineBytes))
             case .line(let bytes):
                 queuedBytes -= bytes.count
                 let handling = dispatcher.handle(line: bytes) { [self] reply in

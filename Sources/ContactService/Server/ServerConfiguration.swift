@@ -18,13 +18,16 @@ public struct ServerConfiguration: Sendable {
     public var shutdownGraceSeconds: Double
     /// Store settings (durability, busy timeout).
     public var store: StoreOptions
+    /// Count requests for `server.stats` (off only to measure what counting costs).
+    public var collectStats: Bool
 
     /// A configuration with the documented defaults for everything but the two paths.
     public init(
         socketPath: String, databasePath: String, socketMode: UInt32 = 0o600, maxRequestBytes: Int = 1 << 20,
         maxConnections: Int = 4096, maxBatchSize: Int = 1000, shutdownGraceSeconds: Double = 10,
-        store: StoreOptions = StoreOptions()
+        store: StoreOptions = StoreOptions(), collectStats: Bool = true
     ) {
+        self.collectStats = collectStats
         self.socketPath = socketPath
         self.databasePath = databasePath
         self.socketMode = socketMode

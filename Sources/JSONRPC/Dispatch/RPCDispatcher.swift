@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Turns one request line into one response line, by the JSON-RPC 2.0 rules: single requests,
 /// notifications, batches, and every standard error. It knows methods only through the registry.
 public final class RPCDispatcher: Sendable {
@@ -25,19 +31,16 @@ public final class RPCDispatcher: Sendable {
         case pending
     }
 
-    /// Hooks for counting requests; both run on the caller's thread.
+    /// A hook told about every request, notification and rejected line once it is finished
+    /// (for stats and debug logs). It runs on whichever thread finished the request.
     public struct Observer: Sendable {
-        /// Called once per request or notification that named a known or unknown method.
-        public var request: @Sendable (_ method: String) -> Void
-        /// Called once per error response or failed notification, with its code.
-        public var error: @Sendable (_ method: String?, _ code: Int) -> Void
+        /// - Parameters: the method named (nil when the line was not a valid request), the id
+        ///   (nil for notifications), how long it took, and the error code if it failed.
+        public var completed: @Sendable (_ method: String?, _ id: RPCID?, _ nanoseconds: UInt64, _ errorCode: Int?) -> Void
 
-        /// An observer made of two callbacks.
-        public init(
-            request: @escaping @Sendable (String) -> Void, error: @escaping @Sendable (String?, Int) -> Void
-        ) {
-            self.request = request
-            self.error = error
+        /// An observer around one callback.
+        public init(completed: @escaping @Sendable (String?, RPCID?, UInt64, Int?) -> Void) {
+            self.completed = completed
         }
     }
 
@@ -69,6 +72,7 @@ public final class RPCDispatcher: Sendable {
         do {
             document = try JSONReader.parse(line, maxDepth: limits.maxDepth)
         } catch {
+            observer?.completed(nil, nil, 0, -32700)
             return .reply(Self.errorLine(.parseError(error.reason, offset: error.offset)))
         }
         guard case .array(let elements) = document else {
@@ -89,9 +93,11 @@ public final class RPCDispatcher: Sendable {
             }
         }
         if elements.isEmpty {
+            observer?.completed(nil, nil, 0, -32600)
             return .reply(Self.errorLine(.invalidRequest("an empty batch is not a request")))
         }
         if elements.count > limits.maxBatchSize {
+            observer?.completed(nil, nil, 0, -32600)
             return .reply(Self.errorLine(.invalidRequest("a batch may hold at most \(limits.maxBatchSize) requests")))
         }
         let batch = BatchRun(elements: elements, dispatcher: self, completion: completion)
@@ -99,6 +105,13 @@ public final class RPCDispatcher: Sendable {
             return batch.finished().map(Handling.reply) ?? .noReply
         }
         return .pending
+    }
+
+    /// The answer to a line longer than the limit (the framer dropped it), counted like any
+    /// invalid request.
+    public func oversizedLine(limit: Int) -> [UInt8] {
+        observer?.completed(nil, nil, 0, -32600)
+        return Self.errorLine(.invalidRequest("the request line is longer than \(limit) bytes (--max-request-bytes)"))
     }
 
     /// A whole response line for an error that has no request to go with it.
@@ -121,6 +134,7 @@ public final class RPCDispatcher: Sendable {
 
 
     func process(_ element: JSONValue) -> ElementOutcome {
+        let started = observer == nil ? 0 : monotonicNanoseconds()
         guard case .object(let request) = element else {
             return invalid("a request must be a JSON object", id: .null)
         }
@@ -142,24 +156,29 @@ public final class RPCDispatcher: Sendable {
         if let rawParams, rawParams.objectValue == nil, rawParams.arrayValue == nil {
             return invalid("params must be an object or an array", id: id ?? .null)
         }
-        observer?.request(name)
         guard let method = methods[name] else {
-            return finish(.failure(.methodNotFound(name)), method: name, id: id)
+            return finish(.failure(.methodNotFound(name)), method: name, id: id, started: started)
         }
         let params = Params.decode(rawParams, names: method.parameters)
         switch method.handler(params) {
         case .result(let fragment):
             // A handler that ignored the unknown names still may not succeed with them.
-            if !params.problems.isEmpty { return finish(.failure(.invalidParams(params.problems)), method: name, id: id) }
-            return finish(.success(fragment), method: name, id: id)
+            if !params.problems.isEmpty {
+                return finish(.failure(.invalidParams(params.problems)), method: name, id: id, started: started)
+            }
+            return finish(.success(fragment), method: name, id: id, started: started)
         case .error(let error):
-            return finish(.failure(error), method: name, id: id)
+            return finish(.failure(error), method: name, id: id, started: started)
         case .deferred(let start):
             let observer = self.observer
+            let requestID = id
             return .pending(
                 start: { done in
                     start { result in
-                        if case .failure(let error) = result { observer?.error(name, error.code) }
+                        if let observer {
+                            let code: Int? = if case .failure(let error) = result { error.code } else { nil }
+                            observer.completed(name, requestID, monotonicNanoseconds() - started, code)
+                        }
                         done(result)
                     }
                 }, id: id)
@@ -168,14 +187,19 @@ public final class RPCDispatcher: Sendable {
 
     private func invalid(_ reason: String, id: RPCID) -> ElementOutcome {
         // Invalid requests are answered even without an id: the spec's examples answer `[1,2,3]`.
-        observer?.error(nil, -32600)
+        observer?.completed(nil, id, 0, -32600)
         var writer = JSONWriter()
         Self.write(.failure(.invalidRequest(reason)), id: id, to: &writer)
         return .response(writer.bytes)
     }
 
-    private func finish(_ result: Result<JSONFragment, RPCError>, method: String, id: RPCID?) -> ElementOutcome {
-        if case .failure(let error) = result { observer?.error(method, error.code) }
+    private func finish(
+        _ result: Result<JSONFragment, RPCError>, method: String, id: RPCID?, started: UInt64
+    ) -> ElementOutcome {
+        if let observer {
+            let code: Int? = if case .failure(let error) = result { error.code } else { nil }
+            observer.completed(method, id, monotonicNanoseconds() - started, code)
+        }
         guard let id else { return .none }
         var writer = JSONWriter()
         Self.write(result, id: id, to: &writer)
@@ -202,6 +226,13 @@ public final class RPCDispatcher: Sendable {
         }
         writer.writeRaw("}")
     }
+}
+
+/// Monotonic clock in nanoseconds (vDSO: no system call).
+func monotonicNanoseconds() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
 }
 
 /// Runs a batch's elements one after another, pausing on each deferred one.

@@ -1,5 +1,5 @@
 /// A request id: a string, a number (kept as its exact text) or null.
-public enum RPCID: Sendable, Equatable, Hashable {
+public enum RPCID: Sendable, Equatable, Hashable, CustomStringConvertible {
     case string(String)
     case number(JSONNumber)
     case null
@@ -12,6 +12,13 @@ public enum RPCID: Sendable, Equatable, Hashable {
         case .null: self = .null
         default: return nil
         }
+    }
+
+    /// The id as JSON text (`"abc"`, `7`, `null`), for logs.
+    public var description: String {
+        var writer = JSONWriter(capacity: 16)
+        write(to: &writer)
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 
     func write(to writer: inout JSONWriter) {

@@ -1,0 +1,51 @@
+/// Builds an OpenRPC 1.3 document from the method registry: the same declarations that decode
+/// and validate params, so the document cannot drift from the code.
+public enum OpenRPCDocument {
+    /// The OpenRPC version the document follows.
+    public static let openrpcVersion = "1.3.2"
+
+    /// The whole document.
+    /// - Parameters:
+    ///   - title: the service's name, e.g. `contactsd`.
+    ///   - version: the server's version.
+    ///   - methods: every method the server answers.
+    ///   - schemas: shared schemas for `components.schemas` (referenced as `#/components/schemas/NAME`).
+    public static func make(title: String, version: String, methods: [RPCMethod], schemas: JSONObject) -> JSONValue {
+        let list: [JSONValue] = methods.sorted { $0.name < $1.name }.map(describe)
+        return [
+            "openrpc": .string(openrpcVersion),
+            "info": ["title": .string(title), "version": .string(version)],
+            "methods": .array(list),
+            "components": ["schemas": .object(schemas)],
+        ]
+    }
+
+    static func describe(_ method: RPCMethod) -> JSONValue {
+        let params: [JSONValue] = method.params.enumerated().map { position, param in
+            [
+                "name": .string(param.name), "summary": .string(param.summary), "required": .bool(param.required),
+                "schema": param.schema, "x-position": .number(JSONNumber(position)),
+            ]
+        }
+        var standard = [
+            RPCErrorSpec(code: -32602, message: "Invalid params", data: [
+                "type": "object",
+                "properties": ["errors": ["type": "array", "items": ["type": "object", "required": ["field", "message"]]]],
+            ])
+        ]
+        standard.insert(contentsOf: method.errors, at: 0)
+        let errors: [JSONValue] = standard.map { error in
+            var object = JSONObject()
+            object.append("code", .number(JSONNumber(error.code)))
+            object.append("message", .string(error.message))
+            if let data = error.data { object.append("data", data) }
+            return .object(object)
+        }
+        return [
+            "name": .string(method.name), "summary": .string(method.summary), "paramStructure": "either",
+            "params": .array(params),
+            "result": ["name": .string(method.result.name), "schema": method.result.schema],
+            "errors": .array(errors),
+        ]
+    }
+}
