@@ -86,7 +86,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ContactServiceTests",
-            dependencies: ["ContactService", "JSONRPC", "TestSupport", "contactsd", "contacts"]
+            dependencies: ["ContactService", "ContactStore", "JSONRPC", "TestSupport", "contactsd", "contacts"]
         ),
     ]
 )

@@ -27,7 +27,9 @@ struct ContactsCLI: ParsableCommand {
             Shell completion: contacts --generate-completion-script bash|zsh|fish (see README).
             """,
         version: ContactsVersion.current,
-        subcommands: [List.self, Get.self, Create.self, Update.self, Delete.self, Call.self])
+        subcommands: [
+            List.self, Get.self, Create.self, Update.self, Delete.self, Call.self, Methods.self, Stats.self, Ping.self,
+        ])
 
     @OptionGroup var global: GlobalOptions
 

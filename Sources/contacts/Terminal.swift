@@ -29,3 +29,16 @@ enum Terminal {
         }
     }
 }
+
+/// Milliseconds on the monotonic clock.
+func monotonicMilliseconds() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return Double(spec.tv_sec) * 1000 + Double(spec.tv_nsec) / 1_000_000
+}
+
+/// One decimal, without Foundation.
+func format1(_ value: Double) -> String {
+    let tenths = Int((value * 10).rounded())
+    return "\(tenths / 10).\(tenths % 10)"
+}

@@ -8,12 +8,12 @@ struct RPCDispatcherTests {
     /// `echo` returns its params by name; `later` answers from another queue; `fail` errors.
     static let dispatcher = RPCDispatcher(
         methods: [
-            RPCMethod(name: "echo", parameters: ["a", "b"]) { params in .result(JSONFragment(.object(params.values))) },
-            RPCMethod(name: "later", parameters: ["x"]) { params in
+            RPCMethod.simple("echo", ["a", "b"]) { params in .result(JSONFragment(.object(params.values))) },
+            RPCMethod.simple("later", ["x"]) { params in
                 let x = params["x"] ?? .null
                 return .deferred { finish in DispatchQueue.global().async { finish(.success(JSONFragment(x))) } }
             },
-            RPCMethod(name: "fail", parameters: []) { _ in .error(RPCError(code: 404, message: "gone")) },
+            RPCMethod.simple("fail", []) { _ in .error(RPCError(code: 404, message: "gone")) },
         ],
         limits: .init(maxBatchSize: 3, maxDepth: 16))
 
@@ -96,5 +96,14 @@ struct RPCDispatcherTests {
         #expect(answer(#"{"jsonrpc":"1.0","id":7,"method":"echo"}"#)?.objectValue?["id"] == 7)
         #expect(answer(#"{"jsonrpc":"2.0","id":{},"method":"echo"}"#)?.objectValue?["id"] == .null)
         #expect(answer("{")?.objectValue?["id"] == .null)
+    }
+}
+
+extension RPCMethod {
+    /// A method with untyped params, for dispatcher tests.
+    static func simple(_ name: String, _ params: [String], _ handler: @escaping @Sendable (Params) -> RPCOutcome) -> RPCMethod {
+        RPCMethod(
+            name: name, summary: name, params: params.map { RPCParam($0, schema: [:], summary: $0) },
+            result: (name: "result", schema: [:]), handler: handler)
     }
 }
