@@ -18,6 +18,8 @@ public struct LoadConfiguration: Sendable {
     public var threads: Int
     /// Contacts seeded as user0000000…, for gets, updates and lists.
     public var seeded: Int
+    /// The first seeded index to use (to stay clear of contacts being purged).
+    public var firstSeeded = 0
     /// Parse every response fully and check its id and result (slower; off for measurements).
     public var verify: Bool
 
@@ -108,7 +110,8 @@ public enum LoadGenerator {
             let fd = try connect(configuration.socketPath)
             connections.append(Connection(
                 fd: fd,
-                builder: RequestBuilder(scenario: configuration.scenario, seeded: configuration.seeded, tag: "\(tag)c\(index)", seed: seed &+ UInt64(index))))
+                builder: RequestBuilder(
+                    scenario: configuration.scenario, seeded: configuration.seeded, firstSeeded: configuration.firstSeeded, tag: "\(tag)c\(index)", seed: seed &+ UInt64(index))))
         }
         var result = LoadResult()
         let start = now()

@@ -17,15 +17,17 @@ public enum Scenario: String, Sendable, CaseIterable {
 struct RequestBuilder {
     let scenario: Scenario
     let seeded: Int
+    let firstSeeded: Int
     let tag: String
     private var counter = 0
     private var state: UInt64
     private var pool: [[UInt8]] = []
     private var next = 0
 
-    init(scenario: Scenario, seeded: Int, tag: String, seed: UInt64) {
+    init(scenario: Scenario, seeded: Int, firstSeeded: Int = 0, tag: String, seed: UInt64) {
         self.scenario = scenario
-        self.seeded = max(seeded, 1)
+        self.seeded = max(seeded, firstSeeded + 1)
+        self.firstSeeded = firstSeeded
         self.tag = tag
         self.state = seed | 1
         if scenario != .create {
@@ -76,7 +78,7 @@ struct RequestBuilder {
         }
         switch kind {
         case .get:
-            let user = Int(random() % UInt64(seeded))
+            let user = firstSeeded + Int(random() % UInt64(seeded - firstSeeded))
             buffer += Array(#"{"jsonrpc":"2.0","id":\#(counter),"method":"contacts.get","params":{"username":"user\#(pad(user))"}}"#.utf8)
         case .create:
             if scenario == .create { appendCreate(to: &buffer) }
@@ -84,7 +86,7 @@ struct RequestBuilder {
         case .ping:
             buffer += Array(#"{"jsonrpc":"2.0","id":\#(counter),"method":"server.ping"}"#.utf8)
         case .list, .mix:
-            let user = Int(random() % UInt64(seeded))
+            let user = firstSeeded + Int(random() % UInt64(seeded - firstSeeded))
             let cursor = cursorAfter("user\(pad(user))")
             buffer += Array(#"{"jsonrpc":"2.0","id":\#(counter),"method":"contacts.list","params":{"limit":50,"cursor":"\#(cursor)"}}"#.utf8)
         }
@@ -97,7 +99,7 @@ struct RequestBuilder {
     }
 
     private mutating func appendUpdate(to buffer: inout [UInt8]) {
-        let user = Int(random() % UInt64(seeded))
+        let user = firstSeeded + Int(random() % UInt64(seeded - firstSeeded))
         buffer += Array(#"{"jsonrpc":"2.0","id":\#(counter),"method":"contacts.update","params":{"username":"user\#(pad(user))","last_name":"Updated\#(counter % 100)"}}"#.utf8)
         buffer.append(UInt8(ascii: "\n"))
     }

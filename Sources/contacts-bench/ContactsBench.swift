@@ -41,14 +41,17 @@ struct ContactsBench: ParsableCommand {
         @Option(help: "Unmeasured seconds first.") var warmup: Double = 1
         @Option(help: "Client threads.") var threads: Int = 2
         @Option(help: "Seeded contacts (user0000000…).") var seeded: Int = 10_000
+        @Option(help: "Use seeded contacts from this index on.") var seededFrom: Int = 0
         @Option(help: "Name for the report.") var name: String?
         @Flag(help: "Check every response (slower).") var verify = false
 
         func run() throws {
             guard let kind = Scenario(rawValue: scenario) else { throw ValidationError("unknown scenario \(scenario)") }
-            let result = try LoadGenerator.run(LoadConfiguration(
+            var configuration = LoadConfiguration(
                 socketPath: socket, scenario: kind, connections: connections, pipeline: pipeline, seconds: seconds,
-                warmup: warmup, threads: threads, seeded: seeded, verify: verify))
+                warmup: warmup, threads: threads, seeded: seeded, verify: verify)
+            configuration.firstSeeded = seededFrom
+            let result = try LoadGenerator.run(configuration)
             func micro(_ q: Double) -> String { format2(Double(result.latency.percentile(q)) / 1000) }
             let label = name ?? "\(scenario) c\(connections) p\(pipeline)"
             print(#"{"scenario":"\#(label)","method":"\#(scenario)","connections":\#(connections),"pipeline":\#(pipeline),"requests":\#(result.requests),"rps":\#(Int(result.requestsPerSecond)),"p50_us":\#(micro(0.5)),"p99_us":\#(micro(0.99)),"p999_us":\#(micro(0.999)),"max_us":\#(format2(Double(result.latency.max) / 1000)),"errors":\#(result.errors)}"#)

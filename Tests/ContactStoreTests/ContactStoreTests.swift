@@ -138,8 +138,8 @@ final class ResultsBox: @unchecked Sendable {
 
 @Suite("opening one new file from many places at once")
 struct ConcurrentOpenTests {
-    @Test("several stores opening a new file at the same moment all succeed")
-    func concurrentMigration() throws {
+    @Test("several stores opening a new file at the same moment all succeed", arguments: 0..<20)
+    func concurrentMigration(round: Int) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

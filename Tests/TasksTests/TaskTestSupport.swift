@@ -2,6 +2,7 @@ import ContactStore
 import Foundation
 import Redis
 import Testing
+import TestSupport
 
 @testable import Tasks
 
@@ -99,28 +100,6 @@ func runTasksCommand(_ arguments: [String]) throws -> (status: Int32, out: Strin
     let errData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-}
-
-/// A temporary directory with a short path (Unix socket paths are limited to 107 bytes).
-func makeTemporaryDirectory(prefix: String) throws -> URL {
-    var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
-    guard let made = mkdtemp(&template) else { throw TestFailure("mkdtemp failed") }
-    return URL(fileURLWithPath: String(cString: made))
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// Polls until `condition` holds or the deadline passes.
-func waitUntil(_ what: String, timeout: Double = 15, _ condition: () throws -> Bool) throws {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if try condition() { return }
-        usleep(20_000)
-    }
-    throw TestFailure("timed out waiting until \(what)")
 }
 
 /// A test environment: Redis, a database path, and flags that point contacts-tasks at both.

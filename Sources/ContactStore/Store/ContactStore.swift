@@ -19,11 +19,10 @@ public final class ContactStore: Sendable {
     /// - Throws: `.schemaTooNew` for a file from a newer version, `.database` when SQLite fails.
     public init(path: String, options: StoreOptions = StoreOptions()) throws(StoreError) {
         self.path = path
-        let db: SQLiteConnection
         var info = stat()
         let isNew = stat(path, &info) != 0
-        do {
-            db = try SQLiteConnection(path: path)
+        let db: SQLiteConnection = try StoreError.translating {
+            let db = try SQLiteConnection(path: path)
             // Contacts are personal data: a new file is private to its owner (SQLite gives its
             // -wal and -shm files the same mode).
             if isNew && !path.hasPrefix(":") { chmod(path, 0o600) }
@@ -33,17 +32,14 @@ public final class ContactStore: Sendable {
             if found > Schema.latestVersion {
                 throw StoreError.schemaTooNew(found: found, supported: Schema.latestVersion)
             }
-            try db.execute("PRAGMA journal_mode = WAL")
             try db.execute("PRAGMA synchronous = \(options.synchronous.rawValue.uppercased())")
             try db.execute("PRAGMA foreign_keys = ON")
-        } catch let error as StoreError {
-            throw error
-        } catch let error as SQLiteError {
-            throw .from(error)
-        } catch {
-            throw .database(code: -1, message: "\(error)")
+            return db
         }
-        try Schema.migrate(db)
+        try Self.retryingDeadlocks(timeoutMilliseconds: options.busyTimeoutMilliseconds) { () throws(StoreError) in
+            try StoreError.translating { try db.execute("PRAGMA journal_mode = WAL") }
+            try Schema.migrate(db)
+        }
         let busy = options.busyTimeoutMilliseconds
         self.readers = ReaderPool(open: { () throws(StoreError) -> SQLiteConnection in
             do throws(SQLiteError) {
@@ -56,6 +52,22 @@ public final class ContactStore: Sendable {
             }
         })
         self.writer = GroupCommitWriter(connection: db, maxBatch: options.maxWriteBatch)
+    }
+
+    /// Runs `body` again when SQLite reports busy at once: when two processes set up a new file
+    /// together, SQLite breaks the lock cycle by failing one of them without waiting.
+    private static func retryingDeadlocks(
+        timeoutMilliseconds: Int32, _ body: () throws(StoreError) -> Void
+    ) throws(StoreError) {
+        let deadline = Timestamp.now().milliseconds + Int64(timeoutMilliseconds)
+        while true {
+            do {
+                return try body()
+            } catch .database(let code, let message) where code & 0xFF == 5 || code & 0xFF == 6 {
+                if Timestamp.now().milliseconds > deadline { throw .database(code: code, message: message) }
+                usleep(UInt32.random(in: 5_000...30_000))
+            }
+        }
     }
 
     /// Finishes queued writes and closes every connection. Later writes fail with `.closed`.

@@ -122,7 +122,7 @@ extension SQLiteConnection {
     }
 
     func insertContact(_ new: NewContact, now: Timestamp) throws(StoreError) -> Contact {
-        do {
+        try StoreError.translating {
             if try contactID(username: new.username) != nil { throw StoreError.usernameTaken(username: new.username) }
             try checkEmailsFree(new.emails, for: nil)
             let statement = try statement(
@@ -136,12 +136,6 @@ extension SQLiteConnection {
             statement.bind(now.milliseconds, at: 4)
             try statement.run()
             try insertEmails(new.emails, contactID: lastInsertRowID)
-        } catch let error as StoreError {
-            throw error
-        } catch let error as SQLiteError {
-            throw .from(error)
-        } catch {
-            throw .database(code: -1, message: "\(error)")
         }
         return Contact(
             username: new.username, firstName: new.firstName, lastName: new.lastName, emails: new.emails,
@@ -149,7 +143,7 @@ extension SQLiteConnection {
     }
 
     func updateContact(_ change: ContactUpdate, now: Timestamp) throws(StoreError) -> Contact {
-        do {
+        try StoreError.translating {
             guard let found = try fetchContact(username: change.username) else {
                 throw StoreError.notFound(username: change.username)
             }
@@ -214,18 +208,12 @@ extension SQLiteConnection {
             updated.updatedAt = now
             updated.version = current.version + 1
             return updated
-        } catch let error as StoreError {
-            throw error
-        } catch let error as SQLiteError {
-            throw .from(error)
-        } catch {
-            throw .database(code: -1, message: "\(error)")
         }
     }
 
     /// Deletes a contact (its emails go by cascade) and returns the stored username.
     func deleteContact(username: String, expectedVersion: Int64?) throws(StoreError) -> String {
-        do {
+        try StoreError.translating {
             let find = try statement("SELECT id, username, version FROM contacts WHERE username = ?1")
             find.bind(username, at: 1)
             guard try find.step() else {
@@ -241,12 +229,6 @@ extension SQLiteConnection {
             delete.bind(id, at: 1)
             try delete.run()
             return stored
-        } catch let error as StoreError {
-            throw error
-        } catch let error as SQLiteError {
-            throw .from(error)
-        } catch {
-            throw .database(code: -1, message: "\(error)")
         }
     }
 

@@ -39,7 +39,7 @@ enum Schema {
     /// The version is read inside `BEGIN IMMEDIATE`, so two processes opening a new file at the
     /// same moment (the server and the task runner) cannot both run the same step.
     static func migrate(_ db: SQLiteConnection) throws(StoreError) {
-        do {
+        try StoreError.translating {
             // Fast path: an up-to-date file needs no write lock (a busy server may hold it).
             if try db.scalarInt("PRAGMA user_version") == latestVersion { return }
             try db.execute("BEGIN IMMEDIATE")
@@ -57,12 +57,6 @@ enum Schema {
                 try? db.execute("ROLLBACK")
                 throw error
             }
-        } catch let error as SQLiteError {
-            throw .from(error)
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw .database(code: -1, message: "\(error)")
         }
     }
 }

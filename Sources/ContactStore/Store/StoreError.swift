@@ -21,4 +21,18 @@ public enum StoreError: Error, Sendable, Equatable {
     static func from(_ error: SQLiteError) -> StoreError {
         .database(code: error.code, message: error.message)
     }
+
+    /// Runs `body`, passing store errors through and turning SQLite errors into `.database`:
+    /// the one place where mixed failures become a `StoreError`.
+    static func translating<T>(_ body: () throws -> T) throws(StoreError) -> T {
+        do {
+            return try body()
+        } catch let error as StoreError {
+            throw error
+        } catch let error as SQLiteError {
+            throw .from(error)
+        } catch {
+            throw .database(code: -1, message: "\(error)")
+        }
+    }
 }

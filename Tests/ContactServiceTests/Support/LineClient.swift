@@ -1,5 +1,6 @@
 import Foundation
 import JSONRPC
+import TestSupport
 
 /// A blocking Unix-socket client that sends raw lines and reads response lines, with a timeout.
 final class LineClient {

@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// A real `contactsd` process on a temporary socket and database, for integration tests.
 final class TestServer: @unchecked Sendable {
@@ -35,11 +36,9 @@ final class TestServer: @unchecked Sendable {
         }
     }
 
-    /// A fresh private temporary directory (short, because socket paths are limited to 107 bytes).
+    /// A fresh private temporary directory for one server.
     static func makeTemporaryDirectory() throws -> URL {
-        var template = Array("/tmp/contacts-test-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw TestFailure("mkdtemp failed") }
-        return URL(fileURLWithPath: String(cString: made))
+        try TestSupport.makeTemporaryDirectory(prefix: "contacts-test")
     }
 
     /// A new connection to this server.
@@ -74,19 +73,4 @@ func withRunningServer<T>(arguments: [String] = [], _ body: (TestServer) throws 
     let server = try TestServer(arguments: arguments)
     defer { server.stop() }
     return try body(server)
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// Polls `condition` until it holds or the deadline passes (never sleep-and-hope).
-func waitUntil(_ what: String, timeout: Double = 10, _ condition: () throws -> Bool) throws {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if try condition() { return }
-        usleep(10_000)
-    }
-    throw TestFailure("timed out waiting until \(what)")
 }
