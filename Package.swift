@@ -86,7 +86,9 @@ let package = Package(
         ),
         .testTarget(
             name: "ContactServiceTests",
-            dependencies: ["ContactService", "ContactStore", "JSONRPC", "TestSupport", "contactsd", "contacts"]
+            dependencies: [
+                "ContactService", "ContactStore", "ContactClient", "JSONRPC", "TestSupport", "contactsd", "contacts",
+            ]
         ),
     ]
 )
