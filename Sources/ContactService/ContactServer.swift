@@ -56,7 +56,8 @@ public final class ContactServer: @unchecked Sendable {
                 path: configuration.socketPath, mode: configuration.socketMode, dispatcher: dispatcher,
                 maxConnections: configuration.maxConnections, maxRequestBytes: configuration.maxRequestBytes,
                 graceSeconds: configuration.shutdownGraceSeconds,
-                batchScope: { [store] body in store.withReadSnapshot(body) }, logger: logger)
+                batchScope: { [store] body in store.withReadSnapshot(body) },
+                onRefused: { boundStats.get()?.countError(-32000) }, logger: logger)
         } catch {
             store.close()
             throw ServerStartError(message: error.description)

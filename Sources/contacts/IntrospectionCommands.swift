@@ -15,7 +15,8 @@ extension ContactsCLI {
             }
             let methods = document.objectValue?["methods"]?.arrayValue ?? []
             guard let method else {
-                if global.json { return Terminal.output(JSONValue.array(methods).jsonString) }
+                // --json: the server's result as is, the whole OpenRPC document.
+                if global.json { return Terminal.output(document.jsonString) }
                 let names = methods.compactMap { $0.objectValue?["name"]?.stringValue }
                 let width = names.map(\.count).max() ?? 0
                 for entry in methods {
@@ -119,8 +120,15 @@ extension ContactsCLI {
 
         func run() throws {
             let started = monotonicMilliseconds()
-            let pong = try global.withClient { client throws(ClientError) in
-                try client.call(method: "server.ping")
+            let pong: JSONValue
+            do {
+                pong = try global.withClient { client throws(ClientError) in
+                    try client.call(method: "server.ping")
+                }
+            } catch let failure as CLIFailure {
+                // For a health check any failure (even "busy: too many connections") means the
+                // service is not usable: exit 3, not 1.
+                throw CLIFailure(code: 3, message: failure.message)
             }
             if global.json { return Terminal.output(pong.jsonString) }
             let version = pong.objectValue?["version"]?.stringValue ?? "?"

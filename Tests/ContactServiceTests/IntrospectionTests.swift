@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 @testable import ContactService
 
@@ -112,6 +113,13 @@ struct IntrospectionTests {
         ("contacts.list", ["limit": "50"]),
         ("contacts.update", ["username": "ok", "expected_version": 0, "first_name": "C"]),
         ("contacts.delete", ["username": 7]),
+        ("contacts.create", ["username": "sp", "first_name": .string("  " + String(repeating: "a", count: 100) + " "), "last_name": "B"]),
+        ("contacts.create", ["username": "sp2", "first_name": .string(String(repeating: "a", count: 101)), "last_name": "B"]),
+        ("contacts.create", ["username": "cc", "first_name": "A\u{1}B", "last_name": "B"]),
+        ("contacts.create", ["username": "cc2", "first_name": "A", "last_name": "B", "emails": ["a\u{1}b@example.com"]]),
+        ("contacts.create", ["username": "nl", "first_name": "A", "last_name": "B", "emails": nil]),
+        ("contacts.list", ["username_prefix": .string(String(repeating: "é", count: 34))]),
+        ("contacts.list", ["username_prefix": .string(String(repeating: "é", count: 65))]),
     ] as [(String, JSONValue)])
     func schemaAgreesWithServer(method: String, params: JSONValue) throws {
         try withRunningServer { server in
@@ -144,14 +152,16 @@ struct IntrospectionTests {
             _ = try client.call("{nope")
             try client.send(#"{"jsonrpc":"2.0","method":"contacts.get","params":["s1"]}"#)  // a notification counts too
             _ = try client.request("contacts.get", ["username": 5])
+            _ = try client.call(#"{"jsonrpc":"2.0","id":8,"method":"contacts.get","params":"s1"}"#)
             let after = try #require(try client.call(stats)["result"])
             func count(_ value: JSONValue?, _ path: String...) -> Int {
                 var current = value
                 for key in path { current = current?[key] }
                 return current?.numberValue?.intValue ?? 0
             }
-            #expect(count(after, "methods", "contacts.get", "calls") - count(before, "methods", "contacts.get", "calls") == 7)
-            #expect(count(after, "methods", "contacts.get", "errors") - count(before, "methods", "contacts.get", "errors") == 3)
+            #expect(count(after, "methods", "contacts.get", "calls") - count(before, "methods", "contacts.get", "calls") == 8)
+            #expect(count(after, "methods", "contacts.get", "errors") - count(before, "methods", "contacts.get", "errors") == 4)
+            #expect(count(after, "errors", "-32600") - count(before, "errors", "-32600") == 1)
             #expect(count(after, "methods", "contacts.create", "calls") - count(before, "methods", "contacts.create", "calls") == 1)
             #expect(count(after, "errors", "404") - count(before, "errors", "404") == 2)
             #expect(count(after, "errors", "-32700") - count(before, "errors", "-32700") == 1)
@@ -178,5 +188,20 @@ struct IntrospectionTests {
             #expect(try runCLI(["ping", "--socket", server.socketPath]).status == 0)
         }
         #expect(try runCLI(["ping", "--socket", "/tmp/contacts-no-server.sock"]).status == 3)
+    }
+
+    @Test("a refused connection is counted, and ping then exits 3")
+    func refusedConnections() throws {
+        try withRunningServer(arguments: ["--max-connections", "1"]) { server in
+            var holder: LineClient?
+            try waitUntil("one client is admitted") {
+                holder = try? server.connect()
+                return (try? holder?.call(#"{"jsonrpc":"2.0","id":1,"method":"server.ping"}"#))?["id"] == 1
+            }
+            #expect(try runCLI(["ping", "--socket", server.socketPath]).status == 3)
+            let stats = try #require(try holder?.call(#"{"jsonrpc":"2.0","id":2,"method":"server.stats"}"#)["result"])
+            #expect(stats["connections"]?["refused"]?.numberValue?.intValue ?? 0 >= 1)
+            #expect(stats["errors"]?["-32000"]?.numberValue?.intValue ?? 0 >= 1)
+        }
     }
 }

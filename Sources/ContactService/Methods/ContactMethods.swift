@@ -90,7 +90,7 @@ public enum ContactMethods {
             if after == nil { reader.problem("cursor", "is not a cursor this server issued") }
         }
         let prefix = reader.string("username_prefix", required: false)
-        if let prefix, prefix.utf8.count > Validation.maxUsernameLength {
+        if let prefix, prefix.unicodeScalars.count > Validation.maxUsernameLength {
             reader.problem("username_prefix", "must be at most \(Validation.maxUsernameLength) characters")
         }
         let email = reader.string("email", required: false)

@@ -10,15 +10,17 @@ enum ContactSchemas {
         "description": "Letters, digits, '.', '_', '-'; starts with a letter or digit; unique case-insensitively.",
     ]
 
+    // Length is checked after trimming, which a plain maxLength cannot say: the pattern allows
+    // white space around 1 to 100 characters without control characters.
     static let name: JSONValue = [
-        "type": "string", "minLength": 1, "maxLength": .number(JSONNumber(Validation.maxNameLength)),
-        "pattern": "\\S",
+        "type": "string",
+        "pattern": .string("^\\s*[^\\s\\p{Cc}]([^\\p{Cc}]{0,\(Validation.maxNameLength - 2)}[^\\s\\p{Cc}])?\\s*$"),
         "description": .string("Trimmed; 1 to \(Validation.maxNameLength) characters of any script; no control characters."),
     ]
 
     static let email: JSONValue = [
         "type": "string", "maxLength": .number(JSONNumber(Validation.maxEmailLength)),
-        "pattern": "^\\s*[^@\\s]+@[^@\\s.]+(\\.[^@\\s.]+)+\\s*$",
+        "pattern": "^\\s*[^@\\s\\p{Cc}]+@[^@\\s.\\p{Cc}]+(\\.[^@\\s.\\p{Cc}]+)+\\s*$",
         "description": "Trimmed; one @, a non-empty local part and a dotted domain; unique case-insensitively.",
     ]
 

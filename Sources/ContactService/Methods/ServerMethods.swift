@@ -52,7 +52,8 @@ enum ServerMethods {
             result: (name: "stats", schema: [
                 "type": "object",
                 "required": ["version", "pid", "uptime_s", "connections", "methods", "errors", "store"],
-            ])
+            ]),
+            errors: [RPCErrorSpec(code: -32603, message: "stats are not collected (the server runs with --no-stats)")]
         ) { params in
             guard params.problems.isEmpty else { return .error(.invalidParams(params.problems)) }
             guard let stats = stats.get() else { return .error(.internalError("stats are not collected (--no-stats)")) }

@@ -25,6 +25,7 @@ public final class UnixSocketServer: @unchecked Sendable {
     private let maxRequestBytes: Int
     private let graceSeconds: Double
     private let batchScope: @Sendable (() -> Void) -> Void
+    private let onRefused: @Sendable () -> Void
     private let logger: Logger
     private let acceptQueue = DispatchQueue(label: "contacts.accept")
     private let connectionQueue = DispatchQueue(label: "contacts.connections", attributes: .concurrent)
@@ -37,8 +38,10 @@ public final class UnixSocketServer: @unchecked Sendable {
     /// Binds the socket now (so errors surface before anything else starts).
     public init(
         path: String, mode: UInt32, dispatcher: RPCDispatcher, maxConnections: Int, maxRequestBytes: Int,
-        graceSeconds: Double, batchScope: @escaping @Sendable (() -> Void) -> Void = { $0() }, logger: Logger
+        graceSeconds: Double, batchScope: @escaping @Sendable (() -> Void) -> Void = { $0() },
+        onRefused: @escaping @Sendable () -> Void = {}, logger: Logger
     ) throws(SocketError) {
+        self.onRefused = onRefused
         self.graceSeconds = graceSeconds
         self.batchScope = batchScope
         self.listener = try UnixListener(path: path, mode: mode_t(mode))
@@ -122,6 +125,7 @@ public final class UnixSocketServer: @unchecked Sendable {
         let open = connections.withLock { $0.count }
         guard open < maxConnections else {
             counters.withLock { $0.refused += 1 }
+            onRefused()
             let line = RPCDispatcher.errorLine(
                 RPCError(
                     code: -32000, message: "Server busy: too many connections (--max-connections \(maxConnections))",

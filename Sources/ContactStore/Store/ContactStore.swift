@@ -19,13 +19,15 @@ public final class ContactStore: Sendable {
     /// - Throws: `.schemaTooNew` for a file from a newer version, `.database` when SQLite fails.
     public init(path: String, options: StoreOptions = StoreOptions()) throws(StoreError) {
         self.path = path
-        var info = stat()
-        let isNew = stat(path, &info) != 0
+        // Contacts are personal data: a new file is created private to its owner before SQLite
+        // opens it (an empty file is a valid empty database), and SQLite gives its -wal and -shm
+        // files the same mode. An existing file keeps the mode its owner chose.
+        if !path.hasPrefix(":") {
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if fd >= 0 { Glibc.close(fd) }
+        }
         let db: SQLiteConnection = try StoreError.translating {
             let db = try SQLiteConnection(path: path)
-            // Contacts are personal data: a new file is private to its owner (SQLite gives its
-            // -wal and -shm files the same mode).
-            if isNew && !path.hasPrefix(":") { chmod(path, 0o600) }
             db.setBusyTimeout(milliseconds: options.busyTimeoutMilliseconds)
             // Check the version before anything writes to the file.
             let found = try db.scalarInt("PRAGMA user_version") ?? 0
@@ -45,7 +47,9 @@ public final class ContactStore: Sendable {
             do throws(SQLiteError) {
                 let reader = try SQLiteConnection(path: path, create: false)
                 reader.setBusyTimeout(milliseconds: busy)
-                try reader.execute("PRAGMA query_only = 1")
+                // 16 MB of page cache per reader (allocated only as pages are read): large databases
+                // keep their index pages in memory instead of re-reading them through the kernel.
+                try reader.execute("PRAGMA query_only = 1; PRAGMA cache_size = -16384")
                 return reader
             } catch {
                 throw .from(error)

@@ -18,6 +18,16 @@ public enum StoreError: Error, Sendable, Equatable {
     /// SQLite failed (I/O error, lock held past the busy timeout, corruption...).
     case database(code: Int32, message: String)
 
+    /// A description for logs that names no email address (those are personal data): the
+    /// address of `emailTaken` is left out.
+    public var logDescription: String {
+        switch self {
+        case .emailTaken(_, let owner): return "an email address is taken by contact \(owner)"
+        case .invalid(let errors): return "invalid: " + errors.map(\.field).joined(separator: ", ")
+        default: return "\(self)"
+        }
+    }
+
     static func from(_ error: SQLiteError) -> StoreError {
         .database(code: error.code, message: error.message)
     }

@@ -20,11 +20,21 @@ public enum OpenRPCDocument {
         ]
     }
 
+    /// An optional param may be sent as null, meaning absent: say so in its type.
+    static func allowingNull(_ schema: JSONValue) -> JSONValue {
+        guard var object = schema.objectValue, let type = object["type"] else { return schema }
+        var types = type.arrayValue ?? [type]
+        if !types.contains("null") { types.append("null") }
+        object.members = object.members.map { $0.key == "type" ? .init(key: "type", value: .array(types)) : $0 }
+        return .object(object)
+    }
+
     static func describe(_ method: RPCMethod) -> JSONValue {
         let params: [JSONValue] = method.params.enumerated().map { position, param in
             [
                 "name": .string(param.name), "summary": .string(param.summary), "required": .bool(param.required),
-                "schema": param.schema, "x-position": .number(JSONNumber(position)),
+                "schema": param.required ? param.schema : allowingNull(param.schema),
+                "x-position": .number(JSONNumber(position)),
             ]
         }
         var standard = [

@@ -154,7 +154,7 @@ public final class RPCDispatcher: Sendable {
         }
         let rawParams = request["params"]
         if let rawParams, rawParams.objectValue == nil, rawParams.arrayValue == nil {
-            return invalid("params must be an object or an array", id: id ?? .null)
+            return invalid("params must be an object or an array", id: id ?? .null, method: name)
         }
         guard let method = methods[name] else {
             return finish(.failure(.methodNotFound(name)), method: name, id: id, started: started)
@@ -185,9 +185,9 @@ public final class RPCDispatcher: Sendable {
         }
     }
 
-    private func invalid(_ reason: String, id: RPCID) -> ElementOutcome {
+    private func invalid(_ reason: String, id: RPCID, method: String? = nil) -> ElementOutcome {
         // Invalid requests are answered even without an id: the spec's examples answer `[1,2,3]`.
-        observer?.completed(nil, id, 0, -32600)
+        observer?.completed(method, id, 0, -32600)
         var writer = JSONWriter()
         Self.write(.failure(.invalidRequest(reason)), id: id, to: &writer)
         return .response(writer.bytes)

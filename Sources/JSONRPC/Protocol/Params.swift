@@ -31,7 +31,9 @@ public struct Params: Sendable {
             let extra = (min(names.count, array.count)..<array.count).map {
                 ParamProblem(
                     field: "params[\($0)]",
-                    message: "is past the \(names.count) positional parameters (\(names.joined(separator: ", ")))")
+                    message: names.isEmpty
+                        ? "is not expected: this method takes no parameters"
+                        : "is past the \(names.count) positional parameters (\(names.joined(separator: ", ")))")
             }
             return Params(object, problems: extra)
         default:

@@ -89,12 +89,14 @@ final class Worker {
             let delay = configuration.retryBackoff.delay(attempt: job.attempts, using: &generator)
             let retryAt = Timestamp.now().milliseconds + delay
             let dead: Bool? = finish(job, "record the failure of \(job.id)") { redis throws(RedisError) in
-                try queue.fail(job, error: "\(error)", maxAttempts: configuration.maxAttempts, retryAt: retryAt, on: redis)
+                try queue.fail(job, error: error.logDescription, maxAttempts: configuration.maxAttempts, retryAt: retryAt, on: redis)
             }
             if dead == true {
-                logger.error("job failed for good: moved to the dead-letter list", metadata: ["job": "\(job.id)", "error": "\(error)"])
+                logger.error("job failed for good: moved to the dead-letter list", metadata: ["job": "\(job.id)", "error": "\(error.logDescription)"])
             } else {
-                logger.warning("job failed; will retry", metadata: ["job": "\(job.id)", "error": "\(error)", "retry_in_ms": "\(delay)"])
+                logger.warning(
+                    "job failed; will retry",
+                    metadata: ["job": "\(job.id)", "error": "\(error.logDescription)", "retry_in_ms": "\(delay)"])
             }
         }
     }
