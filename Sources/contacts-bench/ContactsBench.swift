@@ -114,6 +114,13 @@ extension ContactsBench {
                 _ = try store.get(username: "user\(String(repeating: "0", count: 7 - String(n % 1000).count))\(n % 1000)")
             }
             print("store.get: \(Double(LoadGenerator.now() - started) / Double(iterations)) ns")
+            started = LoadGenerator.now()
+            store.withReadSnapshot {
+                for n in 0..<iterations {
+                    _ = try? store.get(username: "user\(String(repeating: "0", count: 7 - String(n % 1000).count))\(n % 1000)")
+                }
+            }
+            print("store.get in one snapshot: \(Double(LoadGenerator.now() - started) / Double(iterations)) ns")
             let dispatcher = RPCDispatcher(methods: ContactMethods.all(store: store))
             let line = Array(#"{"jsonrpc":"2.0","id":1,"method":"contacts.get","params":{"username":"user0000042"}}"#.utf8)
             started = LoadGenerator.now()
