@@ -43,7 +43,9 @@ public final class ContactStore: Sendable {
             try Schema.migrate(db)
         }
         let busy = options.busyTimeoutMilliseconds
-        self.readers = ReaderPool(open: { () throws(StoreError) -> SQLiteConnection in
+        // The writer has read the file, so its -shm exists and can be watched.
+        let watcher = options.reuseSnapshots && !path.hasPrefix(":") ? WALChangeWatcher(databasePath: path) : nil
+        self.readers = ReaderPool(watcher: watcher, open: { () throws(StoreError) -> SQLiteConnection in
             do throws(SQLiteError) {
                 let reader = try SQLiteConnection(path: path, create: false)
                 reader.setBusyTimeout(milliseconds: busy)

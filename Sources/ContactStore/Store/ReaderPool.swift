@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 #if canImport(Glibc)
@@ -9,11 +10,27 @@ import Glibc
 /// In WAL mode readers never wait for the writer, so a read runs on the caller's thread with
 /// no queue hop and no global lock: the mutex is held only to pop or push a connection.
 ///
-/// `withSnapshot` pins one reader to the calling thread inside one read transaction, so that a
-/// run of reads (pipelined requests) pays for SQLite's read locks once instead of per query.
+/// Snapshot reuse: a returned reader keeps its read transaction open ("warm") together with the
+/// WAL-index header read just before that transaction began. The next caller reuses the open
+/// transaction only if the header is unchanged, i.e. nobody in any process has committed since,
+/// so the snapshot is exactly what a new transaction would see; otherwise the transaction is
+/// ended and a new one begun. This saves SQLite's per-transaction locking (two `fcntl` calls and
+/// an `fstat`, about half the cost of a get). Warm readers left idle are ended after
+/// `warmMilliseconds`, so checkpoints are never held back for long.
 final class ReaderPool: Sendable {
-    private let idle = Mutex<[SQLiteConnection]>([])
+    /// A reader, with its open snapshot if it has one.
+    private struct Entry: @unchecked Sendable {
+        // @unchecked Sendable: an entry is owned by whoever popped it (or by the locked array).
+        let reader: SQLiteConnection
+        var snapshot: (header: WALChangeWatcher.Header, since: UInt64)?
+    }
+
+    private let idle = Mutex<[Entry]>([])
     private let open: @Sendable () throws(StoreError) -> SQLiteConnection
+    private let watcher: WALChangeWatcher?
+    private let warmNanoseconds: UInt64 = 20_000_000
+    private let reaperQueue = DispatchQueue(label: "contacts.store.readers")
+    private let reaperScheduled = Mutex(false)
 
     /// The reader pinned to this thread by `withSnapshot`, if any, and which pool it belongs to.
     private final class Pinned {
@@ -32,17 +49,44 @@ final class ReaderPool: Sendable {
         return key
     }()
 
-    init(open: @escaping @Sendable () throws(StoreError) -> SQLiteConnection) {
+    /// - Parameter watcher: nil disables snapshot reuse (every read is its own transaction).
+    init(watcher: WALChangeWatcher?, open: @escaping @Sendable () throws(StoreError) -> SQLiteConnection) {
+        self.watcher = watcher
         self.open = open
     }
 
-    private func checkout() throws(StoreError) -> SQLiteConnection {
-        if let reader = idle.withLock({ $0.popLast() }) { return reader }
-        return try open()
+    /// A reader whose open transaction (if any) is a current snapshot.
+    private func checkout() throws(StoreError) -> Entry {
+        var entry: Entry
+        if let popped = idle.withLock({ $0.popLast() }) {
+            entry = popped
+        } else {
+            entry = Entry(reader: try open(), snapshot: nil)
+        }
+        if let snapshot = entry.snapshot {
+            if monotonic() - snapshot.since < warmNanoseconds, let now = watcher?.current(), now == snapshot.header {
+                return entry  // nothing committed since it began: the snapshot is current
+            }
+            end(&entry)
+        }
+        // Read the header before the snapshot starts: a commit in between makes the saved header
+        // older than the snapshot, which only causes one needless renewal later, never a stale read.
+        if let watcher, let header = watcher.current(), (try? entry.reader.statement("BEGIN").run()) != nil {
+            entry.snapshot = (header, monotonic())
+        }
+        return entry
     }
 
-    private func checkin(_ reader: SQLiteConnection) {
-        idle.withLock { $0.append(reader) }
+    private func checkin(_ entry: Entry) {
+        idle.withLock { $0.append(entry) }
+        if entry.snapshot != nil { scheduleReaper() }
+    }
+
+    private func end(_ entry: inout Entry) {
+        if (try? entry.reader.statement("COMMIT").run()) == nil, entry.reader.isInTransaction {
+            try? entry.reader.execute("ROLLBACK")
+        }
+        entry.snapshot = nil
     }
 
     /// Runs `body` with a reader connection that no one else uses meanwhile (the pinned one
@@ -52,31 +96,77 @@ final class ReaderPool: Sendable {
             let pinned = Unmanaged<Pinned>.fromOpaque(raw).takeUnretainedValue()
             if pinned.pool == ObjectIdentifier(self) { return try body(pinned.reader) }
         }
-        let reader = try checkout()
-        defer { checkin(reader) }
-        return try body(reader)
+        var entry = try checkout()
+        do {
+            let result = try body(entry.reader)
+            checkin(entry)
+            return result
+        } catch {
+            // A failed statement may leave the transaction unusable: start clean next time.
+            if entry.snapshot != nil { end(&entry) }
+            checkin(entry)
+            throw error
+        }
     }
 
     /// Runs `body` with every read on this thread sharing one read transaction (one snapshot).
-    /// Keep the scope short: an open read transaction holds back WAL checkpoints.
     func withSnapshot<T>(_ body: () -> T) -> T {
         if pthread_getspecific(Self.pinnedKey) != nil { return body() }
-        guard let reader = try? checkout() else { return body() }
-        defer { checkin(reader) }
-        // BEGIN (deferred) takes no lock; the snapshot starts at the first read, if any.
-        guard (try? reader.statement("BEGIN").run()) != nil else { return body() }
-        let pinned = Pinned(pool: ObjectIdentifier(self), reader: reader)
+        guard var entry = try? checkout() else { return body() }
+        if entry.snapshot == nil {
+            // No snapshot reuse: open a transaction just for this scope.
+            guard (try? entry.reader.statement("BEGIN").run()) != nil else {
+                checkin(entry)
+                return body()
+            }
+        }
+        let pinned = Pinned(pool: ObjectIdentifier(self), reader: entry.reader)
         pthread_setspecific(Self.pinnedKey, Unmanaged.passUnretained(pinned).toOpaque())
         defer {
             pthread_setspecific(Self.pinnedKey, nil)
-            if (try? reader.statement("COMMIT").run()) == nil { try? reader.execute("ROLLBACK") }
+            if entry.snapshot == nil, entry.reader.isInTransaction { end(&entry) }
+            checkin(entry)
             withExtendedLifetime(pinned) {}
         }
         return body()
     }
 
-    /// Closes every idle reader.
+    /// Ends idle snapshots older than the warm period; runs again while any remain.
+    private func scheduleReaper() {
+        let first = reaperScheduled.withLock { scheduled in
+            defer { scheduled = true }
+            return !scheduled
+        }
+        guard first else { return }
+        reaperQueue.asyncAfter(deadline: .now() + .nanoseconds(Int(warmNanoseconds))) { [self] in
+            reaperScheduled.withLock { $0 = false }
+            let now = monotonic()
+            var stale: [Entry] = idle.withLock { entries in
+                let old = entries.filter { ($0.snapshot.map { now - $0.since >= warmNanoseconds }) ?? false }
+                entries.removeAll { ($0.snapshot.map { now - $0.since >= warmNanoseconds }) ?? false }
+                return old
+            }
+            for index in stale.indices { end(&stale[index]) }
+            let warmLeft = idle.withLock { entries in
+                entries.append(contentsOf: stale)
+                return entries.contains { $0.snapshot != nil }
+            }
+            if warmLeft { scheduleReaper() }
+        }
+    }
+
+    /// Ends every snapshot and closes every idle reader.
     func closeAll() {
-        idle.withLock { $0.removeAll() }
+        var entries = idle.withLock { entries in
+            defer { entries.removeAll() }
+            return entries
+        }
+        for index in entries.indices where entries[index].snapshot != nil { end(&entries[index]) }
+    }
+
+    private func monotonic() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
     }
 }

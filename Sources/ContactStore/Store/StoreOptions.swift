@@ -14,6 +14,8 @@ public struct StoreOptions: Sendable {
     public var synchronous: Synchronous
     /// Most writes folded into one transaction by group commit.
     public var maxWriteBatch: Int
+    /// Keep read transactions open between reads while nothing is committed (see `ReaderPool`).
+    public var reuseSnapshots = true
 
     /// Defaults: 10 s busy timeout, `normal` durability, up to 256 writes per commit.
     public init(busyTimeoutMilliseconds: Int32 = 10_000, synchronous: Synchronous = .normal, maxWriteBatch: Int = 256) {
