@@ -181,7 +181,8 @@ extension ContactsCLI {
 
         /// Pipes stdin lines to the server and its answers to stdout, both as they come.
         private func stream() throws {
-            let sawError = try global.withClient { client throws(ClientError) in
+            // Answers come as requests do; stdin may pause for as long as it likes.
+            let sawError = try global.withClient(waitForever: true) { client throws(ClientError) in
                 let writer = StdinPump(client: client)
                 writer.start()
                 var sawError = false

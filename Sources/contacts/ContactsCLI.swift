@@ -104,10 +104,12 @@ struct CLIFailure: Error {
 
 extension GlobalOptions {
     /// Connects, runs `body`, and turns client errors into CLI failures.
-    func withClient<T>(_ body: (ContactClient) throws(ClientError) -> T) throws -> T {
+    /// - Parameter waitForever: no read timeout (for `call -`, whose input may pause at will).
+    func withClient<T>(waitForever: Bool = false, _ body: (ContactClient) throws(ClientError) -> T) throws -> T {
         let path = socketPath
         do {
-            let client = try ContactClient(socketPath: path, readTimeout: timeout)
+            // SO_RCVTIMEO of 0 means no timeout.
+            let client = try ContactClient(socketPath: path, readTimeout: waitForever ? 0 : timeout)
             return try body(client)
         } catch {
             throw CLIFailure(error, socket: path)

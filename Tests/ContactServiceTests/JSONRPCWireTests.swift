@@ -115,6 +115,17 @@ struct JSONRPCWireTests {
         }
     }
 
+    @Test("after a reply larger than the output cap, the connection still answers")
+    func hugeReplyThenMore() throws {
+        try withRunningServer { server in
+            let client = try server.connect()
+            let batch = "[" + (0..<120).map { #"{"jsonrpc":"2.0","id":\#($0),"method":"rpc.discover"}"# }.joined(separator: ",") + "]"
+            let reply = try client.call(batch)
+            #expect(reply.arrayValue?.count == 120)
+            #expect(try client.call(#"{"jsonrpc":"2.0","id":"after","method":"server.ping"}"#)["id"] == "after")
+        }
+    }
+
     @Test("CRLF endings and blank lines are accepted")
     func crlfAndBlankLines() throws {
         try withRunningServer { server in

@@ -48,6 +48,21 @@ struct LineFramerTests {
         #expect(frame(Array((line + "z\n").utf8), chunkSize: 3, max: 10) == [.tooLong])
     }
 
+    @Test("lines after a long one do not keep the long line's buffer")
+    func shortLinesStaySmall() {
+        var framer = LineFramer(maxLineBytes: 1 << 20)
+        var events: [LineFramer.Event] = []
+        let long = [UInt8](repeating: UInt8(ascii: "x"), count: 900_000) + [UInt8(ascii: "\n")]
+        long.withUnsafeBytes { framer.feed($0) { events.append($0) } }
+        let short = Array("1\n2\n3\n".utf8)
+        short.withUnsafeBytes { framer.feed($0) { events.append($0) } }
+        #expect(events.count == 4)
+        for event in events.dropFirst() {
+            guard case .line(let bytes) = event else { Issue.record("expected a line"); continue }
+            #expect(bytes.capacity < 1024)
+        }
+    }
+
     @Test("an unterminated last line is delivered at the end of the stream")
     func unterminatedLastLine() {
         #expect(frame(Array("abc".utf8), chunkSize: 2) == [.line(Array("abc".utf8))])

@@ -57,7 +57,8 @@ struct TaskRunnerTests {
         let queue = JobQueue(keys: env.keys)
         try queue.enqueue(.createRandom, id: "create-random:manual:crash", on: redis)
         // Play a worker that commits the task and dies before acknowledging.
-        let job = try #require(try queue.take(block: 1, visibility: .seconds(1), worker: "doomed", on: redis))
+        let id = try #require(try queue.wait(block: 1, on: redis))
+        let job = try #require(try queue.lease(id, visibility: .seconds(1), worker: "doomed", maxDeliveries: 5, on: redis))
         _ = try TaskExecutor(store: store, maxAge: .seconds(60), logger: Logger(label: "test")).run(job)
         #expect(try store.count() == 1)
         let worker = try TasksProcess(["worker"] + env.flags(["--visibility-timeout", "1s"]))

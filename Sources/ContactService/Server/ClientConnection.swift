@@ -111,7 +111,7 @@ final class ClientConnection: @unchecked Sendable {
                 if n > 0 {
                     total += n
                     framer.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) { event in
-                        if case .line(let bytes) = event { queuedBytes += bytes.count }
+                        queuedBytes += Self.cost(of: event)
                         lines.append(event)
                     }
                     // A short read means the socket is drained: skip the read that would only
@@ -145,6 +145,13 @@ final class ClientConnection: @unchecked Sendable {
 
     // MARK: Processing
 
+    /// What a queued event is charged against the input cap: its bytes plus a fixed overhead, so
+    /// that a flood of tiny lines is bounded too.
+    private static func cost(of event: LineFramer.Event) -> Int {
+        if case .line(let bytes) = event { return bytes.count + 64 }
+        return 64
+    }
+
     private func processLines() {
         // Several requests at once (pipelining): let them share one read snapshot.
         if lines.count - nextLine > 1 {
@@ -167,10 +174,12 @@ final class ClientConnection: @unchecked Sendable {
             nextLine += 1
             switch event {
             case .tooLong:
+                queuedBytes -= Self.cost(of: event)
                 output.append(contentsOf: dispatcher.oversizedLine(limit: framer.maxLineBytes))
             case .line(let bytes):
-                queuedBytes -= bytes.count
-                let handling = dispatcher.handle(line: bytes) { [self] reply in
+                queuedBytes -= Self.cost(of: event)
+                let handling = dispatcher.handle(line: bytes, resume: { [queue] work in queue.async(execute: work) }) {
+                    [self] reply in
                     queue.async { [self] in
                         busy = false
                         if let reply { output.append(contentsOf: reply) }
@@ -225,8 +234,10 @@ final class ClientConnection: @unchecked Sendable {
                 writeSource.suspend()
                 writeSuspended = true
             }
-            // Output was the bottleneck: go on with queued lines (async, so no recursion).
+            // Output was the bottleneck: go on with queued lines (async, so no recursion), and
+            // read again if output was what had paused reading.
             if written > 0 && nextLine < lines.count { queue.async { [self] in processLines() } }
+            updateReadInterest()
             finishIfDone()
         } else if writeSuspended {
             writeSuspended = false

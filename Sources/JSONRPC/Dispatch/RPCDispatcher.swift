@@ -67,7 +67,13 @@ public final class RPCDispatcher: Sendable {
     ///
     /// - Parameter completion: called exactly once, on any thread, when the result is `.pending`;
     ///   its argument is the response line, or nil when nothing is to be sent.
-    public func handle(line: [UInt8], completion: @escaping @Sendable ([UInt8]?) -> Void) -> Handling {
+    /// - Parameter resume: where a batch goes on after one of its elements finished later (a
+    ///   write): the connection passes its own queue, so the rest of the batch never runs on the
+    ///   thread that finished the write (the store's single writer queue).
+    public func handle(
+        line: [UInt8], resume: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void = { $0() },
+        completion: @escaping @Sendable ([UInt8]?) -> Void
+    ) -> Handling {
         let document: JSONValue
         do {
             document = try JSONReader.parse(line, maxDepth: limits.maxDepth)
@@ -100,7 +106,7 @@ public final class RPCDispatcher: Sendable {
             observer?.completed(nil, nil, 0, -32600)
             return .reply(Self.errorLine(.invalidRequest("a batch may hold at most \(limits.maxBatchSize) requests")))
         }
-        let batch = BatchRun(elements: elements, dispatcher: self, completion: completion)
+        let batch = BatchRun(elements: elements, dispatcher: self, resume: resume, completion: completion)
         if batch.run() {
             return batch.finished().map(Handling.reply) ?? .noReply
         }
@@ -242,13 +248,19 @@ private final class BatchRun: @unchecked Sendable {
     private let elements: [JSONValue]
     private let dispatcher: RPCDispatcher
     private let completion: @Sendable ([UInt8]?) -> Void
+    private let resume: @Sendable (@escaping @Sendable () -> Void) -> Void
     private var next = 0
     private var out = JSONWriter()
     private var entries = 0
 
-    init(elements: [JSONValue], dispatcher: RPCDispatcher, completion: @escaping @Sendable ([UInt8]?) -> Void) {
+    init(
+        elements: [JSONValue], dispatcher: RPCDispatcher,
+        resume: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void,
+        completion: @escaping @Sendable ([UInt8]?) -> Void
+    ) {
         self.elements = elements
         self.dispatcher = dispatcher
+        self.resume = resume
         self.completion = completion
         out.writeRaw("[")
     }
@@ -265,12 +277,14 @@ private final class BatchRun: @unchecked Sendable {
                 append(bytes)
             case .pending(let start, let id):
                 start { result in
-                    if let id {
-                        var writer = JSONWriter()
-                        RPCDispatcher.write(result, id: id, to: &writer)
-                        self.append(writer.bytes)
+                    self.resume {
+                        if let id {
+                            var writer = JSONWriter()
+                            RPCDispatcher.write(result, id: id, to: &writer)
+                            self.append(writer.bytes)
+                        }
+                        if self.run() { self.completion(self.finished()) }
                     }
-                    if self.run() { self.completion(self.finished()) }
                 }
                 return false
             }

@@ -73,8 +73,17 @@ public struct LineFramer: Sendable {
             partial.removeAll(keepingCapacity: true)
             return
         }
-        let line = partial
-        partial.removeAll(keepingCapacity: true)
+        // An exact-size copy: the emitted line must not carry the buffer's spare capacity (after
+        // one long line that is up to the line limit), or queued short lines would each hold it.
+        let line = [UInt8](unsafeUninitializedCapacity: partial.count) { buffer, count in
+            _ = buffer.initialize(from: partial)
+            count = partial.count
+        }
+        if partial.capacity > 64 * 1024 {
+            partial = []
+        } else {
+            partial.removeAll(keepingCapacity: true)
+        }
         emit(.line(line))
     }
 }

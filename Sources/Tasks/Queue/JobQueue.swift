@@ -50,19 +50,22 @@ public struct JobQueue: Sendable {
         ])
     }
 
-    /// Waits up to `block` seconds for a job, moving it atomically to the in-flight list, then
-    /// leases it. Nil when none came (or the job's record vanished, e.g. Redis lost its data).
-    public func take(
-        block: Double, visibility: TaskDuration, worker: String, on redis: RedisConnection
+    /// Waits up to `block` seconds for a job and moves it atomically to the in-flight list
+    /// (BLMOVE, Redis 6.2 or later). Nil when none came.
+    public func wait(block: Double, on redis: RedisConnection) throws(RedisError) -> String? {
+        try redis.command(["BLMOVE", keys.queue, keys.inflight, "RIGHT", "LEFT", format3(block)]).text
+    }
+
+    /// Leases a job `wait` returned. Nil when its record vanished (Redis lost its data) or when it
+    /// was delivered more than `maxDeliveries` times (it keeps killing its workers): such a job
+    /// goes to the dead-letter list instead of around the loop forever.
+    public func lease(
+        _ id: String, visibility: TaskDuration, worker: String, maxDeliveries: Int, on redis: RedisConnection
     ) throws(RedisError) -> Job? {
-        let moved = try redis.command([
-            "BLMOVE", keys.queue, keys.inflight, "RIGHT", "LEFT", format3(block),
-        ])
-        guard let id = moved.text else { return nil }
         let now = Timestamp.now().milliseconds
         let fields = try redis.command([
-            "EVAL", QueueScripts.lease, "2", keys.leases, keys.job(id), id, String(now + visibility.milliseconds),
-            worker, String(now),
+            "EVAL", QueueScripts.lease, "4", keys.leases, keys.job(id), keys.inflight, keys.dead, id,
+            String(now + visibility.milliseconds), worker, String(now), String(maxDeliveries),
         ]).elements
         var record: [String: String] = [:]
         var index = 0
@@ -70,6 +73,7 @@ public struct JobQueue: Sendable {
             if let key = fields[index].text, let value = fields[index + 1].text { record[key] = value }
             index += 2
         }
+        if record["dead"] != nil { return nil }
         guard let name = record["task"], let task = TaskKind(rawValue: name) else {
             // Unknown or malformed: drop it rather than crash-loop on it.
             try redis.command(["LREM", keys.inflight, "1", id])

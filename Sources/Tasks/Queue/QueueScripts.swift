@@ -20,12 +20,20 @@ enum QueueScripts {
         return 1
         """
 
-    /// Records the lease of a job a worker just took. Returns the job hash (empty if unknown).
-    /// KEYS: leases, job. ARGV: job_id, deadline_ms, worker, now_ms.
+    /// Records the lease of a job a worker just took. Returns the job hash (empty if unknown);
+    /// a job delivered more than max_deliveries times is dead-lettered instead ({'dead', '1'}).
+    /// KEYS: leases, job, inflight, dead. ARGV: job_id, deadline_ms, worker, now_ms, max_deliveries.
     static let lease = """
         redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
         if redis.call('EXISTS', KEYS[2]) == 0 then return {} end
-        redis.call('HINCRBY', KEYS[2], 'deliveries', 1)
+        local deliveries = redis.call('HINCRBY', KEYS[2], 'deliveries', 1)
+        if deliveries > tonumber(ARGV[5]) then
+            redis.call('ZREM', KEYS[1], ARGV[1])
+            redis.call('LREM', KEYS[3], 1, ARGV[1])
+            redis.call('HSET', KEYS[2], 'last_error', 'delivered ' .. deliveries .. ' times without finishing')
+            redis.call('LPUSH', KEYS[4], ARGV[1])
+            return {'dead', '1'}
+        end
         redis.call('HSET', KEYS[2], 'worker', ARGV[3], 'started_at', ARGV[4])
         return redis.call('HGETALL', KEYS[2])
         """

@@ -15,6 +15,8 @@ final class RedisSession {
     private var generator = SystemRandomNumberGenerator()
     /// Called with the descriptor of each new connection (so a stop can interrupt a blocked call).
     var onConnect: ((Int32) -> Void)?
+    /// Called when the connection is dropped (its descriptor must no longer be interrupted).
+    var onDisconnect: (() -> Void)?
 
     init(url: RedisURL, backoffCap: TaskDuration, stop: StopSignal, logger: Logger, readTimeout: Double = 5) {
         self.url = url
@@ -46,7 +48,10 @@ final class RedisSession {
             }
             return value
         } catch {
-            if error.kind == .connection { connection = nil }
+            if error.kind == .connection {
+                onDisconnect?()
+                connection = nil
+            }
             // An interrupted wait during shutdown is expected, not an outage.
             if failures == 0 && !stop.isStopped {
                 logger.warning(
@@ -60,6 +65,7 @@ final class RedisSession {
 
     /// Drops the current connection (after an interrupt, for instance).
     func reset() {
+        onDisconnect?()  // before the descriptor is closed, so nobody can interrupt a reused one
         connection = nil
     }
 

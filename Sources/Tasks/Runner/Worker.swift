@@ -19,6 +19,8 @@ final class Worker {
     private let name: String
     private let idleDescriptor: IdleDescriptor
     private var generator = SystemRandomNumberGenerator()
+    private var takeFailures = 0
+    private var takeBackoff: Backoff { Backoff(base: TaskDuration(milliseconds: 100), cap: configuration.redisBackoffCap) }
 
     init(
         configuration: TaskRunnerConfiguration, executor: TaskExecutor, stop: StopSignal, logger: Logger, name: String
@@ -36,6 +38,7 @@ final class Worker {
         let idle = IdleDescriptor()
         self.idleDescriptor = idle
         session.onConnect = { idle.connected($0) }
+        session.onDisconnect = { idle.disconnected() }
         // A stop wakes a worker blocked on an empty queue at once; a busy one finishes its job first.
         stop.whenStopped { idle.interruptIfIdle() }
     }
@@ -53,18 +56,33 @@ final class Worker {
             let now = Timestamp.now().milliseconds
             var wait = configuration.idleWait.seconds
             if let due = reaped.nextDue { wait = min(wait, max(Double(due - now) / 1000, 0.01)) }
+            // Only the blocking wait may be interrupted by a stop, never the lease that follows.
             idleDescriptor.setIdle(true)
-            let taken: Job?? = session.attempt("take a job") { redis throws(RedisError) in
-                try queue.take(block: wait, visibility: configuration.visibilityTimeout, worker: name, on: redis)
+            let waited: String?? = session.attempt("wait for a job") { redis throws(RedisError) in
+                try queue.wait(block: wait, on: redis)
             }
             idleDescriptor.setIdle(false)
-            guard let taken else {
-                // Connection trouble (or a stop interrupted the wait): back off, unless stopping.
+            guard let waited else {
+                // Connection trouble, a server error, or a stop that interrupted the wait.
                 if stop.isStopped { break }
-                stop.sleep(seconds: 0.1)
+                takeFailures += 1
+                stop.sleep(seconds: Double(takeBackoff.delay(attempt: takeFailures - 1, using: &generator)) / 1000)
                 continue
             }
-            guard let job = taken else { continue }
+            takeFailures = 0
+            guard let id = waited else { continue }
+            // A job already moved to in-flight: lease it even while stopping (or the reaper
+            // brings it back after the visibility timeout).
+            let leased: Job?? = session.run("lease \(id)") { redis throws(RedisError) in
+                try queue.lease(
+                    id, visibility: configuration.visibilityTimeout, worker: name,
+                    maxDeliveries: configuration.maxAttempts + 2, on: redis)
+            } ?? session.attempt("lease \(id)") { redis throws(RedisError) in
+                try queue.lease(
+                    id, visibility: configuration.visibilityTimeout, worker: name,
+                    maxDeliveries: configuration.maxAttempts + 2, on: redis)
+            }
+            guard let leased, let job = leased else { continue }
             process(job)
         }
         logger.info("worker stopped", metadata: ["worker": "\(name)"])
@@ -132,6 +150,7 @@ final class IdleDescriptor: Sendable {
     private let state = Mutex<(descriptor: Int32?, idle: Bool)>((nil, false))
 
     func connected(_ descriptor: Int32) { state.withLock { $0.descriptor = descriptor } }
+    func disconnected() { state.withLock { $0.descriptor = nil } }
     func setIdle(_ idle: Bool) { state.withLock { $0.idle = idle } }
 
     func interruptIfIdle() {
