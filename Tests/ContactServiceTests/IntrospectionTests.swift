@@ -205,3 +205,33 @@ struct IntrospectionTests {
         }
     }
 }
+
+@Suite("logs")
+struct LoggingTests {
+    @Test("--log-format json writes one object a line; debug logs each request without params")
+    func jsonDebugLog() throws {
+        let server = try TestServer(arguments: ["--log-level", "debug", "--log-format", "json"])
+        let client = try server.connect()
+        _ = try client.request("contacts.create", ["username": "logme", "first_name": "L", "last_name": "M", "emails": ["secret@example.com"]])
+        _ = try client.request("contacts.get", ["username": "nobody"], id: 7)
+        #expect(server.stop() == 0)
+        let lines = server.stderrText().split(separator: "\n")
+        let objects = try lines.map { try JSONReader.parse(Array($0.utf8)) }
+        #expect(objects.allSatisfy { $0["ts"] != nil && $0["level"] != nil && $0["message"] != nil })
+        let requests = objects.filter { $0["message"] == "request" }
+        #expect(requests.contains { $0["method"] == "contacts.get" && $0["id"] == "7" && $0["outcome"] == "error 404" && $0["duration_us"] != nil })
+        #expect(!lines.contains { $0.contains("secret@example.com") })
+    }
+
+    @Test("at info level no request and no email address is logged")
+    func infoLogIsQuiet() throws {
+        let server = try TestServer(arguments: ["--log-level", "info"])
+        _ = try server.connect().request(
+            "contacts.create", ["username": "quiet", "first_name": "Q", "last_name": "Q", "emails": ["hidden@example.com"]])
+        #expect(server.stop() == 0)
+        let text = server.stderrText()
+        #expect(text.contains("listening"))
+        #expect(!text.contains("hidden@example.com"))
+        #expect(!text.contains("method="))  // no per-request lines above debug
+    }
+}

@@ -28,6 +28,37 @@ struct TaskRunnerTests {
         #expect(ticks.last! - ticks.first! + 1 == Int64(ticks.count), "ticks were skipped: \(ticks)")
     }
 
+    @Test("after downtime a beat runs one catch-up, not the missed ticks, and logs the gap")
+    func oneCatchUpAfterDowntime() throws {
+        let env = try TaskEnvironment()
+        let flags = env.flags(["--create-every", "200ms", "--purge-every", "1h"])
+        let redis = try env.redis.connection()
+        let first = try TasksProcess(["beat"] + flags)
+        try waitUntil("two ticks were enqueued") { (try redis.command(["LLEN", env.keys.queue]).int ?? 0) >= 2 }
+        #expect(first.stop() == 0)
+        let before = try redis.command(["LLEN", env.keys.queue]).int ?? 0
+        usleep(1_100_000)  // about five ticks pass with no beat running
+        let second = try TasksProcess(["beat"] + flags)
+        try waitUntil("the catch-up was enqueued") { (try redis.command(["LLEN", env.keys.queue]).int ?? 0) > before }
+        #expect(second.stop() == 0)
+        let ticks = try redis.command(["LRANGE", env.keys.queue, "0", "-1"]).elements.compactMap(\.text)
+            .compactMap { Int64($0.split(separator: ":").last!) }.sorted()
+        // The ticks before and after the downtime are consecutive runs with one gap, never filled.
+        let gaps = zip(ticks, ticks.dropFirst()).filter { $1 - $0 > 1 }
+        #expect(gaps.count == 1)
+        #expect(second.log().contains("missed ticks"))
+    }
+
+    @Test("a Redis URL with a database number selects that database")
+    func selectsDatabase() throws {
+        let env = try TaskEnvironment()
+        let three = try RedisConnection(url: RedisURL(env.redis.url + "?db=3"))
+        try three.command(["SET", "where", "three"])
+        let zero = try env.redis.connection()
+        #expect(try zero.command(["GET", "where"]).isNull)
+        #expect(try RedisConnection(url: RedisURL(env.redis.url + "?db=3")).command(["GET", "where"]).text == "three")
+    }
+
     @Test("a worker killed mid-job: the job is redelivered and makes exactly one contact")
     func killedWorkerJobIsRedelivered() throws {
         let env = try TaskEnvironment()

@@ -64,7 +64,7 @@ final class ReaderPool: Sendable {
             entry = Entry(reader: try open(), snapshot: nil)
         }
         if let snapshot = entry.snapshot {
-            if monotonic() - snapshot.since < warmNanoseconds, let now = watcher?.current(), now == snapshot.header {
+            if monotonic() < snapshot.since + warmNanoseconds, let now = watcher?.current(), now == snapshot.header {
                 return entry  // nothing committed since it began: the snapshot is current
             }
             end(&entry)
@@ -141,9 +141,12 @@ final class ReaderPool: Sendable {
         reaperQueue.asyncAfter(deadline: .now() + .nanoseconds(Int(warmNanoseconds))) { [self] in
             reaperScheduled.withLock { $0 = false }
             let now = monotonic()
+            // A snapshot may have begun after `now` was read (another thread checked it in since):
+            // compare by adding, never by subtracting unsigned times.
+            let isStale = { (entry: Entry) in entry.snapshot.map { $0.since + self.warmNanoseconds <= now } ?? false }
             var stale: [Entry] = idle.withLock { entries in
-                let old = entries.filter { ($0.snapshot.map { now - $0.since >= warmNanoseconds }) ?? false }
-                entries.removeAll { ($0.snapshot.map { now - $0.since >= warmNanoseconds }) ?? false }
+                let old = entries.filter(isStale)
+                entries.removeAll(where: isStale)
                 return old
             }
             for index in stale.indices { end(&stale[index]) }
