@@ -61,6 +61,11 @@ public final class LineConnection {
     public func send(_ line: [UInt8]) throws(ClientError) {
         var bytes = line
         if bytes.last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
+        try send(exactly: bytes)
+    }
+
+    /// Sends exactly these bytes, newline or not (for tests of framing).
+    public func send(exactly bytes: [UInt8]) throws(ClientError) {
         var sent = 0
         while sent < bytes.count {
             let n = bytes[sent...].withUnsafeBytes { send_(fd, $0.baseAddress, $0.count) }

@@ -1,43 +1,24 @@
+import ContactClient
 import Foundation
 import JSONRPC
 import TestSupport
 
-/// A blocking Unix-socket client that sends raw lines and reads response lines, with a timeout.
+/// A raw-line client for tests, over the client library's blocking connection: sends lines (or
+/// any bytes) as they are and reads response lines, with a timeout.
 final class LineClient {
-    let fd: Int32
-    private var buffer: [UInt8] = []
+    private let connection: LineConnection
 
-    init(path: String, timeoutSeconds: Int = 10) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket() failed") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
+    init(path: String, timeoutSeconds: Double = 10) throws {
+        do {
+            connection = try LineConnection(path: path, connectTimeout: timeoutSeconds, readTimeout: timeoutSeconds)
+        } catch {
+            throw TestFailure("\(error)")
         }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        // No close here: deinit runs even when a fully initialized init throws, and closes fd.
-        guard rc == 0 else { throw TestFailure("connect to \(path) failed: errno \(errno)") }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
-
-    deinit { close(fd) }
 
     /// Sends raw bytes as they are.
     func send(raw: [UInt8]) throws {
-        var sent = 0
-        while sent < raw.count {
-            let n = raw[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw TestFailure("write failed: errno \(errno)") }
-            sent += n
-        }
+        do { try connection.send(exactly: raw) } catch { throw TestFailure("\(error)") }
     }
 
     /// Sends one line (a newline is added).
@@ -46,25 +27,16 @@ final class LineClient {
     }
 
     /// Shuts down the sending side (the server sees EOF).
-    func closeWrite() { shutdown(fd, Int32(SHUT_WR)) }
+    func closeWrite() { connection.finishSending() }
 
-    /// Reads one response line; nil on EOF. Throws on timeout.
+    /// Reads one response line; nil on EOF (or a reset connection). Throws on timeout.
     func readLine() throws -> String? {
-        while true {
-            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: buffer[..<newline], as: UTF8.self)
-                buffer.removeSubrange(...newline)
-                return line
-            }
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n == 0 { return buffer.isEmpty ? nil : { defer { buffer = [] }; return String(decoding: buffer, as: UTF8.self) }() }
-            if n < 0 {
-                if errno == EINTR { continue }
-                if errno == ECONNRESET { return nil }
-                throw TestFailure("read failed or timed out: errno \(errno)")
-            }
-            buffer.append(contentsOf: chunk[..<n])
+        do throws(ClientError) {
+            return try connection.readLine().map { String(decoding: $0, as: UTF8.self) }
+        } catch .connectionClosed {
+            return nil
+        } catch {
+            throw TestFailure("\(error)")
         }
     }
 
