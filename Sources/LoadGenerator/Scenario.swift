@@ -79,7 +79,7 @@ struct RequestBuilder {
         switch kind {
         case .get:
             let user = firstSeeded + Int(random() % UInt64(seeded - firstSeeded))
-            buffer += Array(#"{"jsonrpc":"2.0","id":\#(counter),"method":"contacts.get","params":{"username":"user\#(pad(user))"}}"#.utf8)
+            buffer += Array(#"{"jsonrpc":"2.0","id":\#(counter),"method":"contacts.get","params":{"username":"\#(Seeder.username(user))"}}"#.utf8)
         case .create:
             if scenario == .create { appendCreate(to: &buffer) }
             return
@@ -87,7 +87,7 @@ struct RequestBuilder {
             buffer += Array(#"{"jsonrpc":"2.0","id":\#(counter),"method":"server.ping"}"#.utf8)
         case .list, .mix:
             let user = firstSeeded + Int(random() % UInt64(seeded - firstSeeded))
-            let cursor = cursorAfter("user\(pad(user))")
+            let cursor = cursorAfter(Seeder.username(user))
             buffer += Array(#"{"jsonrpc":"2.0","id":\#(counter),"method":"contacts.list","params":{"limit":50,"cursor":"\#(cursor)"}}"#.utf8)
         }
         buffer.append(UInt8(ascii: "\n"))
@@ -100,13 +100,8 @@ struct RequestBuilder {
 
     private mutating func appendUpdate(to buffer: inout [UInt8]) {
         let user = firstSeeded + Int(random() % UInt64(seeded - firstSeeded))
-        buffer += Array(#"{"jsonrpc":"2.0","id":\#(counter),"method":"contacts.update","params":{"username":"user\#(pad(user))","last_name":"Updated\#(counter % 100)"}}"#.utf8)
+        buffer += Array(#"{"jsonrpc":"2.0","id":\#(counter),"method":"contacts.update","params":{"username":"\#(Seeder.username(user))","last_name":"Updated\#(counter % 100)"}}"#.utf8)
         buffer.append(UInt8(ascii: "\n"))
-    }
-
-    private func pad(_ n: Int) -> String {
-        let digits = String(n)
-        return String(repeating: "0", count: max(0, 7 - digits.count)) + digits
     }
 
     /// The server's cursor format ("c" + hex of the username); the bench knows it to start

@@ -6,6 +6,12 @@ import Glibc
 
 /// Fills a fresh server with `user0000000…` contacts, two emails each, in batches of creates.
 public enum Seeder {
+    /// The username of seeded contact `n`: "user" and at least 7 digits, so names sort by number.
+    public static func username(_ n: Int) -> String {
+        let digits = String(n)
+        return "user" + String(repeating: "0", count: max(0, 7 - digits.count)) + digits
+    }
+
     /// Creates contacts `from..<to`; returns how many the server acknowledged.
     public static func seed(socketPath: String, from: Int = 0, to count: Int, batch: Int = 500, connections: Int = 4) throws -> Int {
         let created = Counter()
@@ -23,7 +29,7 @@ public enum Seeder {
                         var line: [UInt8] = [UInt8(ascii: "[")]
                         for n in start..<end {
                             if n > start { line.append(UInt8(ascii: ",")) }
-                            let name = "user" + String(repeating: "0", count: max(0, 7 - String(n).count)) + String(n)
+                            let name = username(n)
                             line += Array(#"{"jsonrpc":"2.0","id":\#(n),"method":"contacts.create","params":["\#(name)","Seed","User \#(n)",["\#(name)@example.com","\#(name)@example.org"]]}"#.utf8)
                         }
                         line += Array("]\n".utf8)

@@ -205,8 +205,8 @@ struct RobustnessTests {
             for n in 0..<50 {
                 try SQLiteLockHolder.execute(
                     """
-                    INSERT INTO contacts (username, first_name, last_name, created_at, updated_at, version)
-                    VALUES ('outsider\(n)', 'O', 'S', 0, 0, 1)
+                    INSERT INTO contacts (id, username, first_name, last_name, created_at, updated_at, version)
+                    VALUES (\(1_000 + n), 'outsider\(n)', 'O', 'S', 0, 0, 1)
                     """, on: server.databasePath)
                 let response = try client.request("contacts.get", ["username": .string("outsider\(n)")])
                 #expect(response["result"]?["username"] == .string("outsider\(n)"), "read \(n) missed a committed write")

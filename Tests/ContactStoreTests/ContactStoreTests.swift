@@ -91,20 +91,40 @@ struct ContactStoreTests {
         let path = directory.appendingPathComponent("v1.db").path
         do {
             let db = try SQLiteConnection(path: path)
-            try db.execute(Schema.migrations[0])
+            try Schema.migrations[0].apply(to: db)
+            // Addresses inserted out of alphabetical order, interleaved between contacts.
             try db.execute("""
                 PRAGMA user_version = 1;
                 INSERT INTO contacts (id, username, first_name, last_name, created_at, updated_at, version)
-                    VALUES (1, 'old', 'Old', 'Timer', 1000, 2000, 3);
-                INSERT INTO emails (contact_id, address, address_key) VALUES (1, 'Old@Example.com', 'old@example.com');
+                    VALUES (1, 'old', 'Old', 'Timer', 1000, 2000, 3), (7, 'Other', 'An', 'Other', 1500, 1500, 1),
+                           (9, 'bare', 'No', 'Mail', 1600, 1600, 1);
+                INSERT INTO emails (contact_id, address, address_key) VALUES
+                    (1, 'Old@Example.com', 'old@example.com'), (7, 'z@example.com', 'z@example.com'),
+                    (1, 'b@example.com', 'b@example.com'), (7, 'a@example.com', 'a@example.com'),
+                    (1, 'a2@example.com', 'a2@example.com');
                 """)
         }
         let store = try ContactStore(path: path)
         defer { store.close() }
         let contact = try store.get(username: "OLD")
-        #expect(contact.emails.map(\.address) == ["Old@Example.com"] && contact.version == 3)
+        #expect(contact.emails.map(\.address) == ["Old@Example.com", "b@example.com", "a2@example.com"])
+        #expect(contact.version == 3 && contact.createdAt.milliseconds == 1000 && contact.updatedAt.milliseconds == 2000)
+        #expect(try store.get(username: "other").emails.map(\.address) == ["z@example.com", "a@example.com"])
+        #expect(try store.get(username: "bare").emails.isEmpty)
+        // Lookup by address and uniqueness still work on the upgraded tables.
+        #expect(try store.list(ListQuery(email: "A@example.com")).contacts.map(\.username) == ["Other"])
+        #expect(throws: StoreError.emailTaken(email: "B@example.com", owner: "old")) {
+            try store.create(try newContact("new", emails: ["B@example.com"]))
+        }
+        // A new contact gets an id of its own: deleting it leaves the others' addresses alone.
+        _ = try store.create(try newContact("new", emails: ["new@example.com"]))
+        _ = try store.delete(username: "new")
+        #expect(try store.get(username: "old").emails.count == 3)
+        _ = try store.delete(username: "old")
+        _ = try store.create(try newContact("again", emails: ["old@example.com", "b@example.com"]))
         let db = try SQLiteConnection(path: path)
         #expect(try db.scalarInt("PRAGMA user_version") == Schema.latestVersion)
+        #expect(try db.scalarInt("SELECT count(*) FROM emails") == 4)
     }
 
     @Test("a file from a newer version is refused and not modified")

@@ -79,6 +79,13 @@ final class SQLiteStatement {
         sqlite3_column_type(handle, column) == SQLITE_NULL
     }
 
+    /// Text column (0-based) split at every `separator` byte; empty for NULL or empty text.
+    func strings(_ column: Int32, separatedBy separator: UInt8) -> [String] {
+        guard let text = sqlite3_column_text(handle, column) else { return [] }
+        let bytes = UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, column)))
+        return bytes.split(separator: separator).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// Text column (0-based); empty for NULL.
     func string(_ column: Int32) -> String {
         guard let text = sqlite3_column_text(handle, column) else { return "" }

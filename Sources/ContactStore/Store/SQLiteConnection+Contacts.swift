@@ -2,21 +2,22 @@
 /// a pooled reader for queries, the writer (inside its transaction) for changes.
 extension SQLiteConnection {
     private static let contactColumns =
-        "c.id, c.username, c.first_name, c.last_name, c.created_at, c.updated_at, c.version, e.address"
+        "c.id, c.username, c.first_name, c.last_name, c.created_at, c.updated_at, c.version, c.emails"
+
+    /// How a contact's addresses are kept in its row (schema version 3): in order, separated by
+    /// a newline, which validation forbids inside an address.
+    static func storedEmails(_ addresses: [String]) -> String {
+        addresses.joined(separator: "\n")
+    }
 
     // MARK: Reads
 
     /// The contact with that username (case-insensitively), with its emails in insertion order.
     func fetchContact(username: String) throws(SQLiteError) -> (id: Int64, contact: Contact)? {
-        let statement = try statement(
-            key: 0,
-            """
-            SELECT \(Self.contactColumns) FROM contacts c LEFT JOIN emails e ON e.contact_id = c.id
-            WHERE c.username = ?1 ORDER BY e.id
-            """)
+        let statement = try statement(key: 0, "SELECT \(Self.contactColumns) FROM contacts c WHERE c.username = ?1")
         defer { statement.reset() }
         statement.bind(username, at: 1)
-        return try readContacts(statement).first
+        return try statement.step() ? readContact(statement) : nil
     }
 
     /// One page in case-insensitive username order, plus whether more rows follow.
@@ -27,17 +28,10 @@ extension SQLiteConnection {
         var join = ""
         if query.email != nil { join = "JOIN emails f ON f.contact_id = c.id AND f.address_key = ?4" }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        // The inner query pages over the username index; the outer one attaches the emails.
         // One cached statement per combination of filters (keys 1...8).
         let variant = 1 + (query.after != nil ? 1 : 0) + (query.usernamePrefix != nil ? 2 : 0) + (query.email != nil ? 4 : 0)
         let statement = try statement(
-            key: variant,
-            """
-            SELECT \(Self.contactColumns) FROM (
-                SELECT c.* FROM contacts c \(join) \(filter) ORDER BY c.username LIMIT ?5
-            ) c LEFT JOIN emails e ON e.contact_id = c.id
-            ORDER BY c.username COLLATE NOCASE, e.id
-            """)
+            key: variant, "SELECT \(Self.contactColumns) FROM contacts c \(join) \(filter) ORDER BY c.username LIMIT ?5")
         defer { statement.reset() }
         if let after = query.after { statement.bind(after, at: 1) }
         if let prefix = query.usernamePrefix {
@@ -51,7 +45,10 @@ extension SQLiteConnection {
         }
         if let email = query.email { statement.bind(Email(address: email).key, at: 4) }
         statement.bind(Int64(query.limit + 1), at: 5)
-        var contacts = try readContacts(statement).map(\.contact)
+        var contacts: [Contact] = []
+        while try statement.step() {
+            contacts.append(readContact(statement).contact)
+        }
         let hasMore = contacts.count > query.limit
         if hasMore { contacts.removeLast() }
         return (contacts, hasMore)
@@ -62,23 +59,14 @@ extension SQLiteConnection {
         try scalarInt("SELECT count(*) FROM contacts") ?? 0
     }
 
-    /// Groups joined rows (one per email) back into contacts.
-    private func readContacts(_ statement: SQLiteStatement) throws(SQLiteError) -> [(id: Int64, contact: Contact)] {
-        var result: [(id: Int64, contact: Contact)] = []
-        while try statement.step() {
-            let id = statement.int64(0)
-            if result.last?.id != id {
-                let contact = Contact(
-                    username: statement.string(1), firstName: statement.string(2), lastName: statement.string(3),
-                    emails: [], createdAt: Timestamp(milliseconds: statement.int64(4)),
-                    updatedAt: Timestamp(milliseconds: statement.int64(5)), version: statement.int64(6))
-                result.append((id, contact))
-            }
-            if !statement.isNull(7) {
-                result[result.count - 1].contact.emails.append(Email(address: statement.string(7)))
-            }
-        }
-        return result
+    /// The contact in the current row of a statement that selected `contactColumns`.
+    private func readContact(_ statement: SQLiteStatement) -> (id: Int64, contact: Contact) {
+        let contact = Contact(
+            username: statement.string(1), firstName: statement.string(2), lastName: statement.string(3),
+            emails: statement.strings(7, separatedBy: UInt8(ascii: "\n")).map(Email.init(address:)),
+            createdAt: Timestamp(milliseconds: statement.int64(4)),
+            updatedAt: Timestamp(milliseconds: statement.int64(5)), version: statement.int64(6))
+        return (statement.int64(0), contact)
     }
 
     // MARK: Writes (called inside the writer's transaction)
@@ -112,11 +100,10 @@ extension SQLiteConnection {
     }
 
     private func insertEmails(_ emails: [Email], contactID: Int64) throws(SQLiteError) {
-        let statement = try statement("INSERT INTO emails (contact_id, address, address_key) VALUES (?1, ?2, ?3)")
+        let statement = try statement("INSERT INTO emails (contact_id, address_key) VALUES (?1, ?2)")
         for email in emails {
             statement.bind(contactID, at: 1)
-            statement.bind(email.address, at: 2)
-            statement.bind(email.key, at: 3)
+            statement.bind(email.key, at: 2)
             try statement.run()
         }
     }
@@ -125,17 +112,22 @@ extension SQLiteConnection {
         try StoreError.translating {
             if try contactID(username: new.username) != nil { throw StoreError.usernameTaken(username: new.username) }
             try checkEmailsFree(new.emails, for: nil)
+            // The id only links a contact to its email rows; a deleted contact's id may be reused.
             let statement = try statement(
                 """
-                INSERT INTO contacts (username, first_name, last_name, created_at, updated_at, version)
-                VALUES (?1, ?2, ?3, ?4, ?4, 1)
+                INSERT INTO contacts (id, username, first_name, last_name, created_at, updated_at, version, emails)
+                VALUES ((SELECT ifnull(max(id), 0) + 1 FROM contacts), ?1, ?2, ?3, ?4, ?4, 1, ?5)
+                RETURNING id
                 """)
             statement.bind(new.username, at: 1)
             statement.bind(new.firstName, at: 2)
             statement.bind(new.lastName, at: 3)
             statement.bind(now.milliseconds, at: 4)
-            try statement.run()
-            try insertEmails(new.emails, contactID: lastInsertRowID)
+            statement.bind(Self.storedEmails(new.emails.map(\.address)), at: 5)
+            guard try statement.step() else { throw SQLiteError(code: 1 /* SQLITE_ERROR */, message: "INSERT returned no id", sql: statement.sql) }
+            let id = statement.int64(0)
+            statement.reset()
+            try insertEmails(new.emails, contactID: id)
         }
         return Contact(
             username: new.username, firstName: new.firstName, lastName: new.lastName, emails: new.emails,
@@ -166,7 +158,7 @@ extension SQLiteConnection {
             if let removed = change.removeEmails {
                 // Removing an address the contact does not have is a no-op: the call is idempotent.
                 let keys = Set(removed.map(\.key))
-                let delete = try statement("DELETE FROM emails WHERE contact_id = ?1 AND address_key = ?2")
+                let delete = try statement("DELETE FROM emails WHERE address_key = ?2 AND contact_id = ?1")
                 for key in keys {
                     delete.bind(id, at: 1)
                     delete.bind(key, at: 2)
@@ -192,13 +184,14 @@ extension SQLiteConnection {
             let statement = try statement(
                 """
                 UPDATE contacts SET username = ?2, first_name = ?3, last_name = ?4, updated_at = ?5,
-                version = version + 1 WHERE id = ?1
+                version = version + 1, emails = ?6 WHERE id = ?1
                 """)
             statement.bind(id, at: 1)
             statement.bind(change.newUsername ?? current.username, at: 2)
             statement.bind(change.firstName ?? current.firstName, at: 3)
             statement.bind(change.lastName ?? current.lastName, at: 4)
             statement.bind(now.milliseconds, at: 5)
+            statement.bind(Self.storedEmails(emails.map(\.address)), at: 6)
             try statement.run()
             var updated = current
             updated.username = change.newUsername ?? current.username
@@ -214,19 +207,19 @@ extension SQLiteConnection {
     /// Deletes a contact (its emails go by cascade) and returns the stored username.
     func deleteContact(username: String, expectedVersion: Int64?) throws(StoreError) -> String {
         try StoreError.translating {
-            let find = try statement("SELECT id, username, version FROM contacts WHERE username = ?1")
+            let find = try statement("SELECT username, version FROM contacts WHERE username = ?1")
             find.bind(username, at: 1)
             guard try find.step() else {
                 find.reset()
                 throw StoreError.notFound(username: username)
             }
-            let (id, stored, version) = (find.int64(0), find.string(1), find.int64(2))
+            let (stored, version) = (find.string(0), find.int64(1))
             find.reset()
             if let expectedVersion, expectedVersion != version {
                 throw StoreError.versionMismatch(username: stored, expected: expectedVersion, actual: version)
             }
-            let delete = try statement("DELETE FROM contacts WHERE id = ?1")
-            delete.bind(id, at: 1)
+            let delete = try statement("DELETE FROM contacts WHERE username = ?1")
+            delete.bind(stored, at: 1)
             try delete.run()
             return stored
         }
@@ -236,7 +229,7 @@ extension SQLiteConnection {
     func purgeContacts(createdBefore cutoff: Timestamp, limit: Int) throws(StoreError) -> Int {
         do throws(SQLiteError) {
             let statement = try statement(
-                "DELETE FROM contacts WHERE id IN (SELECT id FROM contacts WHERE created_at < ?1 LIMIT ?2)")
+                "DELETE FROM contacts WHERE username IN (SELECT username FROM contacts WHERE created_at < ?1 LIMIT ?2)")
             statement.bind(cutoff.milliseconds, at: 1)
             statement.bind(Int64(limit), at: 2)
             try statement.run()

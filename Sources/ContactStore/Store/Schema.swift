@@ -3,9 +3,22 @@
 /// Append a step to upgrade; never edit a released one. A file whose version is newer than
 /// `Schema.latestVersion` is refused untouched.
 enum Schema {
-    static let migrations: [String] = [
+    /// One version's upgrade: SQL, or code where SQL alone cannot say it.
+    enum Migration: Sendable {
+        case sql(String)
+        case code(@Sendable (SQLiteConnection) throws(SQLiteError) -> Void)
+
+        func apply(to db: SQLiteConnection) throws(SQLiteError) {
+            switch self {
+            case .sql(let sql): try db.execute(sql)
+            case .code(let body): try body(db)
+            }
+        }
+    }
+
+    static let migrations: [Migration] = [
         // 1: contacts and their emails.
-        """
+        .sql("""
         CREATE TABLE contacts (
             id          INTEGER PRIMARY KEY,
             username    TEXT    NOT NULL COLLATE NOCASE UNIQUE,
@@ -23,14 +36,70 @@ enum Schema {
             address_key TEXT    NOT NULL UNIQUE
         );
         CREATE INDEX emails_contact ON emails (contact_id, id);
-        """,
+        """),
         // 2: make the per-contact email index covering, so reading a contact's addresses
         // needs no lookup in the emails table itself.
-        """
+        .sql("""
         DROP INDEX emails_contact;
         CREATE INDEX emails_contact ON emails (contact_id, id, address);
-        """,
+        """),
+        // 3: one B-tree per get (docs/performance.md).
+        .code(storeContactsByUsername),
     ]
+
+    /// Version 3: contacts are stored in their username index (`WITHOUT ROWID`) with their
+    /// addresses, in order, in the row; `emails` keeps one row per address for uniqueness and
+    /// lookup by address. A get then reads one B-tree leaf instead of three, which is what
+    /// keeps it fast when the database no longer fits in the page cache.
+    private static func storeContactsByUsername(_ db: SQLiteConnection) throws(SQLiteError) {
+        try db.execute("""
+            CREATE TABLE contacts_v3 (
+                username    TEXT    NOT NULL COLLATE NOCASE PRIMARY KEY,
+                id          INTEGER NOT NULL UNIQUE,
+                first_name  TEXT    NOT NULL,
+                last_name   TEXT    NOT NULL,
+                created_at  INTEGER NOT NULL,
+                updated_at  INTEGER NOT NULL,
+                version     INTEGER NOT NULL DEFAULT 1,
+                emails      TEXT    NOT NULL DEFAULT ''
+            ) WITHOUT ROWID;
+            CREATE TABLE emails_v3 (
+                address_key TEXT    NOT NULL PRIMARY KEY,
+                contact_id  INTEGER NOT NULL REFERENCES contacts_v3 (id) ON DELETE CASCADE
+            ) WITHOUT ROWID;
+            INSERT INTO contacts_v3 (username, id, first_name, last_name, created_at, updated_at, version)
+                SELECT username, id, first_name, last_name, created_at, updated_at, version FROM contacts;
+            INSERT INTO emails_v3 (address_key, contact_id) SELECT address_key, contact_id FROM emails;
+            """)
+        // The address lists, in insertion order. (SQLite 3.40's group_concat has no ORDER BY.)
+        let read = try db.statement("SELECT contact_id, address FROM emails ORDER BY contact_id, id")
+        let write = try db.statement("UPDATE contacts_v3 SET emails = ?2 WHERE id = ?1")
+        var current: (id: Int64, addresses: [String])?
+        func flush() throws(SQLiteError) {
+            guard let current else { return }
+            write.bind(current.id, at: 1)
+            write.bind(SQLiteConnection.storedEmails(current.addresses), at: 2)
+            try write.run()
+        }
+        while try read.step() {
+            let id = read.int64(0)
+            if current?.id != id {
+                try flush()
+                current = (id, [])
+            }
+            current?.addresses.append(read.string(1))
+        }
+        read.reset()
+        try flush()
+        try db.execute("""
+            DROP TABLE emails;
+            DROP TABLE contacts;
+            ALTER TABLE contacts_v3 RENAME TO contacts;
+            ALTER TABLE emails_v3 RENAME TO emails;
+            CREATE INDEX contacts_created_at ON contacts (created_at);
+            CREATE INDEX emails_contact ON emails (contact_id);
+            """)
+    }
 
     static var latestVersion: Int64 { Int64(migrations.count) }
 
@@ -49,7 +118,7 @@ enum Schema {
                     throw StoreError.schemaTooNew(found: current, supported: latestVersion)
                 }
                 for version in Int(current)..<migrations.count {
-                    try db.execute(migrations[version])
+                    try migrations[version].apply(to: db)
                 }
                 if current < latestVersion { try db.execute("PRAGMA user_version = \(latestVersion)") }
                 try db.execute("COMMIT")
