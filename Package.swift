@@ -28,6 +28,7 @@ let package = Package(
             providers: [.apt(["libhiredis-dev"])]
         ),
         .target(name: "ContactPaths"),
+        .target(name: "UnixSocketAddress"),
         .target(name: "Redis", dependencies: ["CHiredis"]),
         .target(
             name: "Tasks",
@@ -38,11 +39,11 @@ let package = Package(
         .target(
             name: "ContactsLogging", dependencies: ["JSONRPC", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "ContactClient", dependencies: ["JSONRPC"]),
+        .target(name: "ContactClient", dependencies: ["JSONRPC", "UnixSocketAddress"]),
         .target(
             name: "ContactService",
             dependencies: [
-                "ContactStore", "JSONRPC", "ContactPaths",
+                "ContactStore", "JSONRPC", "ContactPaths", "UnixSocketAddress",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -69,7 +70,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "LoadGenerator"),
+        .target(name: "LoadGenerator", dependencies: ["UnixSocketAddress"]),
         .executableTarget(
             name: "contacts-bench",
             dependencies: [

@@ -4,6 +4,8 @@ import Glibc
 import Darwin
 #endif
 
+import UnixSocketAddress
+
 /// A blocking Unix-socket connection that writes and reads newline-terminated lines, with
 /// connect and read timeouts. Use it from one thread at a time.
 public final class LineConnection {
@@ -23,21 +25,9 @@ public final class LineConnection {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .cannotConnect(path: path, reason: String(cString: strerror(errno))) }
         self.fd = fd
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw .cannotConnect(path: path, reason: "the path is too long for a Unix socket")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
         setTimeout(SO_SNDTIMEO, seconds: connectTimeout)
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
+        guard let rc = UnixSocketAddress.with(path: path, { connect(fd, $0, $1) }) else {
+            throw .cannotConnect(path: path, reason: "the path is too long for a Unix socket")
         }
         guard rc == 0 else {
             let reason = errno == EAGAIN || errno == EINPROGRESS

@@ -4,6 +4,8 @@ import Synchronization
 import Glibc
 #endif
 
+import UnixSocketAddress
+
 /// How to drive the load.
 public struct LoadConfiguration: Sendable {
     public var socketPath: String
@@ -205,18 +207,7 @@ public enum LoadGenerator {
     /// Connects a non-blocking Unix socket.
     public static func connect(_ path: String) throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
+        let rc = UnixSocketAddress.with(path: path) { Glibc.connect(fd, $0, $1) }
         guard rc == 0 else {
             close(fd)
             throw LoadError("cannot connect to \(path): errno \(errno)")

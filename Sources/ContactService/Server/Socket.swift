@@ -4,6 +4,8 @@ import Glibc
 import Darwin
 #endif
 
+import UnixSocketAddress
+
 /// A failed socket call: what we tried, and errno's text.
 public struct SocketError: Error, Sendable, CustomStringConvertible {
     /// A sentence saying what failed, naming the path where there is one.
@@ -33,28 +35,17 @@ enum Socket {
         }
     }
 
-    /// The longest socket path the kernel accepts (sun_path, minus the terminating NUL).
-    static var maxPathLength: Int { MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1 }
+    /// The longest socket path the kernel accepts.
+    static var maxPathLength: Int { UnixSocketAddress.maxPathLength }
 
     /// Calls `body` with a `sockaddr_un` for `path`.
     static func withAddress<T>(
         _ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T
     ) throws(SocketError) -> T {
-        let bytes = Array(path.utf8)
-        guard bytes.count <= maxPathLength else {
-            throw SocketError("socket path is \(bytes.count) bytes, longer than the \(maxPathLength) the system allows: \(path)")
+        guard let result = UnixSocketAddress.with(path: path, body) else {
+            throw SocketError("socket path is \(path.utf8.count) bytes, longer than the \(maxPathLength) the system allows: \(path)")
         }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        return withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                body($0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
+        return result
     }
 
     /// A new non-blocking, close-on-exec stream socket.
