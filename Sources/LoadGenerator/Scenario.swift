@@ -12,8 +12,10 @@ public enum Scenario: String, Sendable, CaseIterable {
     case ping
 }
 
-/// Builds request lines. Reads (get, list, update) come from a pool built up front, so the hot
-/// loop copies bytes and allocates nothing; creates need unique names and are built each time.
+/// Builds request lines without allocating in the hot loop. A get is written straight into the
+/// buffer, for a key drawn anew each time (uniform over every seeded contact, however many);
+/// lists, updates and the mix come from a pool built up front; creates need unique names and
+/// are built each time.
 struct RequestBuilder {
     let scenario: Scenario
     let seeded: Int
@@ -30,7 +32,7 @@ struct RequestBuilder {
         self.firstSeeded = firstSeeded
         self.tag = tag
         self.state = seed | 1
-        if scenario != .create {
+        if scenario != .create && scenario != .get {
             // 20 kinds per mix cycle; the pool holds whole cycles so the mix ratio stays exact.
             for _ in 0..<4096 {
                 var line: [UInt8] = []
@@ -42,6 +44,10 @@ struct RequestBuilder {
 
     /// Appends one request line (with its newline) to `buffer`.
     mutating func append(to buffer: inout [UInt8]) {
+        if scenario == .get {
+            appendGet(to: &buffer)
+            return
+        }
         if pool.isEmpty {
             appendFresh(to: &buffer)
             return
@@ -91,6 +97,31 @@ struct RequestBuilder {
             buffer += Array(#"{"jsonrpc":"2.0","id":\#(counter),"method":"contacts.list","params":{"limit":50,"cursor":"\#(cursor)"}}"#.utf8)
         }
         buffer.append(UInt8(ascii: "\n"))
+    }
+
+    private static let getHead = Array(#"{"jsonrpc":"2.0","id":1,"method":"contacts.get","params":{"username":"user"#.utf8)
+    private static let getTail = Array(#""}}"#.utf8) + [UInt8(ascii: "\n")]
+
+    /// A get of a random seeded contact, written in place: `Seeder.username`'s digits, no String.
+    /// (The id is always 1: answers come back in order on a connection, and only the lines are counted.)
+    private mutating func appendGet(to buffer: inout [UInt8]) {
+        var user = firstSeeded + Int(random() % UInt64(seeded - firstSeeded))
+        buffer += Self.getHead
+        var digits = 1
+        while digits < 7 || user >= power10(digits) { digits += 1 }
+        var divisor = power10(digits - 1)
+        for _ in 0..<digits {
+            buffer.append(UInt8(ascii: "0") + UInt8(user / divisor))
+            user %= divisor
+            divisor /= 10
+        }
+        buffer += Self.getTail
+    }
+
+    private func power10(_ exponent: Int) -> Int {
+        var value = 1
+        for _ in 0..<exponent { value *= 10 }
+        return value
     }
 
     private mutating func appendCreate(to buffer: inout [UInt8]) {
