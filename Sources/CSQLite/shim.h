@@ -24,4 +24,18 @@ static inline void contacts_read_wal_index_header(const void *shm, uint64_t out[
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     for (int i = 0; i < 12; i++) out[i] = words[i];
 }
+// The first 32 KB region of the WAL index (the -shm shared memory), as SQLite's own VFS has
+// mapped it for this connection, or NULL (not in WAL mode, or not opened yet). The mapping stays
+// valid while the connection is open. Going through SQLite matters: a second descriptor of the
+// -shm file, once closed, would drop every POSIX lock this process holds on it (SQLite's
+// included), and other processes would then rebuild the WAL index under the open connections.
+static inline const void *contacts_wal_index(sqlite3 *db) {
+    sqlite3_file *file = 0;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK || file == 0) return 0;
+    const sqlite3_io_methods *methods = file->pMethods;
+    if (methods == 0 || methods->iVersion < 2 || methods->xShmMap == 0) return 0;
+    volatile void *region = 0;
+    if (methods->xShmMap(file, 0, 32768, 0, &region) != SQLITE_OK) return 0;
+    return (const void *)region;
+}
 #endif

@@ -216,6 +216,30 @@ struct RobustnessTests {
         }
     }
 
+    @Test("the server keeps SQLite's shared-memory lock, so another process opening the file never resets it")
+    func serverKeepsSharedMemoryLock() throws {
+        try withRunningServer { server in
+            let client = try server.connect()
+            // A few reads and a write: every connection kind has used the shared memory.
+            for _ in 0..<5 { _ = try client.request("contacts.get", ["username": "nobody"]) }
+            _ = try client.request("contacts.create", ["username": "locker", "first_name": "L", "last_name": "K"])
+            _ = try client.request("contacts.get", ["username": "locker"])
+            // SQLite's "dead man switch": while any process holds a shared lock on byte 128 of the
+            // -shm file, a process opening the database leaves the WAL index alone. If it is
+            // free, the newcomer truncates and rebuilds the WAL index under the server's feet.
+            let fd = open(server.databasePath + "-shm", O_RDONLY)
+            #expect(fd >= 0)
+            defer { close(fd) }
+            var lock = flock()
+            lock.l_type = Int16(F_WRLCK)
+            lock.l_whence = Int16(SEEK_SET)
+            lock.l_start = 128
+            lock.l_len = 1
+            #expect(fcntl(fd, F_GETLK, &lock) == 0)
+            #expect(lock.l_type == Int16(F_RDLCK), "the server holds no lock on the -shm file's dead man switch")
+        }
+    }
+
     @Test("SIGINT stops the server cleanly too")
     func sigint() throws {
         let server = try TestServer()

@@ -74,6 +74,21 @@ struct ContactStoreTests {
         }
     }
 
+    @Test("the WAL watcher sees every commit, from the store or any other connection")
+    func walWatcherSeesCommits() throws {
+        try withTemporaryStore { store, path in
+            let watcher = try #require(WALChangeWatcher(databasePath: path))
+            let before = try #require(watcher.current())
+            #expect(watcher.current() == before)
+            _ = try store.create(try newContact("watched"))
+            let afterStore = try #require(watcher.current())
+            #expect(afterStore != before)
+            let other = try SQLiteConnection(path: path)
+            try other.execute("UPDATE contacts SET first_name = 'Other'")
+            #expect(watcher.current() != afterStore)
+        }
+    }
+
     @Test("a fresh file is migrated to the latest schema version")
     func migratesFreshFile() throws {
         try withTemporaryStore { _, path in

@@ -48,6 +48,13 @@ final class SQLiteConnection: @unchecked Sendable {
         sqlite3_close_v2(handle)
     }
 
+    /// The start of the WAL index (the `-shm` shared memory) as SQLite maps it for this
+    /// connection: valid while the connection stays open, read-only for the caller. Nil when the
+    /// database is not in WAL mode or this connection has not read it yet.
+    func walIndex() -> UnsafeRawPointer? {
+        contacts_wal_index(handle)
+    }
+
     /// Sets how long a locked database is retried before `SQLITE_BUSY` is returned.
     func setBusyTimeout(milliseconds: Int32) {
         sqlite3_busy_timeout(handle, milliseconds)

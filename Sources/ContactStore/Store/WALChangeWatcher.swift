@@ -1,9 +1,5 @@
 import CSQLite
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Tells, with two memory reads and no lock or system call, whether any connection in any process
 /// has committed to the database since a moment in the past.
 ///
@@ -14,10 +10,11 @@ import Glibc
 /// https://sqlite.org/walformat.html). We read it the same way: equal copies that also equal the
 /// copy taken before a snapshot began mean nothing was committed since.
 final class WALChangeWatcher: @unchecked Sendable {
-    // @unchecked Sendable: the mapping is read-only and lives as long as this object; reads are
-    // done with the acquire fence and volatile loads of the C helper.
-    private let mapping: UnsafeMutableRawPointer
-    private static let mappedBytes = 4096
+    // @unchecked Sendable: `connection` is never used after init (it stays open only so that
+    // SQLite keeps the mapping); the mapping is only read, with the acquire fence and volatile
+    // loads of the C helper.
+    private let connection: SQLiteConnection
+    private let mapping: UnsafeRawPointer
 
     /// One reading of the header: 48 bytes, as six words.
     struct Header: Equatable, Sendable {
@@ -29,20 +26,17 @@ final class WALChangeWatcher: @unchecked Sendable {
         }
     }
 
-    /// Maps `<database>-shm`; nil when it is missing or too small (the caller then never reuses snapshots).
+    /// Watches the database at `path` through a connection of its own, using SQLite's mapping of
+    /// the `-shm` file (never a descriptor of our own: closing one would drop SQLite's locks).
+    /// Nil when the database is not in WAL mode (the caller then never reuses snapshots).
     init?(databasePath: String) {
-        let fd = open(databasePath + "-shm", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_size >= 136,
-            let base = mmap(nil, Self.mappedBytes, PROT_READ, MAP_SHARED, fd, 0), base != MAP_FAILED
+        guard let connection = try? SQLiteConnection(path: databasePath, create: false),
+            // Reading anything opens the WAL index.
+            (try? connection.scalarInt("PRAGMA user_version")) != nil,
+            let mapping = connection.walIndex()
         else { return nil }
-        mapping = base
-    }
-
-    deinit {
-        munmap(mapping, Self.mappedBytes)
+        self.connection = connection
+        self.mapping = mapping
     }
 
     /// The header now, or nil while a commit is rewriting it (the two copies differ) or before
