@@ -100,63 +100,87 @@ struct ContactStoreTests {
 
     @Test("a file at schema version 1 is upgraded on open and keeps its data")
     func upgradesOlderFile() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("v1.db").path
-        do {
+        try withTemporaryDatabasePath("v1.db") { path in
+            do {
+                let db = try SQLiteConnection(path: path)
+                try Schema.migrations[0].apply(to: db)
+                // Addresses inserted out of alphabetical order, interleaved between contacts.
+                try db.execute("""
+                    PRAGMA user_version = 1;
+                    INSERT INTO contacts (id, username, first_name, last_name, created_at, updated_at, version)
+                        VALUES (1, 'old', 'Old', 'Timer', 1000, 2000, 3), (7, 'Other', 'An', 'Other', 1500, 1500, 1),
+                               (9, 'bare', 'No', 'Mail', 1600, 1600, 1);
+                    INSERT INTO emails (contact_id, address, address_key) VALUES
+                        (1, 'Old@Example.com', 'old@example.com'), (7, 'z@example.com', 'z@example.com'),
+                        (1, 'b@example.com', 'b@example.com'), (7, 'a@example.com', 'a@example.com'),
+                        (1, 'a2@example.com', 'a2@example.com');
+                    """)
+            }
+            let store = try ContactStore(path: path)
+            defer { store.close() }
+            let contact = try store.get(username: "OLD")
+            #expect(contact.emails.map(\.address) == ["Old@Example.com", "b@example.com", "a2@example.com"])
+            #expect(contact.version == 3 && contact.createdAt.milliseconds == 1000 && contact.updatedAt.milliseconds == 2000)
+            #expect(try store.get(username: "other").emails.map(\.address) == ["z@example.com", "a@example.com"])
+            #expect(try store.get(username: "bare").emails.isEmpty)
+            // Lookup by address and uniqueness still work on the upgraded tables.
+            #expect(try store.list(ListQuery(email: "A@example.com")).contacts.map(\.username) == ["Other"])
+            #expect(throws: StoreError.emailTaken(email: "B@example.com", owner: "old")) {
+                try store.create(try newContact("new", emails: ["B@example.com"]))
+            }
+            // A new contact gets an id of its own: deleting it leaves the others' addresses alone.
+            _ = try store.create(try newContact("new", emails: ["new@example.com"]))
+            _ = try store.delete(username: "new")
+            #expect(try store.get(username: "old").emails.count == 3)
+            _ = try store.delete(username: "old")
+            _ = try store.create(try newContact("again", emails: ["old@example.com", "b@example.com"]))
             let db = try SQLiteConnection(path: path)
-            try Schema.migrations[0].apply(to: db)
-            // Addresses inserted out of alphabetical order, interleaved between contacts.
-            try db.execute("""
-                PRAGMA user_version = 1;
-                INSERT INTO contacts (id, username, first_name, last_name, created_at, updated_at, version)
-                    VALUES (1, 'old', 'Old', 'Timer', 1000, 2000, 3), (7, 'Other', 'An', 'Other', 1500, 1500, 1),
-                           (9, 'bare', 'No', 'Mail', 1600, 1600, 1);
-                INSERT INTO emails (contact_id, address, address_key) VALUES
-                    (1, 'Old@Example.com', 'old@example.com'), (7, 'z@example.com', 'z@example.com'),
-                    (1, 'b@example.com', 'b@example.com'), (7, 'a@example.com', 'a@example.com'),
-                    (1, 'a2@example.com', 'a2@example.com');
-                """)
+            #expect(try db.scalarInt("PRAGMA user_version") == Schema.latestVersion)
+            #expect(try db.scalarInt("SELECT count(*) FROM emails") == 4)
         }
-        let store = try ContactStore(path: path)
-        defer { store.close() }
-        let contact = try store.get(username: "OLD")
-        #expect(contact.emails.map(\.address) == ["Old@Example.com", "b@example.com", "a2@example.com"])
-        #expect(contact.version == 3 && contact.createdAt.milliseconds == 1000 && contact.updatedAt.milliseconds == 2000)
-        #expect(try store.get(username: "other").emails.map(\.address) == ["z@example.com", "a@example.com"])
-        #expect(try store.get(username: "bare").emails.isEmpty)
-        // Lookup by address and uniqueness still work on the upgraded tables.
-        #expect(try store.list(ListQuery(email: "A@example.com")).contacts.map(\.username) == ["Other"])
-        #expect(throws: StoreError.emailTaken(email: "B@example.com", owner: "old")) {
-            try store.create(try newContact("new", emails: ["B@example.com"]))
+    }
+
+    @Test("a process opening a file that another one is upgrading waits for the upgrade, however long")
+    func concurrentUpgradeOfALargeFile() throws {
+        try withTemporaryDatabasePath("v2.db") { path in
+            do {
+                let db = try SQLiteConnection(path: path)
+                try db.execute("PRAGMA journal_mode = WAL")
+                try Schema.migrations[0].apply(to: db)
+                try Schema.migrations[1].apply(to: db)
+                // Enough contacts that the upgrade takes far longer than the 50 ms busy timeout below.
+                try db.execute("""
+                    BEGIN;
+                    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000)
+                    INSERT INTO contacts (id, username, first_name, last_name, created_at, updated_at, version)
+                        SELECT i, 'user' || i, 'F', 'L', i, i, 1 FROM n;
+                    INSERT INTO emails (contact_id, address, address_key)
+                        SELECT id, username || '@example.com', username || '@example.com' FROM contacts;
+                    PRAGMA user_version = 2;
+                    COMMIT;
+                    """)
+            }
+            #expect(openConcurrently(path, count: 2, options: StoreOptions(busyTimeoutMilliseconds: 50)).isEmpty)
+            let store = try ContactStore(path: path)
+            defer { store.close() }
+            #expect(try store.count() == 30000)
+            #expect(try store.get(username: "USER29999").emails.map(\.address) == ["user29999@example.com"])
         }
-        // A new contact gets an id of its own: deleting it leaves the others' addresses alone.
-        _ = try store.create(try newContact("new", emails: ["new@example.com"]))
-        _ = try store.delete(username: "new")
-        #expect(try store.get(username: "old").emails.count == 3)
-        _ = try store.delete(username: "old")
-        _ = try store.create(try newContact("again", emails: ["old@example.com", "b@example.com"]))
-        let db = try SQLiteConnection(path: path)
-        #expect(try db.scalarInt("PRAGMA user_version") == Schema.latestVersion)
-        #expect(try db.scalarInt("SELECT count(*) FROM emails") == 4)
     }
 
     @Test("a file from a newer version is refused and not modified")
     func refusesNewerSchema() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("future.db").path
-        do {
-            let db = try SQLiteConnection(path: path)
-            try db.execute("CREATE TABLE t (x); PRAGMA user_version = 42")
+        try withTemporaryDatabasePath("future.db") { path in
+            do {
+                let db = try SQLiteConnection(path: path)
+                try db.execute("CREATE TABLE t (x); PRAGMA user_version = 42")
+            }
+            let before = try Data(contentsOf: URL(fileURLWithPath: path))
+            #expect(throws: StoreError.schemaTooNew(found: 42, supported: Schema.latestVersion)) {
+                _ = try ContactStore(path: path)
+            }
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
         }
-        let before = try Data(contentsOf: URL(fileURLWithPath: path))
-        #expect(throws: StoreError.schemaTooNew(found: 42, supported: Schema.latestVersion)) {
-            _ = try ContactStore(path: path)
-        }
-        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
     }
 }
 
@@ -175,19 +199,8 @@ final class ResultsBox: @unchecked Sendable {
 struct ConcurrentOpenTests {
     @Test("several stores opening a new file at the same moment all succeed", arguments: 0..<20)
     func concurrentMigration(round: Int) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("new.db").path
-        let failures = ResultsBox()
-        DispatchQueue.concurrentPerform(iterations: 8) { index in
-            do throws(StoreError) {
-                let store = try ContactStore(path: path)
-                store.close()
-            } catch {
-                failures.append("\(index)", .failure(error))
-            }
+        try withTemporaryDatabasePath("new.db") { path in
+            #expect(openConcurrently(path, count: 8).isEmpty)
         }
-        #expect(failures.failures.isEmpty)
     }
 }

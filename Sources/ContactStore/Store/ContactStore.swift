@@ -40,7 +40,7 @@ public final class ContactStore: Sendable {
         }
         try Self.retryingDeadlocks(timeoutMilliseconds: options.busyTimeoutMilliseconds) { () throws(StoreError) in
             try StoreError.translating { try db.execute("PRAGMA journal_mode = WAL") }
-            try Schema.migrate(db)
+            try Schema.migrate(db, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)
         }
         let busy = options.busyTimeoutMilliseconds
         // The writer has read the file, so its -shm exists and can be watched.

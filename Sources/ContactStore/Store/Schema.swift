@@ -103,14 +103,22 @@ enum Schema {
 
     static var latestVersion: Int64 { Int64(migrations.count) }
 
+    /// How long a process waits for another one that is upgrading the same file: an upgrade may
+    /// rewrite whole tables (version 3 takes about 12 s per million contacts), which is far
+    /// longer than the busy timeout a single write is allowed.
+    static let upgradeWaitMilliseconds: Int32 = 600_000
+
     /// Brings the database up to `latestVersion`, in one transaction.
     ///
     /// The version is read inside `BEGIN IMMEDIATE`, so two processes opening a new file at the
-    /// same moment (the server and the task runner) cannot both run the same step.
-    static func migrate(_ db: SQLiteConnection) throws(StoreError) {
+    /// same moment (the server and the task runner) cannot both run the same step; the second
+    /// waits up to `upgradeWaitMilliseconds` for the first, then finds the file up to date.
+    static func migrate(_ db: SQLiteConnection, busyTimeoutMilliseconds: Int32) throws(StoreError) {
         try StoreError.translating {
             // Fast path: an up-to-date file needs no write lock (a busy server may hold it).
             if try db.scalarInt("PRAGMA user_version") == latestVersion { return }
+            db.setBusyTimeout(milliseconds: max(busyTimeoutMilliseconds, upgradeWaitMilliseconds))
+            defer { db.setBusyTimeout(milliseconds: busyTimeoutMilliseconds) }
             try db.execute("BEGIN IMMEDIATE")
             do {
                 let current = try db.scalarInt("PRAGMA user_version") ?? 0
