@@ -207,7 +207,10 @@ public enum LoadGenerator {
     /// Connects a non-blocking Unix socket.
     public static func connect(_ path: String) throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        let rc = UnixSocketAddress.with(path: path) { Glibc.connect(fd, $0, $1) }
+        guard let rc = UnixSocketAddress.with(path: path, { Glibc.connect(fd, $0, $1) }) else {
+            close(fd)
+            throw LoadError("cannot connect to \(path): the path is longer than \(UnixSocketAddress.maxPathLength) bytes")
+        }
         guard rc == 0 else {
             close(fd)
             throw LoadError("cannot connect to \(path): errno \(errno)")

@@ -77,7 +77,7 @@ struct ContactStoreTests {
     @Test("the WAL watcher sees every commit, from the store or any other connection")
     func walWatcherSeesCommits() throws {
         try withTemporaryStore { store, path in
-            let watcher = try #require(WALChangeWatcher(databasePath: path))
+            let watcher = try #require(WALChangeWatcher(databasePath: path, busyTimeoutMilliseconds: 1000))
             let before = try #require(watcher.current())
             #expect(watcher.current() == before)
             _ = try store.create(try newContact("watched"))
@@ -86,6 +86,20 @@ struct ContactStoreTests {
             let other = try SQLiteConnection(path: path)
             try other.execute("UPDATE contacts SET first_name = 'Other'")
             #expect(watcher.current() != afterStore)
+        }
+    }
+
+    @Test("email rows left behind by a tool without foreign keys never attach to a new contact")
+    func orphanedEmailRowsStayOrphaned() throws {
+        try withTemporaryStore { store, path in
+            _ = try store.create(try newContact("first"))
+            _ = try store.create(try newContact("gone", emails: ["gone@example.com"]))
+            // The sqlite3 shell, like any connection by default, does not enforce foreign keys.
+            let shell = try SQLiteConnection(path: path)
+            try shell.execute("DELETE FROM contacts WHERE username = 'gone'")
+            _ = try store.create(try newContact("next"))
+            #expect(try store.list(ListQuery(email: "gone@example.com")).contacts.isEmpty)
+            #expect(try store.get(username: "next").emails.isEmpty)
         }
     }
 
@@ -113,7 +127,8 @@ struct ContactStoreTests {
                     INSERT INTO emails (contact_id, address, address_key) VALUES
                         (1, 'Old@Example.com', 'old@example.com'), (7, 'z@example.com', 'z@example.com'),
                         (1, 'b@example.com', 'b@example.com'), (7, 'a@example.com', 'a@example.com'),
-                        (1, 'a2@example.com', 'a2@example.com');
+                        (1, 'a2@example.com', 'a2@example.com'),
+                        (99, 'ghost@example.com', 'ghost@example.com');  -- its contact is gone
                     """)
             }
             let store = try ContactStore(path: path)
@@ -133,10 +148,10 @@ struct ContactStoreTests {
             _ = try store.delete(username: "new")
             #expect(try store.get(username: "old").emails.count == 3)
             _ = try store.delete(username: "old")
-            _ = try store.create(try newContact("again", emails: ["old@example.com", "b@example.com"]))
+            _ = try store.create(try newContact("again", emails: ["old@example.com", "b@example.com", "ghost@example.com"]))
             let db = try SQLiteConnection(path: path)
             #expect(try db.scalarInt("PRAGMA user_version") == Schema.latestVersion)
-            #expect(try db.scalarInt("SELECT count(*) FROM emails") == 4)
+            #expect(try db.scalarInt("SELECT count(*) FROM emails") == 5)
         }
     }
 

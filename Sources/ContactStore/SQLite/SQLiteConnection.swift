@@ -92,14 +92,21 @@ final class SQLiteConnection: @unchecked Sendable {
 
     /// Reads a single integer pragma or scalar query.
     func scalarInt(_ sql: String) throws(SQLiteError) -> Int64? {
+        try firstRow(sql) { $0.int64(0) }
+    }
+
+    /// Runs a query and returns the first column of its first row as text, if any.
+    func scalarText(_ sql: String) throws(SQLiteError) -> String? {
+        try firstRow(sql) { $0.string(0) }
+    }
+
+    private func firstRow<T>(_ sql: String, _ read: (SQLiteStatement) -> T) throws(SQLiteError) -> T? {
         let statement = try statement(sql)
         defer { statement.reset() }
         guard try statement.step() else { return nil }
-        return statement.int64(0)
+        return read(statement)
     }
 
-    /// The rowid of the last successful INSERT on this connection.
-    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     /// Rows changed by the last INSERT, UPDATE or DELETE.
     var changes: Int { Int(sqlite3_changes(handle)) }

@@ -112,11 +112,15 @@ extension SQLiteConnection {
         try StoreError.translating {
             if try contactID(username: new.username) != nil { throw StoreError.usernameTaken(username: new.username) }
             try checkEmailsFree(new.emails, for: nil)
-            // The id only links a contact to its email rows; a deleted contact's id may be reused.
+            // The id only links a contact to its email rows. It is above every id either table
+            // holds, so email rows left behind by a tool that deleted a contact without foreign
+            // keys (the sqlite3 shell's default) can never attach to a new contact.
             let statement = try statement(
                 """
                 INSERT INTO contacts (id, username, first_name, last_name, created_at, updated_at, version, emails)
-                VALUES ((SELECT ifnull(max(id), 0) + 1 FROM contacts), ?1, ?2, ?3, ?4, ?4, 1, ?5)
+                VALUES (
+                    max(ifnull((SELECT max(id) FROM contacts), 0), ifnull((SELECT max(contact_id) FROM emails), 0)) + 1,
+                    ?1, ?2, ?3, ?4, ?4, 1, ?5)
                 RETURNING id
                 """)
             statement.bind(new.username, at: 1)
@@ -181,18 +185,24 @@ extension SQLiteConnection {
                 try insertEmails(new, contactID: id)
                 emails += new
             }
-            let statement = try statement(
+            let update = try statement(
                 """
-                UPDATE contacts SET username = ?2, first_name = ?3, last_name = ?4, updated_at = ?5,
-                version = version + 1, emails = ?6 WHERE id = ?1
+                UPDATE contacts SET first_name = ?2, last_name = ?3, updated_at = ?4,
+                version = version + 1, emails = ?5 WHERE id = ?1
                 """)
-            statement.bind(id, at: 1)
-            statement.bind(change.newUsername ?? current.username, at: 2)
-            statement.bind(change.firstName ?? current.firstName, at: 3)
-            statement.bind(change.lastName ?? current.lastName, at: 4)
-            statement.bind(now.milliseconds, at: 5)
-            statement.bind(Self.storedEmails(emails.map(\.address)), at: 6)
-            try statement.run()
+            update.bind(id, at: 1)
+            update.bind(change.firstName ?? current.firstName, at: 2)
+            update.bind(change.lastName ?? current.lastName, at: 3)
+            update.bind(now.milliseconds, at: 4)
+            update.bind(Self.storedEmails(emails.map(\.address)), at: 5)
+            try update.run()
+            // The username is the table's key: setting it moves the row, so only a rename does.
+            if let newName = change.newUsername, newName != current.username {
+                let rename = try statement("UPDATE contacts SET username = ?2 WHERE id = ?1")
+                rename.bind(id, at: 1)
+                rename.bind(newName, at: 2)
+                try rename.run()
+            }
             var updated = current
             updated.username = change.newUsername ?? current.username
             updated.firstName = change.firstName ?? current.firstName

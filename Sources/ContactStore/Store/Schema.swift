@@ -69,7 +69,9 @@ enum Schema {
             ) WITHOUT ROWID;
             INSERT INTO contacts_v3 (username, id, first_name, last_name, created_at, updated_at, version)
                 SELECT username, id, first_name, last_name, created_at, updated_at, version FROM contacts;
-            INSERT INTO emails_v3 (address_key, contact_id) SELECT address_key, contact_id FROM emails;
+            -- Email rows whose contact is gone (deleted by a tool without foreign keys) are dropped.
+            INSERT INTO emails_v3 (address_key, contact_id)
+                SELECT address_key, contact_id FROM emails WHERE contact_id IN (SELECT id FROM contacts);
             """)
         // The address lists, in insertion order. (SQLite 3.40's group_concat has no ORDER BY.)
         let read = try db.statement("SELECT contact_id, address FROM emails ORDER BY contact_id, id")

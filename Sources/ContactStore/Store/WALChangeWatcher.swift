@@ -29,11 +29,12 @@ final class WALChangeWatcher: @unchecked Sendable {
     /// Watches the database at `path` through a connection of its own, using SQLite's mapping of
     /// the `-shm` file (never a descriptor of our own: closing one would drop SQLite's locks).
     /// Nil when the database is not in WAL mode (the caller then never reuses snapshots).
-    init?(databasePath: String) {
-        guard let connection = try? SQLiteConnection(path: databasePath, create: false),
-            // Reading anything opens the WAL index.
-            (try? connection.scalarInt("PRAGMA user_version")) != nil,
-            let mapping = connection.walIndex()
+    init?(databasePath: String, busyTimeoutMilliseconds: Int32) {
+        guard let connection = try? SQLiteConnection(path: databasePath, create: false) else { return nil }
+        connection.setBusyTimeout(milliseconds: busyTimeoutMilliseconds)
+        // Reading the journal mode also opens the WAL index (outside WAL mode there is none, and
+        // asking SQLite for one would create a stray -shm file).
+        guard (try? connection.scalarText("PRAGMA journal_mode")) == "wal", let mapping = connection.walIndex()
         else { return nil }
         self.connection = connection
         self.mapping = mapping
