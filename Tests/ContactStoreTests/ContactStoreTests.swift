@@ -115,12 +115,8 @@ struct ContactStoreTests {
     @Test("a file at schema version 1 is upgraded on open and keeps its data")
     func upgradesOlderFile() throws {
         try withTemporaryDatabasePath("v1.db") { path in
-            do {
-                let db = try SQLiteConnection(path: path)
-                try Schema.migrations[0].apply(to: db)
-                // Addresses inserted out of alphabetical order, interleaved between contacts.
-                try db.execute("""
-                    PRAGMA user_version = 1;
+            // Addresses inserted out of alphabetical order, interleaved between contacts.
+            try writeDatabase(at: path, version: 1, data: """
                     INSERT INTO contacts (id, username, first_name, last_name, created_at, updated_at, version)
                         VALUES (1, 'old', 'Old', 'Timer', 1000, 2000, 3), (7, 'Other', 'An', 'Other', 1500, 1500, 1),
                                (9, 'bare', 'No', 'Mail', 1600, 1600, 1);
@@ -130,7 +126,6 @@ struct ContactStoreTests {
                         (1, 'a2@example.com', 'a2@example.com'),
                         (99, 'ghost@example.com', 'ghost@example.com');  -- its contact is gone
                     """)
-            }
             let store = try ContactStore(path: path)
             defer { store.close() }
             let contact = try store.get(username: "OLD")
@@ -158,23 +153,14 @@ struct ContactStoreTests {
     @Test("a process opening a file that another one is upgrading waits for the upgrade, however long")
     func concurrentUpgradeOfALargeFile() throws {
         try withTemporaryDatabasePath("v2.db") { path in
-            do {
-                let db = try SQLiteConnection(path: path)
-                try db.execute("PRAGMA journal_mode = WAL")
-                try Schema.migrations[0].apply(to: db)
-                try Schema.migrations[1].apply(to: db)
-                // Enough contacts that the upgrade takes far longer than the 50 ms busy timeout below.
-                try db.execute("""
-                    BEGIN;
+            // Enough contacts that the upgrade takes far longer than the 50 ms busy timeout below.
+            try writeDatabase(at: path, version: 2, data: """
                     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000)
                     INSERT INTO contacts (id, username, first_name, last_name, created_at, updated_at, version)
                         SELECT i, 'user' || i, 'F', 'L', i, i, 1 FROM n;
                     INSERT INTO emails (contact_id, address, address_key)
                         SELECT id, username || '@example.com', username || '@example.com' FROM contacts;
-                    PRAGMA user_version = 2;
-                    COMMIT;
                     """)
-            }
             #expect(openConcurrently(path, count: 2, options: StoreOptions(busyTimeoutMilliseconds: 50)).isEmpty)
             let store = try ContactStore(path: path)
             defer { store.close() }

@@ -20,6 +20,15 @@ func withTemporaryDatabasePath<T>(_ name: String, _ body: (String) throws -> T) 
     return try body(directory.appendingPathComponent(name).path)
 }
 
+/// Writes a database at an old schema `version` (its first migrations only) holding `data`
+/// (SQL run in one transaction), as an older release would have left it.
+func writeDatabase(at path: String, version: Int, data: String) throws {
+    let db = try SQLiteConnection(path: path)
+    try db.execute("PRAGMA journal_mode = WAL")
+    for migration in Schema.migrations.prefix(version) { try migration.apply(to: db) }
+    try db.execute("BEGIN;\n\(data)\n;PRAGMA user_version = \(version); COMMIT;")
+}
+
 /// Opens (and closes) `count` stores on `path` at the same moment; returns the ones that failed.
 func openConcurrently(_ path: String, count: Int, options: StoreOptions = StoreOptions()) -> [String] {
     let failures = ResultsBox()
