@@ -28,14 +28,15 @@ let package = Package(
             providers: [.apt(["libhiredis-dev"])]
         ),
         .target(name: "ContactPaths"),
+        .target(name: "MonotonicClock"),
         .target(name: "UnixSocketAddress"),
         .target(name: "Redis", dependencies: ["CHiredis"]),
         .target(
             name: "Tasks",
             dependencies: ["ContactStore", "Redis", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "ContactStore", dependencies: ["CSQLite"]),
-        .target(name: "JSONRPC"),
+        .target(name: "ContactStore", dependencies: ["CSQLite", "MonotonicClock"]),
+        .target(name: "JSONRPC", dependencies: ["MonotonicClock"]),
         .target(
             name: "ContactsLogging", dependencies: ["JSONRPC", .product(name: "Logging", package: "swift-log")]
         ),
@@ -43,7 +44,7 @@ let package = Package(
         .target(
             name: "ContactService",
             dependencies: [
-                "ContactStore", "JSONRPC", "ContactPaths", "UnixSocketAddress",
+                "ContactStore", "JSONRPC", "ContactPaths", "UnixSocketAddress", "MonotonicClock",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -5,11 +5,7 @@ import JSONRPC
 import Logging
 import Synchronization
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The whole `contactsd` service: store, methods, socket server and signal handling.
 // @unchecked Sendable: `signalSources` holds non-Sendable Dispatch sources only to keep them
@@ -22,6 +18,8 @@ public final class ContactServer: @unchecked Sendable {
     private let store: ContactStore
     private let server: UnixSocketServer
     private let logger: Logger
+    /// Counts and rate-limits the log lines of every enforced limit.
+    private let limits: LimitEvents
     private let signalQueue = DispatchQueue(label: "contacts.signals")
     private nonisolated(unsafe) var signalSources: [any DispatchSourceSignal] = []
 
@@ -30,6 +28,7 @@ public final class ContactServer: @unchecked Sendable {
     public init(configuration: ServerConfiguration, logger: Logger) throws(ServerStartError) {
         self.configuration = configuration
         self.logger = logger
+        self.limits = LimitEvents(logger: logger)
         do {
             try ContactPaths.createParentDirectories(of: configuration.databasePath)
             try ContactPaths.createParentDirectories(of: configuration.socketPath)
@@ -44,7 +43,7 @@ public final class ContactServer: @unchecked Sendable {
         let boundServer = LateBinding<UnixSocketServer>()
         let boundStats = LateBinding<ServerStats>()
         let methods = ServerMethods.registry(
-            store: store, stats: boundStats, databasePath: configuration.databasePath,
+            store: store, stats: boundStats, limits: limits, databasePath: configuration.databasePath,
             connections: { boundServer.get()?.connectionCounts ?? (0, 0, 0) })
         let stats = ServerStats(methodNames: methods.map(\.name))
         if configuration.collectStats { boundStats.set(stats) }

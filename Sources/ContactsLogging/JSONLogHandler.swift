@@ -1,9 +1,7 @@
 import JSONRPC
 import Logging
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A swift-log handler that writes one compact JSON object per line to stderr.
 public struct JSONLogHandler: LogHandler {

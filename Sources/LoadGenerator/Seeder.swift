@@ -1,8 +1,6 @@
 import Synchronization
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Fills a fresh server with `user0000000…` contacts, two emails each, in batches of creates.
 public enum Seeder {

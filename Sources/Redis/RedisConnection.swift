@@ -1,8 +1,6 @@
 import CHiredis
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// One blocking connection to Redis over hiredis.
 ///

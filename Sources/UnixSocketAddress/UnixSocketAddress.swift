@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The `sockaddr_un` for a socket path, built and bounds-checked in this one place for the
 /// server, the client and the load generator.

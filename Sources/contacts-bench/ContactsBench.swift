@@ -4,9 +4,7 @@ import ContactStore
 import JSONRPC
 import LoadGenerator
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// `contacts-bench`: the load generator `tools/bench` drives. Prints one JSON line per run.
 @main

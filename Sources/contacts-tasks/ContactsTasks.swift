@@ -7,9 +7,7 @@ import Logging
 import Redis
 import Tasks
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// `contacts-tasks`: parses flags and hands over to the Tasks library.
 @main

@@ -2,9 +2,7 @@ import ArgumentParser
 import ContactClient
 import ContactPaths
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// `contacts`: the command-line client. Flags and output live here; the protocol lives in ContactClient.
 @main

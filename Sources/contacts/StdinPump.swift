@@ -2,9 +2,7 @@ import ContactClient
 import Dispatch
 import Synchronization
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Copies stdin to the server on its own thread, line by line, then half-closes the connection
 /// so the server answers what it got and closes. Reading answers meanwhile keeps both sides

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// What the output may use: colour only on a terminal, and never when NO_COLOR is set.
 enum Terminal {

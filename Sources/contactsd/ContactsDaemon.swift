@@ -6,9 +6,7 @@ import ContactsLogging
 import Dispatch
 import Logging
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// `contactsd`: parses flags, builds the server, runs it. Everything else lives in ContactService.
 @main

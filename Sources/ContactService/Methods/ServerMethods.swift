@@ -8,14 +8,14 @@ enum ServerMethods {
     /// Every method `contactsd` answers: the contacts methods, `server.ping`, `server.stats`
     /// and `rpc.discover`, whose document is generated from this very list.
     static func registry(
-        store: ContactStore, stats: LateBinding<ServerStats>, databasePath: String,
+        store: ContactStore, stats: LateBinding<ServerStats>, limits: LimitEvents, databasePath: String,
         connections: @escaping @Sendable () -> (open: Int, accepted: Int, refused: Int)
     ) -> [RPCMethod] {
         var discover = RPCMethod(
             name: "rpc.discover", summary: "This server's OpenRPC 1.3 document: every method, its params, result and errors.",
             params: [], result: (name: "OpenRPC document", schema: ["$ref": "https://meta.open-rpc.org/"])
         ) { _ in .error(.internalError("not ready")) }
-        var methods = ContactMethods.all(store: store) + [ping, self.stats(stats, store: store, databasePath: databasePath, connections: connections)]
+        var methods = ContactMethods.all(store: store) + [ping, self.stats(stats, limits: limits, store: store, databasePath: databasePath, connections: connections)]
         methods.append(discover)
         let document = JSONFragment(
             OpenRPCDocument.make(
@@ -42,7 +42,7 @@ enum ServerMethods {
 
     /// `server.stats`: connections, per-method calls, errors and latency, errors by code, store size.
     static func stats(
-        _ stats: LateBinding<ServerStats>, store: ContactStore, databasePath: String,
+        _ stats: LateBinding<ServerStats>, limits: LimitEvents, store: ContactStore, databasePath: String,
         connections: @escaping @Sendable () -> (open: Int, accepted: Int, refused: Int)
     ) -> RPCMethod {
         RPCMethod(
@@ -51,13 +51,13 @@ enum ServerMethods {
             params: [],
             result: (name: "stats", schema: [
                 "type": "object",
-                "required": ["version", "pid", "uptime_s", "connections", "methods", "errors", "store"],
+                "required": ["version", "pid", "uptime_s", "connections", "methods", "errors", "limits", "store"],
             ]),
             errors: [RPCErrorSpec(code: -32603, message: "stats are not collected (the server runs with --no-stats)")]
         ) { params in
             guard params.problems.isEmpty else { return .error(.invalidParams(params.problems)) }
             guard let stats = stats.get() else { return .error(.internalError("stats are not collected (--no-stats)")) }
-            return .result(JSONFragment(stats.snapshot(connections: connections(), store: store, databasePath: databasePath)))
+            return .result(JSONFragment(stats.snapshot(connections: connections(), limits: limits, store: store, databasePath: databasePath)))
         }
     }
 }

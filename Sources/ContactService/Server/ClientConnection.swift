@@ -1,11 +1,7 @@
 import Dispatch
 import JSONRPC
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// One client connection: reads lines, answers them in order, writes without ever blocking.
 ///

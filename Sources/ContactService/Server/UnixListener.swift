@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A listening Unix socket at a path, created safely: a stale socket file is replaced, a live
 /// server or a non-socket file is never touched, and the file mode is set before anyone can connect.

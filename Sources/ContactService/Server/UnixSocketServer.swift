@@ -3,11 +3,7 @@ import JSONRPC
 import Logging
 import Synchronization
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Accepts connections on a Unix socket and serves JSON-RPC lines on each, with Dispatch
 /// sources on non-blocking descriptors: no thread per connection, no blocking of shared queues.

@@ -1,10 +1,9 @@
 import ContactStore
 import JSONRPC
+import MonotonicClock
 import Synchronization
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Live counters for `server.stats`: per-method calls, errors and latency, errors by code.
 ///
@@ -23,7 +22,7 @@ final class ServerStats: Sendable {
     private let methods: [String: MethodStats]
     private let errorCounts: InlineArray<8, Atomic<Int>> = InlineArray { _ in Atomic(0) }
     private let otherErrors = Mutex<[Int: Int]>([:])
-    private let startedAt = monotonicNow()
+    private let startedAt = MonotonicClock.nanoseconds()
 
     /// Counters for these method names (others count only under their error code).
     init(methodNames: [String]) {
@@ -37,7 +36,7 @@ final class ServerStats: Sendable {
         if let method, let stats = methods[method] {
             stats.calls.wrappingAdd(1, ordering: .relaxed)
             if errorCode != nil { stats.errors.wrappingAdd(1, ordering: .relaxed) }
-            stats.latency.record(nanoseconds: nanoseconds, now: monotonicNow())
+            stats.latency.record(nanoseconds: nanoseconds, now: MonotonicClock.nanoseconds())
         }
         if let errorCode { countError(errorCode) }
     }
@@ -53,9 +52,10 @@ final class ServerStats: Sendable {
 
     /// The `server.stats` result.
     func snapshot(
-        connections: (open: Int, accepted: Int, refused: Int), store: ContactStore, databasePath: String
+        connections: (open: Int, accepted: Int, refused: Int), limits: LimitEvents, store: ContactStore,
+        databasePath: String
     ) -> JSONValue {
-        let now = monotonicNow()
+        let now = MonotonicClock.nanoseconds()
         var methodObject = JSONObject()
         for name in methods.keys.sorted() {
             let stats = methods[name]!
@@ -73,6 +73,8 @@ final class ServerStats: Sendable {
         }
         var errorObject = JSONObject()
         for code in errors.keys.sorted() { errorObject.append(String(code), .number(JSONNumber(errors[code]!))) }
+        var limitObject = JSONObject()
+        for (name, count) in limits.snapshot { limitObject.append(name, .number(JSONNumber(count))) }
         let writer = store.writerStats
         let uptime = Double(now - startedAt) / 1e9
         return [
@@ -85,6 +87,7 @@ final class ServerStats: Sendable {
             ],
             "methods": .object(methodObject),
             "errors": .object(errorObject),
+            "limits": .object(limitObject),
             "store": [
                 "contacts": .number(JSONNumber(Int((try? store.count()) ?? -1))),
                 "db_bytes": .number(JSONNumber(fileSize(databasePath))),
@@ -105,9 +108,3 @@ final class ServerStats: Sendable {
     }
 }
 
-/// Monotonic clock in nanoseconds.
-func monotonicNow() -> UInt64 {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
-}

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Milliseconds since the Unix epoch, UTC, rendered as RFC 3339 with milliseconds.
 public struct Timestamp: Sendable, Equatable, Hashable, Comparable {

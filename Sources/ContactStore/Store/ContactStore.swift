@@ -1,8 +1,6 @@
 import Dispatch
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The contact database: validated models in, SQLite underneath.
 ///

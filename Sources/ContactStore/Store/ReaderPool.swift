@@ -1,9 +1,8 @@
 import Dispatch
+import MonotonicClock
 import Synchronization
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Read-only SQLite connections, handed out one caller at a time.
 ///
@@ -64,7 +63,7 @@ final class ReaderPool: Sendable {
             entry = Entry(reader: try open(), snapshot: nil)
         }
         if let snapshot = entry.snapshot {
-            if monotonic() < snapshot.since + warmNanoseconds, let now = watcher?.current(), now == snapshot.header {
+            if MonotonicClock.nanoseconds() < snapshot.since + warmNanoseconds, let now = watcher?.current(), now == snapshot.header {
                 return entry  // nothing committed since it began: the snapshot is current
             }
             end(&entry)
@@ -72,7 +71,7 @@ final class ReaderPool: Sendable {
         // Read the header before the snapshot starts: a commit in between makes the saved header
         // older than the snapshot, which only causes one needless renewal later, never a stale read.
         if let watcher, let header = watcher.current(), (try? entry.reader.statement("BEGIN").run()) != nil {
-            entry.snapshot = (header, monotonic())
+            entry.snapshot = (header, MonotonicClock.nanoseconds())
         }
         return entry
     }
@@ -140,7 +139,7 @@ final class ReaderPool: Sendable {
         guard first else { return }
         reaperQueue.asyncAfter(deadline: .now() + .nanoseconds(Int(warmNanoseconds))) { [self] in
             reaperScheduled.withLock { $0 = false }
-            let now = monotonic()
+            let now = MonotonicClock.nanoseconds()
             // A snapshot may have begun after `now` was read (another thread checked it in since):
             // compare by adding, never by subtracting unsigned times.
             let isStale = { (entry: Entry) in entry.snapshot.map { $0.since + self.warmNanoseconds <= now } ?? false }
@@ -165,11 +164,5 @@ final class ReaderPool: Sendable {
             return entries
         }
         for index in entries.indices where entries[index].snapshot != nil { end(&entries[index]) }
-    }
-
-    private func monotonic() -> UInt64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
     }
 }

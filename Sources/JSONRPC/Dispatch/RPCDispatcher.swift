@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import MonotonicClock
 
 /// Turns one request line into one response line, by the JSON-RPC 2.0 rules: single requests,
 /// notifications, batches, and every standard error. It knows methods only through the registry.
@@ -140,7 +136,7 @@ public final class RPCDispatcher: Sendable {
 
 
     func process(_ element: JSONValue) -> ElementOutcome {
-        let started = observer == nil ? 0 : monotonicNanoseconds()
+        let started = observer == nil ? 0 : MonotonicClock.nanoseconds()
         guard case .object(let request) = element else {
             return invalid("a request must be a JSON object", id: .null)
         }
@@ -183,7 +179,7 @@ public final class RPCDispatcher: Sendable {
                     start { result in
                         if let observer {
                             let code: Int? = if case .failure(let error) = result { error.code } else { nil }
-                            observer.completed(name, requestID, monotonicNanoseconds() - started, code)
+                            observer.completed(name, requestID, MonotonicClock.nanoseconds() - started, code)
                         }
                         done(result)
                     }
@@ -204,7 +200,7 @@ public final class RPCDispatcher: Sendable {
     ) -> ElementOutcome {
         if let observer {
             let code: Int? = if case .failure(let error) = result { error.code } else { nil }
-            observer.completed(method, id, monotonicNanoseconds() - started, code)
+            observer.completed(method, id, MonotonicClock.nanoseconds() - started, code)
         }
         guard let id else { return .none }
         var writer = JSONWriter()
@@ -232,13 +228,6 @@ public final class RPCDispatcher: Sendable {
         }
         writer.writeRaw("}")
     }
-}
-
-/// Monotonic clock in nanoseconds (vDSO: no system call).
-func monotonicNanoseconds() -> UInt64 {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
 }
 
 /// Runs a batch's elements one after another, pausing on each deferred one.

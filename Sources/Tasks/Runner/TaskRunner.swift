@@ -3,9 +3,7 @@ import Dispatch
 import Logging
 import Redis
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Runs the beat and/or workers of `contacts-tasks` until SIGINT or SIGTERM.
 ///

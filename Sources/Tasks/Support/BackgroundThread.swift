@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Starts a dedicated OS thread for a loop that blocks (hiredis calls, SQLite waits), so that
 /// no Dispatch pool thread is ever held.
