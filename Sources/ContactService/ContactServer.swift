@@ -131,9 +131,20 @@ public final class ContactServer: @unchecked Sendable {
     }
 }
 
-/// Why the server could not start: one sentence for the user.
+/// Why the server could not start: one sentence for the user, and the exit status to use.
 public struct ServerStartError: Error, Sendable, CustomStringConvertible {
     /// What failed, naming the path.
     public var message: String
+    /// The process exit status: 78 (EX_CONFIG) when the configuration itself is wrong (an
+    /// unwritable database, a socket path too long), so a service manager does not restart it in
+    /// a loop; 1 for anything else.
+    public var exitCode: Int32
+
+    /// A start failure; `configuration` marks one that a restart cannot fix.
+    public init(message: String, configuration: Bool = false) {
+        self.message = message
+        self.exitCode = configuration ? 78 : 1
+    }
+
     public var description: String { message }
 }

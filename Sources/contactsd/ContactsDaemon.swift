@@ -83,7 +83,7 @@ struct ContactsDaemon: ParsableCommand {
             server = try ContactServer(configuration: configuration, logger: logger)
         } catch {
             logger.critical("cannot start: \(error.message)")
-            throw ExitCode(1)
+            throw ExitCode(error.exitCode)
         }
         server.run(onStop: { Glibc.exit(0) })
         dispatchMain()
