@@ -40,37 +40,47 @@ public final class ContactServer: @unchecked Sendable {
         } catch {
             throw ServerStartError(message: "cannot open the database \(configuration.databasePath): \(Self.describe(error))")
         }
-        let boundServer = LateBinding<UnixSocketServer>()
-        let boundStats = LateBinding<ServerStats>()
+        // Plain construction order: counters first, then the methods that report them, then the
+        // dispatcher and the socket server that feed them.
+        let connections = ConnectionCounters()
+        let stats =
+            configuration.collectStats
+            ? ServerStats(methodNames: ServerMethods.names(contactMethods: ContactMethods.all(store: store))) : nil
         let methods = ServerMethods.registry(
-            store: store, stats: boundStats, limits: limits, databasePath: configuration.databasePath,
-            connections: { boundServer.get()?.connectionCounts ?? (0, 0, 0) })
-        let stats = ServerStats(methodNames: methods.map(\.name))
-        if configuration.collectStats { boundStats.set(stats) }
+            store: store, stats: stats, limits: limits, connections: connections,
+            databasePath: configuration.databasePath)
         let dispatcher = RPCDispatcher(
-            methods: methods, limits: RPCDispatcher.Limits(maxBatchSize: configuration.maxBatchSize),
-            observer: Self.observer(stats: configuration.collectStats ? stats : nil, logger: logger))
+            methods: methods,
+            limits: RPCDispatcher.Limits(
+                maxBatchSize: configuration.maxBatchSize, maxResponseBytes: configuration.maxResponseBytes),
+            observer: Self.observer(stats: stats, limits: limits, logger: logger))
+        let connectionSettings = ConnectionSettings(
+            maxRequestBytes: configuration.maxRequestBytes, maxOutputBytes: configuration.maxConnectionOutput,
+            writeTimeoutNanoseconds: UInt64(configuration.writeTimeoutSeconds * 1e9),
+            readTimeoutNanoseconds: UInt64(configuration.readTimeoutSeconds * 1e9),
+            budget: OutputBudget(limit: configuration.maxOutputBytes), limits: limits)
         do {
             self.server = try UnixSocketServer(
                 path: configuration.socketPath, mode: configuration.socketMode, dispatcher: dispatcher,
-                maxConnections: configuration.maxConnections, maxRequestBytes: configuration.maxRequestBytes,
+                maxConnections: configuration.maxConnections, connectionSettings: connectionSettings,
                 graceSeconds: configuration.shutdownGraceSeconds,
                 batchScope: { [store] body in store.withReadSnapshot(body) },
-                onRefused: { boundStats.get()?.countError(-32000) }, logger: logger)
+                counters: connections, logger: logger)
         } catch {
             store.close()
             throw ServerStartError(message: error.description)
         }
-        boundServer.set(server)
     }
 
     /// Counts every request for `server.stats` and, at debug level, logs each one (method, id,
     /// duration, outcome; never params, so no email address reaches a log).
-    private static func observer(stats: ServerStats?, logger: Logger) -> RPCDispatcher.Observer? {
+    private static func observer(stats: ServerStats?, limits: LimitEvents, logger: Logger) -> RPCDispatcher.Observer {
         let debug = logger.logLevel <= .debug
-        guard stats != nil || debug else { return nil }
         return RPCDispatcher.Observer { method, id, nanoseconds, code in
             stats?.record(method: method, nanoseconds: nanoseconds, errorCode: code)
+            if code == -32003 {
+                limits.record(.responsesTooLarge, "answered -32003: a reply was over --max-response-bytes")
+            }
             if debug {
                 logger.debug(
                     "request",

@@ -127,7 +127,7 @@ extension ContactsBench {
             let line = Array(#"{"jsonrpc":"2.0","id":1,"method":"contacts.get","params":{"username":"user0000042"}}"#.utf8)
             started = LoadGenerator.now()
             for _ in 0..<iterations {
-                _ = dispatcher.handle(line: line) { _ in }
+                dispatcher.respond(to: line) { _ in }
             }
             print("dispatcher contacts.get: \(Double(LoadGenerator.now() - started) / Double(iterations)) ns")
         }

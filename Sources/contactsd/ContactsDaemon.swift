@@ -53,6 +53,21 @@ struct ContactsDaemon: ParsableCommand {
     @Option(help: "Most requests in one batch.")
     var maxBatch: Int = 1000
 
+    @Option(help: "Bytes of unsent output per connection above which its next request (or batch element) waits for the client to read.")
+    var maxConnectionOutput: Int = 1 << 20
+
+    @Option(help: "Bytes of unsent output of all connections together above which every batch waits.")
+    var maxOutputBytes: Int = 64 << 20
+
+    @Option(help: "Largest single reply in bytes; a larger one is answered with error -32003 (response too large).")
+    var maxResponseBytes: Int = 16 << 20
+
+    @Option(help: "Close a connection whose unsent output has not moved for this long (500ms, 10s, 1m; a plain number is seconds).")
+    var writeTimeout: DurationArgument = DurationArgument(seconds: 10)
+
+    @Option(help: "Close a connection that holds a partial request line and sends no byte for this long (idle connections stay open).")
+    var readTimeout: DurationArgument = DurationArgument(seconds: 30)
+
     @Option(help: "Durability: normal survives a crash of the process, full also a power loss.")
     var synchronous: StoreOptions.Synchronous = .normal
 
@@ -66,6 +81,11 @@ struct ContactsDaemon: ParsableCommand {
         guard maxRequestBytes >= 64 else { throw ValidationError("--max-request-bytes must be at least 64") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard maxBatch >= 1 else { throw ValidationError("--max-batch must be at least 1") }
+        guard maxConnectionOutput >= 1024 else { throw ValidationError("--max-connection-output must be at least 1024") }
+        guard maxOutputBytes >= maxConnectionOutput else {
+            throw ValidationError("--max-output-bytes must be at least --max-connection-output")
+        }
+        guard maxResponseBytes >= 1024 else { throw ValidationError("--max-response-bytes must be at least 1024") }
         guard busyTimeoutMs >= 0 else { throw ValidationError("--busy-timeout-ms must not be negative") }
     }
 
@@ -75,7 +95,9 @@ struct ContactsDaemon: ParsableCommand {
         let configuration = ServerConfiguration(
             socketPath: ContactPaths.socket(flag: socket), databasePath: ContactPaths.database(flag: db),
             socketMode: UInt32(socketMode, radix: 8) ?? 0o600, maxRequestBytes: maxRequestBytes,
-            maxConnections: maxConnections, maxBatchSize: maxBatch,
+            maxConnections: maxConnections, maxBatchSize: maxBatch, maxConnectionOutput: maxConnectionOutput,
+            maxOutputBytes: maxOutputBytes, maxResponseBytes: maxResponseBytes,
+            writeTimeoutSeconds: writeTimeout.seconds, readTimeoutSeconds: readTimeout.seconds,
             store: StoreOptions(busyTimeoutMilliseconds: busyTimeoutMs, synchronous: synchronous),
             collectStats: !noStats)
         let server: ContactServer

@@ -21,11 +21,11 @@ struct RPCDispatcherTests {
     func answer(_ line: String) -> JSONValue? {
         let done = DispatchSemaphore(value: 0)
         let box = Box()
-        switch Self.dispatcher.handle(line: Array(line.utf8), completion: { box.bytes = $0; done.signal() }) {
-        case .reply(let bytes): box.bytes = bytes
-        case .noReply: return nil
-        case .pending: done.wait()
+        Self.dispatcher.respond(to: Array(line.utf8)) { bytes in
+            box.bytes = bytes
+            done.signal()
         }
+        done.wait()
         guard let bytes = box.bytes else { return nil }
         #expect(bytes.last == UInt8(ascii: "\n"))
         #expect(bytes.dropLast().contains(UInt8(ascii: "\n")) == false)

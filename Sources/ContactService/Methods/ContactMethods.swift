@@ -73,7 +73,7 @@ public enum ContactMethods {
     static func get(_ params: Params, store: ContactStore) -> RPCOutcome {
         var reader = ParamReader(params)
         let username = reader.username("username")
-        guard reader.problems.isEmpty, let username else { return .error(.invalidParams(reader.problems)) }
+        guard reader.problems.isEmpty, let username else { return .error(reader.error) }
         do {
             return .result(try store.get(username: username).fragment)
         } catch {
@@ -94,7 +94,7 @@ public enum ContactMethods {
             reader.problem("username_prefix", "must be at most \(Validation.maxUsernameLength) characters")
         }
         let email = reader.string("email", required: false)
-        guard reader.problems.isEmpty else { return .error(.invalidParams(reader.problems)) }
+        guard reader.problems.isEmpty else { return .error(reader.error) }
         let query = ListQuery(limit: limit, after: after, usernamePrefix: prefix, email: email.map(Validation.trim))
         do {
             return .result(try store.list(query).fragment)
@@ -110,7 +110,7 @@ public enum ContactMethods {
         let last = reader.name("last_name", required: true)
         let emails = reader.emails("emails") ?? []
         guard reader.problems.isEmpty, let username, let first, let last else {
-            return .error(.invalidParams(reader.problems))
+            return .error(reader.error)
         }
         let new = NewContact(validatedUsername: username, firstName: first, lastName: last, emails: emails)
         return .deferred { finish in
@@ -136,7 +136,7 @@ public enum ContactMethods {
         if params["emails"] != nil, params["add_emails"] != nil || params["remove_emails"] != nil {
             reader.problem("emails", "replaces the whole list, so it cannot be combined with add_emails or remove_emails")
         }
-        guard reader.problems.isEmpty, username != nil else { return .error(.invalidParams(reader.problems)) }
+        guard reader.problems.isEmpty, username != nil else { return .error(reader.error) }
         let validated = change
         return .deferred { finish in
             store.update(validated) { result in finish(result.map(\.fragment).mapError(\.rpcError)) }
@@ -147,7 +147,7 @@ public enum ContactMethods {
         var reader = ParamReader(params)
         let username = reader.username("username")
         let expected = reader.integer("expected_version", in: 1...maxVersion).map(Int64.init)
-        guard reader.problems.isEmpty, let username else { return .error(.invalidParams(reader.problems)) }
+        guard reader.problems.isEmpty, let username else { return .error(reader.error) }
         return .deferred { finish in
             store.delete(username: username, expectedVersion: expected) { result in
                 finish(

@@ -4,16 +4,26 @@ import JSONRPC
 struct ParamReader {
     let params: Params
     private(set) var problems: [ParamProblem]
+    /// Problems beyond the listed ones (see `RPCError.maxListedProblems`).
+    private var omitted: Int
 
     /// Starts with the problems found while decoding (unknown names, extra positions).
     init(_ params: Params) {
         self.params = params
         self.problems = params.problems
+        self.omitted = params.omittedProblems
     }
 
     mutating func problem(_ field: String, _ message: String) {
-        problems.append(ParamProblem(field: field, message: message))
+        if problems.count < RPCError.maxListedProblems {
+            problems.append(ParamProblem(field: field, message: message))
+        } else {
+            omitted += 1
+        }
     }
+
+    /// The `-32602` listing every problem found (up to the cap, with the rest counted).
+    var error: RPCError { .invalidParams(problems, omitted: omitted) }
 
     /// A string param; records "is required" or a type problem.
     mutating func string(_ name: String, required: Bool) -> String? {

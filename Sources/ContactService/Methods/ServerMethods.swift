@@ -6,25 +6,38 @@ import Synchronization
 /// Methods about the server itself, and the assembly of the whole registry.
 enum ServerMethods {
     /// Every method `contactsd` answers: the contacts methods, `server.ping`, `server.stats`
-    /// and `rpc.discover`, whose document is generated from this very list.
+    /// and `rpc.discover`, whose document is generated from this very list. `stats` is nil when
+    /// the server does not collect them (`--no-stats`).
     static func registry(
-        store: ContactStore, stats: LateBinding<ServerStats>, limits: LimitEvents, databasePath: String,
-        connections: @escaping @Sendable () -> (open: Int, accepted: Int, refused: Int)
+        store: ContactStore, stats: ServerStats?, limits: LimitEvents, connections: ConnectionCounters,
+        databasePath: String
     ) -> [RPCMethod] {
-        var discover = RPCMethod(
-            name: "rpc.discover", summary: "This server's OpenRPC 1.3 document: every method, its params, result and errors.",
-            params: [], result: (name: "OpenRPC document", schema: ["$ref": "https://meta.open-rpc.org/"])
-        ) { _ in .error(.internalError("not ready")) }
-        var methods = ContactMethods.all(store: store) + [ping, self.stats(stats, limits: limits, store: store, databasePath: databasePath, connections: connections)]
-        methods.append(discover)
+        let served = ContactMethods.all(store: store) + [
+            ping, self.stats(stats, limits: limits, store: store, databasePath: databasePath, connections: connections),
+        ]
+        return served + [discover(documenting: served)]
+    }
+
+    /// The names of every method `registry` returns, for counters made before the methods.
+    static func names(contactMethods: [RPCMethod]) -> [String] {
+        contactMethods.map(\.name) + ["server.ping", "server.stats", "rpc.discover"]
+    }
+
+    /// `rpc.discover`: the OpenRPC document of `methods` and of itself.
+    static func discover(documenting methods: [RPCMethod]) -> RPCMethod {
+        let summary = "This server's OpenRPC 1.3 document: every method, its params, result and errors."
+        let result: (name: String, schema: JSONValue) = (name: "OpenRPC document", schema: ["$ref": "https://meta.open-rpc.org/"])
+        // The document describes this method too; its entry needs the metadata only.
+        let description = RPCMethod(name: "rpc.discover", summary: summary, params: [], result: result) { _ in
+            .error(.methodNotFound("rpc.discover"))
+        }
         let document = JSONFragment(
             OpenRPCDocument.make(
-                title: "contactsd", version: ContactsVersion.current, methods: methods, schemas: ContactSchemas.components))
-        discover.handler = { params in
-            params.problems.isEmpty ? .result(document) : .error(.invalidParams(params.problems))
+                title: "contactsd", version: ContactsVersion.current, methods: methods + [description],
+                schemas: ContactSchemas.components))
+        return RPCMethod(name: "rpc.discover", summary: summary, params: [], result: result) { params in
+            params.problems.isEmpty ? .result(document) : .error(params.error)
         }
-        methods[methods.count - 1] = discover
-        return methods
     }
 
     /// `server.ping`: answers `{"pong": true, "version": …}` and touches nothing but memory.
@@ -35,15 +48,15 @@ enum ServerMethods {
             "properties": ["pong": ["const": true], "version": ["type": "string"]],
         ])
     ) { params in
-        params.problems.isEmpty ? .result(pong) : .error(.invalidParams(params.problems))
+        params.problems.isEmpty ? .result(pong) : .error(params.error)
     }
 
     private static let pong = JSONFragment(["pong": true, "version": .string(ContactsVersion.current)])
 
     /// `server.stats`: connections, per-method calls, errors and latency, errors by code, store size.
     static func stats(
-        _ stats: LateBinding<ServerStats>, limits: LimitEvents, store: ContactStore, databasePath: String,
-        connections: @escaping @Sendable () -> (open: Int, accepted: Int, refused: Int)
+        _ stats: ServerStats?, limits: LimitEvents, store: ContactStore, databasePath: String,
+        connections: ConnectionCounters
     ) -> RPCMethod {
         RPCMethod(
             name: "server.stats",
@@ -55,16 +68,9 @@ enum ServerMethods {
             ]),
             errors: [RPCErrorSpec(code: -32603, message: "stats are not collected (the server runs with --no-stats)")]
         ) { params in
-            guard params.problems.isEmpty else { return .error(.invalidParams(params.problems)) }
-            guard let stats = stats.get() else { return .error(.internalError("stats are not collected (--no-stats)")) }
-            return .result(JSONFragment(stats.snapshot(connections: connections(), limits: limits, store: store, databasePath: databasePath)))
+            guard params.problems.isEmpty else { return .error(params.error) }
+            guard let stats else { return .error(.internalError("stats are not collected (--no-stats)")) }
+            return .result(JSONFragment(stats.snapshot(connections: connections.snapshot, limits: limits, store: store, databasePath: databasePath)))
         }
     }
-}
-
-/// A value set once after construction (the server exists only after the methods that report on it).
-final class LateBinding<Value: Sendable>: Sendable {
-    private let value = Mutex<Value?>(nil)
-    func set(_ newValue: Value) { value.withLock { $0 = newValue } }
-    func get() -> Value? { value.withLock { $0 } }
 }

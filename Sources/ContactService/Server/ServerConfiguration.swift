@@ -16,6 +16,16 @@ public struct ServerConfiguration: Sendable {
     public var maxBatchSize: Int
     /// How long SIGTERM waits for in-flight requests before closing connections anyway, in seconds.
     public var shutdownGraceSeconds: Double
+    /// Unsent output per connection above which no further request runs on it, in bytes.
+    public var maxConnectionOutput: Int
+    /// Unsent output of all connections together above which every batch waits, in bytes.
+    public var maxOutputBytes: Int
+    /// Largest single reply, in bytes; a larger one is answered with -32003.
+    public var maxResponseBytes: Int
+    /// Seconds unsent output may stay unmoved before the connection is closed.
+    public var writeTimeoutSeconds: Double
+    /// Seconds a partial request line may wait for its next byte before the connection is closed.
+    public var readTimeoutSeconds: Double
     /// Store settings (durability, busy timeout).
     public var store: StoreOptions
     /// Count requests for `server.stats` (off only to measure what counting costs).
@@ -24,7 +34,9 @@ public struct ServerConfiguration: Sendable {
     /// A configuration with the documented defaults for everything but the two paths.
     public init(
         socketPath: String, databasePath: String, socketMode: UInt32 = 0o600, maxRequestBytes: Int = 1 << 20,
-        maxConnections: Int = 4096, maxBatchSize: Int = 1000, shutdownGraceSeconds: Double = 10,
+        maxConnections: Int = 4096, maxBatchSize: Int = 1000, maxConnectionOutput: Int = 1 << 20,
+        maxOutputBytes: Int = 64 << 20, maxResponseBytes: Int = 16 << 20, writeTimeoutSeconds: Double = 10,
+        readTimeoutSeconds: Double = 30, shutdownGraceSeconds: Double = 10,
         store: StoreOptions = StoreOptions(), collectStats: Bool = true
     ) {
         self.collectStats = collectStats
@@ -34,6 +46,11 @@ public struct ServerConfiguration: Sendable {
         self.maxRequestBytes = maxRequestBytes
         self.maxConnections = maxConnections
         self.maxBatchSize = maxBatchSize
+        self.maxConnectionOutput = maxConnectionOutput
+        self.maxOutputBytes = maxOutputBytes
+        self.maxResponseBytes = maxResponseBytes
+        self.writeTimeoutSeconds = writeTimeoutSeconds
+        self.readTimeoutSeconds = readTimeoutSeconds
         self.shutdownGraceSeconds = shutdownGraceSeconds
         self.store = store
     }

@@ -63,6 +63,13 @@ enum Socket {
         return rc == 0
     }
 
+    /// True when the peer of a connected socket has closed both directions (not just its
+    /// writing side, as `printf … | socat` does while it still reads the replies).
+    static func peerHungUp(_ fd: Int32) -> Bool {
+        var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        return poll(&entry, 1, 0) == 1 && entry.revents & Int16(POLLHUP) != 0
+    }
+
     /// Writes as much of `bytes` as the socket takes now; returns the count, 0 on EAGAIN, nil on a broken peer.
     static func writeSome(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int? {
         let n = retryingOnInterrupt { write(fd, bytes.baseAddress, bytes.count) }

@@ -18,10 +18,9 @@ public final class UnixSocketServer: @unchecked Sendable {
     private let listener: UnixListener
     private let dispatcher: RPCDispatcher
     private let maxConnections: Int
-    private let maxRequestBytes: Int
+    private let connectionSettings: ConnectionSettings
     private let graceSeconds: Double
     private let batchScope: @Sendable (() -> Void) -> Void
-    private let onRefused: @Sendable () -> Void
     private let logger: Logger
     private let acceptQueue = DispatchQueue(label: "contacts.accept")
     private let connectionQueue = DispatchQueue(label: "contacts.connections", attributes: .concurrent)
@@ -29,30 +28,23 @@ public final class UnixSocketServer: @unchecked Sendable {
     private let connections = Mutex<[ObjectIdentifier: ClientConnection]>([:])
     private let phase = Mutex(Phase.idle)
     private let allClosed = DispatchGroup()
-    private let counters = Mutex<(accepted: Int, refused: Int)>((0, 0))
+    private let counters: ConnectionCounters
 
     /// Binds the socket now (so errors surface before anything else starts).
-    public init(
-        path: String, mode: UInt32, dispatcher: RPCDispatcher, maxConnections: Int, maxRequestBytes: Int,
-        graceSeconds: Double, batchScope: @escaping @Sendable (() -> Void) -> Void = { $0() },
-        onRefused: @escaping @Sendable () -> Void = {}, logger: Logger
+    init(
+        path: String, mode: UInt32, dispatcher: RPCDispatcher, maxConnections: Int,
+        connectionSettings: ConnectionSettings, graceSeconds: Double, batchScope: @escaping @Sendable (() -> Void) -> Void = { $0() },
+        counters: ConnectionCounters, logger: Logger
     ) throws(SocketError) {
-        self.onRefused = onRefused
+        self.counters = counters
         self.graceSeconds = graceSeconds
         self.batchScope = batchScope
         self.listener = try UnixListener(path: path, mode: mode_t(mode))
         self.dispatcher = dispatcher
         self.maxConnections = maxConnections
-        self.maxRequestBytes = maxRequestBytes
+        self.connectionSettings = connectionSettings
         self.logger = logger
         self.acceptSource = DispatchSource.makeReadSource(fileDescriptor: listener.fd, queue: acceptQueue)
-    }
-
-    /// Connections open now, accepted so far, and refused for being over the limit.
-    public var connectionCounts: (open: Int, accepted: Int, refused: Int) {
-        let open = connections.withLock { $0.count }
-        let (accepted, refused) = counters.withLock { ($0.accepted, $0.refused) }
-        return (open, accepted, refused)
     }
 
     /// Starts accepting connections.
@@ -120,8 +112,7 @@ public final class UnixSocketServer: @unchecked Sendable {
     private func admit(_ fd: Int32) {
         let open = connections.withLock { $0.count }
         guard open < maxConnections else {
-            counters.withLock { $0.refused += 1 }
-            onRefused()
+            counters.refused()
             let line = RPCDispatcher.errorLine(
                 RPCError(
                     code: -32000, message: "Server busy: too many connections (--max-connections \(maxConnections))",
@@ -140,13 +131,14 @@ public final class UnixSocketServer: @unchecked Sendable {
             logger.warning("refused a connection: \(maxConnections) already open")
             return
         }
-        counters.withLock { $0.accepted += 1 }
+        counters.opened()
         allClosed.enter()
         let connection = ClientConnection(
-            fd: fd, target: connectionQueue, dispatcher: dispatcher, maxRequestBytes: maxRequestBytes,
+            fd: fd, target: connectionQueue, dispatcher: dispatcher, settings: connectionSettings,
             batchScope: batchScope
         ) { [self] closed in
             connections.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(closed)) }
+            counters.closed()
             logger.trace("connection closed", metadata: ["fd": "\(closed.fd)"])
             allClosed.leave()
         }

@@ -1,30 +1,30 @@
 import MonotonicClock
 
-/// Turns one request line into one response line, by the JSON-RPC 2.0 rules: single requests,
-/// notifications, batches, and every standard error. It knows methods only through the registry.
+/// Turns requests into response bytes by the JSON-RPC 2.0 rules: single requests, notifications,
+/// batches and every standard error. It knows methods only through the registry.
+///
+/// A line is first decoded (`decode`), then answered one request at a time by an `RPCLineRun`,
+/// which frames a batch's elements (`[`, `,`, `]`) as they finish, so a caller can stream a batch
+/// reply and stop or pause between elements. Every request, immediate or deferred, is formatted
+/// by one function, which also replaces a reply over `maxResponseBytes` by `-32003`.
 public final class RPCDispatcher: Sendable {
-    /// Limits that protect the server from oversized input.
+    /// Limits that protect the server from oversized input and output.
     public struct Limits: Sendable {
         /// Most elements in one batch array (documented in protocol.md).
         public var maxBatchSize: Int
         /// Deepest nesting of arrays and objects accepted in one line.
         public var maxDepth: Int
+        /// Largest single reply (one response object); a larger one becomes `-32003`.
+        public var maxResponseBytes: Int
 
-        /// Defaults: batches of up to 1000, nesting up to `JSONReader.defaultMaxDepth`.
-        public init(maxBatchSize: Int = 1000, maxDepth: Int = JSONReader.defaultMaxDepth) {
+        /// Defaults: batches of up to 1000, nesting up to `JSONReader.defaultMaxDepth`, replies up to 16 MiB.
+        public init(
+            maxBatchSize: Int = 1000, maxDepth: Int = JSONReader.defaultMaxDepth, maxResponseBytes: Int = 16 << 20
+        ) {
             self.maxBatchSize = maxBatchSize
             self.maxDepth = maxDepth
+            self.maxResponseBytes = maxResponseBytes
         }
-    }
-
-    /// What `handle` did with a line.
-    public enum Handling: Sendable {
-        /// Send this line (it ends in `\n`).
-        case reply([UInt8])
-        /// Send nothing (notifications only).
-        case noReply
-        /// The answer comes later through the completion callback.
-        case pending
     }
 
     /// A hook told about every request, notification and rejected line once it is finished
@@ -38,6 +38,49 @@ public final class RPCDispatcher: Sendable {
         public init(completed: @escaping @Sendable (String?, RPCID?, UInt64, Int?) -> Void) {
             self.completed = completed
         }
+    }
+
+    /// What one request line holds.
+    public enum Request: Sendable {
+        /// One value (a request object, or anything else, which is answered as invalid).
+        case single(JSONValue)
+        /// A batch within the size limit.
+        case batch([JSONValue])
+        /// The whole line is answered with this error line (parse error, empty or oversized batch).
+        case rejected([UInt8])
+    }
+
+    /// What running one request gave.
+    public enum Outcome: Sendable {
+        /// The response bytes, framed as asked.
+        case response([UInt8])
+        /// Nothing to send (a notification).
+        case none
+        /// It finishes later.
+        case deferred(Deferred)
+    }
+
+    /// A request that finishes later (a write).
+    public struct Deferred: Sendable {
+        /// Whether it will produce bytes (false for a notification).
+        public let producesOutput: Bool
+        fileprivate let body: @Sendable (@escaping @Sendable ([UInt8]?) -> Void) -> Void
+
+        /// Starts it; `completion` runs exactly once, on any thread, with the framed response
+        /// bytes (nil for a notification).
+        public func start(_ completion: @escaping @Sendable ([UInt8]?) -> Void) {
+            body(completion)
+        }
+    }
+
+    /// Bytes written around one response: what comes before it (`[` or `,` in a batch) and
+    /// after it (`\n` for a single reply).
+    public struct Framing: Sendable {
+        var lead: UInt8?
+        var trail: UInt8?
+
+        /// A single reply: the object and a newline.
+        public static let line = Framing(lead: nil, trail: UInt8(ascii: "\n"))
     }
 
     private let methods: [String: RPCMethod]
@@ -59,61 +102,35 @@ public final class RPCDispatcher: Sendable {
     /// The registered methods, sorted by name.
     public var registeredMethods: [RPCMethod] { methods.values.sorted { $0.name < $1.name } }
 
-    /// Handles one line (without its terminator).
-    ///
-    /// - Parameter completion: called exactly once, on any thread, when the result is `.pending`;
-    ///   its argument is the response line, or nil when nothing is to be sent.
-    /// - Parameter resume: where a batch goes on after one of its elements finished later (a
-    ///   write): the connection passes its own queue, so the rest of the batch never runs on the
-    ///   thread that finished the write (the store's single writer queue).
-    public func handle(
-        line: [UInt8], resume: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void = { $0() },
-        completion: @escaping @Sendable ([UInt8]?) -> Void
-    ) -> Handling {
+    /// Parses one line (without its terminator) and checks the batch rules.
+    public func decode(line: [UInt8]) -> Request {
         let document: JSONValue
         do {
             document = try JSONReader.parse(line, maxDepth: limits.maxDepth)
         } catch {
-            observer?.completed(nil, nil, 0, -32700)
-            return .reply(Self.errorLine(.parseError(error.reason, offset: error.offset)))
+            return .rejected(rejectLine(.parseError(error.reason, offset: error.offset)))
         }
-        guard case .array(let elements) = document else {
-            switch process(document) {
-            case .none:
-                return .noReply
-            case .response(let bytes):
-                return .reply(bytes + [UInt8(ascii: "\n")])
-            case .pending(let start, let id):
-                start { result in
-                    guard let id else { return completion(nil) }
-                    var writer = JSONWriter()
-                    Self.write(result, id: id, to: &writer)
-                    writer.bytes.append(UInt8(ascii: "\n"))
-                    completion(writer.bytes)
-                }
-                return .pending
-            }
-        }
+        guard case .array(let elements) = document else { return .single(document) }
         if elements.isEmpty {
-            observer?.completed(nil, nil, 0, -32600)
-            return .reply(Self.errorLine(.invalidRequest("an empty batch is not a request")))
+            return .rejected(rejectLine(.invalidRequest("an empty batch is not a request")))
         }
         if elements.count > limits.maxBatchSize {
-            observer?.completed(nil, nil, 0, -32600)
-            return .reply(Self.errorLine(.invalidRequest("a batch may hold at most \(limits.maxBatchSize) requests")))
+            return .rejected(rejectLine(.invalidRequest("a batch may hold at most \(limits.maxBatchSize) requests")))
         }
-        let batch = BatchRun(elements: elements, dispatcher: self, resume: resume, completion: completion)
-        if batch.run() {
-            return batch.finished().map(Handling.reply) ?? .noReply
-        }
-        return .pending
+        return .batch(elements)
     }
 
     /// The answer to a line longer than the limit (the framer dropped it), counted like any
     /// invalid request.
     public func oversizedLine(limit: Int) -> [UInt8] {
-        observer?.completed(nil, nil, 0, -32600)
-        return Self.errorLine(.invalidRequest("the request line is longer than \(limit) bytes (--max-request-bytes)"))
+        rejectLine(.invalidRequest("the request line is longer than \(limit) bytes (--max-request-bytes)"))
+    }
+
+    /// Answers a whole line, however many requests it holds, and calls `completion` exactly once
+    /// (possibly before returning) with the reply line, or nil when there is nothing to send.
+    /// For tools and tests; the server streams with `RPCLineRun` instead.
+    public func respond(to line: [UInt8], completion: @escaping @Sendable ([UInt8]?) -> Void) {
+        LineResponder(run: RPCLineRun(decode(line: line)), dispatcher: self, completion: completion).resume()
     }
 
     /// A whole response line for an error that has no request to go with it.
@@ -124,88 +141,89 @@ public final class RPCDispatcher: Sendable {
         return writer.bytes
     }
 
-    // MARK: One request
-
-    enum ElementOutcome {
-        case none
-        case response([UInt8])
-        /// `id` nil means a notification: run it, answer nothing.
-        case pending(
-            start: (@escaping @Sendable (Result<JSONFragment, RPCError>) -> Void) -> Void, id: RPCID?)
+    private func rejectLine(_ error: RPCError) -> [UInt8] {
+        observer?.completed(nil, nil, 0, error.code)
+        return Self.errorLine(error)
     }
 
+    // MARK: One request
 
-    func process(_ element: JSONValue) -> ElementOutcome {
+    /// Runs one request (an element of a batch, or a single request) and frames its response.
+    public func process(_ element: JSONValue, framing: Framing) -> Outcome {
         let started = observer == nil ? 0 : MonotonicClock.nanoseconds()
         guard case .object(let request) = element else {
-            return invalid("a request must be a JSON object", id: .null)
+            return invalid("a request must be a JSON object", id: .null, framing: framing)
         }
         let rawID = request["id"]
         var id: RPCID? = nil
         if let rawID {
             guard let valid = RPCID(rawID) else {
-                return invalid("id must be a string, a number or null", id: .null)
+                return invalid("id must be a string, a number or null", id: .null, framing: framing)
             }
             id = valid
         }
         guard request["jsonrpc"] == .string("2.0") else {
-            return invalid("jsonrpc must be exactly \"2.0\"", id: id ?? .null)
+            return invalid("jsonrpc must be exactly \"2.0\"", id: id ?? .null, framing: framing)
         }
         guard case .string(let name)? = request["method"] else {
-            return invalid("method must be a string", id: id ?? .null)
+            return invalid("method must be a string", id: id ?? .null, framing: framing)
         }
         let rawParams = request["params"]
         if let rawParams, rawParams.objectValue == nil, rawParams.arrayValue == nil {
-            return invalid("params must be an object or an array", id: id ?? .null, method: name)
+            // Counted and logged like any invalid request (method `-`), as protocol.md says.
+            return invalid("params must be an object or an array", id: id ?? .null, framing: framing)
         }
         guard let method = methods[name] else {
-            return finish(.failure(.methodNotFound(name)), method: name, id: id, started: started)
+            return .finished(finish(.failure(.methodNotFound(name)), method: name, id: id, started: started, framing: framing))
         }
         let params = Params.decode(rawParams, names: method.parameters)
         switch method.handler(params) {
         case .result(let fragment):
             // A handler that ignored the unknown names still may not succeed with them.
-            if !params.problems.isEmpty {
-                return finish(.failure(.invalidParams(params.problems)), method: name, id: id, started: started)
-            }
-            return finish(.success(fragment), method: name, id: id, started: started)
+            let result: Result<JSONFragment, RPCError> = params.problems.isEmpty ? .success(fragment) : .failure(params.error)
+            return .finished(finish(result, method: name, id: id, started: started, framing: framing))
         case .error(let error):
-            return finish(.failure(error), method: name, id: id, started: started)
+            return .finished(finish(.failure(error), method: name, id: id, started: started, framing: framing))
         case .deferred(let start):
-            let observer = self.observer
             let requestID = id
-            return .pending(
-                start: { done in
+            return .deferred(
+                Deferred(producesOutput: requestID != nil) { completion in
                     start { result in
-                        if let observer {
-                            let code: Int? = if case .failure(let error) = result { error.code } else { nil }
-                            observer.completed(name, requestID, MonotonicClock.nanoseconds() - started, code)
-                        }
-                        done(result)
+                        completion(self.finish(result, method: name, id: requestID, started: started, framing: framing))
                     }
-                }, id: id)
+                })
         }
     }
 
-    private func invalid(_ reason: String, id: RPCID, method: String? = nil) -> ElementOutcome {
+    private func invalid(_ reason: String, id: RPCID, framing: Framing) -> Outcome {
         // Invalid requests are answered even without an id: the spec's examples answer `[1,2,3]`.
-        observer?.completed(method, id, 0, -32600)
-        var writer = JSONWriter()
-        Self.write(.failure(.invalidRequest(reason)), id: id, to: &writer)
-        return .response(writer.bytes)
+        observer?.completed(nil, id, 0, -32600)
+        return .response(Self.format(.failure(.invalidRequest(reason)), id: id, framing: framing))
     }
 
+    /// The one place a finished request is counted and formatted; a response over the limit
+    /// becomes `-32003` (it was built, but is dropped before it is queued for sending).
     private func finish(
-        _ result: Result<JSONFragment, RPCError>, method: String, id: RPCID?, started: UInt64
-    ) -> ElementOutcome {
+        _ result: Result<JSONFragment, RPCError>, method: String, id: RPCID?, started: UInt64, framing: Framing
+    ) -> [UInt8]? {
+        var result = result
+        if case .success(let fragment) = result, fragment.bytes.count > limits.maxResponseBytes {
+            result = .failure(.responseTooLarge(limit: limits.maxResponseBytes))
+        }
         if let observer {
             let code: Int? = if case .failure(let error) = result { error.code } else { nil }
             observer.completed(method, id, MonotonicClock.nanoseconds() - started, code)
         }
-        guard let id else { return .none }
+        guard let id else { return nil }
+        return Self.format(result, id: id, framing: framing)
+    }
+
+    private static func format(_ result: Result<JSONFragment, RPCError>, id: RPCID, framing: Framing) -> [UInt8] {
         var writer = JSONWriter()
-        Self.write(result, id: id, to: &writer)
-        return .response(writer.bytes)
+        if let lead = framing.lead { writer.bytes.append(lead) }
+        write(result, id: id, to: &writer)
+        if let trail = framing.trail { writer.bytes.append(trail) }
+        return writer.bytes
     }
 
     static func write(_ result: Result<JSONFragment, RPCError>, id: RPCID, to writer: inout JSONWriter) {
@@ -230,67 +248,44 @@ public final class RPCDispatcher: Sendable {
     }
 }
 
-/// Runs a batch's elements one after another, pausing on each deferred one.
-// @unchecked Sendable: the state is touched by one thread at a time. `run` goes on until an
-// element defers and then returns; only that element's single completion resumes it.
-private final class BatchRun: @unchecked Sendable {
-    private let elements: [JSONValue]
+extension RPCDispatcher.Outcome {
+    fileprivate static func finished(_ bytes: [UInt8]?) -> RPCDispatcher.Outcome {
+        bytes.map { .response($0) } ?? .none
+    }
+}
+
+/// Drives an `RPCLineRun` to its end without limits, for `RPCDispatcher.respond`.
+// @unchecked Sendable: one thread at a time touches it: `resume` runs until an element defers,
+// and only that element's single completion resumes it.
+private final class LineResponder: @unchecked Sendable {
+    private var run: RPCLineRun
     private let dispatcher: RPCDispatcher
     private let completion: @Sendable ([UInt8]?) -> Void
-    private let resume: @Sendable (@escaping @Sendable () -> Void) -> Void
-    private var next = 0
-    private var out = JSONWriter()
-    private var entries = 0
+    private var out: [UInt8] = []
 
-    init(
-        elements: [JSONValue], dispatcher: RPCDispatcher,
-        resume: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void,
-        completion: @escaping @Sendable ([UInt8]?) -> Void
-    ) {
-        self.elements = elements
+    init(run: RPCLineRun, dispatcher: RPCDispatcher, completion: @escaping @Sendable ([UInt8]?) -> Void) {
+        self.run = run
         self.dispatcher = dispatcher
-        self.resume = resume
         self.completion = completion
-        out.writeRaw("[")
     }
 
-    /// Runs until done (true) or until an element defers (false; the completion will follow).
-    func run() -> Bool {
-        while next < elements.count {
-            let element = elements[next]
-            next += 1
-            switch dispatcher.process(element) {
-            case .none:
+    func resume() {
+        while true {
+            switch run.step(dispatcher) {
+            case .output(let bytes):
+                out.append(contentsOf: bytes)
+            case .nothing:
                 continue
-            case .response(let bytes):
-                append(bytes)
-            case .pending(let start, let id):
-                start { result in
-                    self.resume {
-                        if let id {
-                            var writer = JSONWriter()
-                            RPCDispatcher.write(result, id: id, to: &writer)
-                            self.append(writer.bytes)
-                        }
-                        if self.run() { self.completion(self.finished()) }
-                    }
+            case .deferred(let deferred):
+                deferred.start { bytes in
+                    if let bytes { self.out.append(contentsOf: bytes) }
+                    self.resume()
                 }
-                return false
+                return
+            case .done:
+                completion(out.isEmpty ? nil : out)
+                return
             }
         }
-        return true
-    }
-
-    /// The batch response line, or nil when every element was a notification.
-    func finished() -> [UInt8]? {
-        guard entries > 0 else { return nil }
-        out.writeRaw("]\n")
-        return out.bytes
-    }
-
-    private func append(_ bytes: [UInt8]) {
-        if entries > 0 { out.writeRaw(",") }
-        out.writeRaw(bytes)
-        entries += 1
     }
 }

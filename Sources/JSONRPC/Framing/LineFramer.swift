@@ -26,6 +26,10 @@ public struct LineFramer: Sendable {
     /// Bytes held for an unfinished line.
     public var bufferedBytes: Int { partial.count }
 
+    /// True between the first byte of a line and its newline (including while an oversized line
+    /// is being skipped).
+    public var isMidLine: Bool { discarding || !partial.isEmpty }
+
     /// Feeds a chunk and calls `emit` for every event it completes, in order.
     public mutating func feed(_ chunk: UnsafeRawBufferPointer, _ emit: (Event) -> Void) {
         var start = 0

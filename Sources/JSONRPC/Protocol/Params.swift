@@ -4,13 +4,20 @@ public struct Params: Sendable {
     public let values: JSONObject
     /// Names the method does not take, and positions past its last parameter. Handlers report
     /// them together with their own checks, so one `-32602` lists every problem.
+    /// At most `RPCError.maxListedProblems` of them are kept; `omittedProblems` counts the rest.
     public let problems: [ParamProblem]
+    /// Problems found but not kept in `problems`.
+    public let omittedProblems: Int
 
     /// Wraps named values.
-    public init(_ values: JSONObject = JSONObject(), problems: [ParamProblem] = []) {
+    public init(_ values: JSONObject = JSONObject(), problems: [ParamProblem] = [], omittedProblems: Int = 0) {
         self.values = values
         self.problems = problems
+        self.omittedProblems = omittedProblems
     }
+
+    /// The `-32602` for the problems found while decoding.
+    public var error: RPCError { .invalidParams(problems, omitted: omittedProblems) }
 
     /// The value of a param, or nil when absent. An explicit `null` counts as absent.
     public subscript(name: String) -> JSONValue? {
@@ -24,18 +31,23 @@ public struct Params: Sendable {
         switch raw {
         case .object(let object)?:
             let unknown = object.keys.filter { !names.contains($0) }
-            return Params(object, problems: unknown.map { ParamProblem(field: $0, message: "is not a parameter of this method") })
+            let kept = unknown.prefix(RPCError.maxListedProblems)
+            return Params(
+                object, problems: kept.map { ParamProblem(field: $0, message: "is not a parameter of this method") },
+                omittedProblems: unknown.count - kept.count)
         case .array(let array)?:
             var object = JSONObject()
             for (name, value) in zip(names, array) { object.append(name, value) }
-            let extra = (min(names.count, array.count)..<array.count).map {
+            let firstExtra = min(names.count, array.count)
+            let keptEnd = min(array.count, firstExtra + RPCError.maxListedProblems)
+            let extra = (firstExtra..<keptEnd).map {
                 ParamProblem(
                     field: "params[\($0)]",
                     message: names.isEmpty
                         ? "is not expected: this method takes no parameters"
                         : "is past the \(names.count) positional parameters (\(names.joined(separator: ", ")))")
             }
-            return Params(object, problems: extra)
+            return Params(object, problems: extra, omittedProblems: array.count - keptEnd)
         default:
             return Params()
         }

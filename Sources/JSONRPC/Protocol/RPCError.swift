@@ -29,11 +29,29 @@ public struct RPCError: Error, Sendable, Equatable {
         RPCError(code: -32601, message: "Method not found: \(method)", data: ["method": .string(method)])
     }
 
-    /// -32602: the params are wrong; lists every problem as `{"field", "message"}`.
-    public static func invalidParams(_ problems: [ParamProblem]) -> RPCError {
-        let summary = problems.map { "\($0.field): \($0.message)" }.joined(separator: "; ")
-        let list: [JSONValue] = problems.map { .object(JSONObject([.init(key: "field", value: .string($0.field)), .init(key: "message", value: .string($0.message))])) }
-        return RPCError(code: -32602, message: "Invalid params: \(summary)", data: ["errors": .array(list)])
+    /// Most problems one `-32602` lists (in `data.errors` and in its message); the rest are
+    /// counted in `data.omitted`, so a line of a million bad params cannot make a huge reply.
+    public static let maxListedProblems = 100
+
+    /// -32602: the params are wrong; lists the problems as `{"field", "message"}`, at most
+    /// `maxListedProblems` of them, with the number left out (beyond those and `omitted`) in `data.omitted`.
+    public static func invalidParams(_ problems: [ParamProblem], omitted: Int = 0) -> RPCError {
+        let listed = problems.prefix(maxListedProblems)
+        let left = omitted + problems.count - listed.count
+        var summary = listed.map { "\($0.field): \($0.message)" }.joined(separator: "; ")
+        if left > 0 { summary += "; and \(left) more" }
+        let list: [JSONValue] = listed.map { .object(JSONObject([.init(key: "field", value: .string($0.field)), .init(key: "message", value: .string($0.message))])) }
+        var data = JSONObject()
+        data.append("errors", .array(list))
+        if left > 0 { data.append("omitted", .number(JSONNumber(left))) }
+        return RPCError(code: -32602, message: "Invalid params: \(summary)", data: .object(data))
+    }
+
+    /// -32003: the reply would be larger than the server sends (`--max-response-bytes`); ask for less.
+    public static func responseTooLarge(limit: Int) -> RPCError {
+        RPCError(
+            code: -32003, message: "Response too large: the reply would exceed \(limit) bytes (--max-response-bytes); ask for fewer items",
+            data: ["reason": "response_too_large", "limit": .number(JSONNumber(limit))])
     }
 
     /// -32603: the server failed; the reason is generic, never a stack trace.

@@ -1,0 +1,406 @@
+import Dispatch
+import Glibc
+import JSONRPC
+import MonotonicClock
+
+/// One client connection: reads lines, answers them in order, writes without ever blocking.
+///
+/// Requests on one connection run one at a time, in order, so responses come back in request
+/// order; a write (which waits for group commit) pauses the line queue until it is answered.
+/// Different connections run in parallel on their own serial queues.
+///
+/// Memory stays bounded whatever the client does:
+/// - input: the framer holds at most one line of `maxRequestBytes`, and reading pauses while
+///   queued complete lines pass that much;
+/// - output: the next request (or batch element) runs only while unsent output is under
+///   `maxOutputBytes`, so a connection holds at most that plus one reply; a batch also waits
+///   while the server-wide `OutputBudget` is exhausted;
+/// - time: unsent output that does not move for the write timeout, or a partial line with no new
+///   byte for the read timeout, closes the connection; a run of requests yields to the other
+///   connections every 64 requests or 10 ms.
+// @unchecked Sendable: every mutable property below is read and written only on `queue`
+// (source handlers run there, and completions hop there with `queue.async`).
+final class ClientConnection: @unchecked Sendable {
+    private enum State {
+        case open
+        /// No more input will be read (EOF, or the server is draining); finish and close.
+        case finishing
+        case closed
+    }
+
+    let fd: Int32
+    private let queue: DispatchQueue
+    private let dispatcher: RPCDispatcher
+    private let settings: ConnectionSettings
+    private let readSource: any DispatchSourceRead
+    private let writeSource: any DispatchSourceWrite
+    private let onClose: @Sendable (ClientConnection) -> Void
+    private let batchScope: @Sendable (() -> Void) -> Void
+
+    private var state = State.open
+    private var framer: LineFramer
+    private var lines: [LineFramer.Event] = []
+    private var nextLine = 0
+    private var queuedBytes = 0
+    /// The line being answered, until its whole reply is queued.
+    private var run: RPCLineRun?
+    /// A deferred request (a write) is running; its completion resumes processing.
+    private var awaitingDeferred = false
+    /// Processing stopped because this connection's unsent output is over its cap.
+    private var pausedForOutput = false
+    /// Processing stopped until the server-wide output budget has room.
+    private var waitingForBudget = false
+    /// The peer closed both directions: a batch stops before its next element.
+    private var peerGone = false
+    private var output = OutputQueue()
+    private var readSuspended = false
+    private var writeSuspended = true
+    private var cancelledSources = 0
+    /// When the last byte arrived while a line is unfinished, and whether its timer is set.
+    private var lastByteAt: UInt64 = 0
+    private var readTimerArmed = false
+    /// Since when unsent output has not moved (nil while there is none), and whether its timer is set.
+    private var stuckSince: UInt64?
+    private var writeTimerArmed = false
+
+    private static let readChunk = 16 * 1024
+
+    init(
+        fd: Int32, target: DispatchQueue, dispatcher: RPCDispatcher, settings: ConnectionSettings,
+        batchScope: @escaping @Sendable (() -> Void) -> Void, onClose: @escaping @Sendable (ClientConnection) -> Void
+    ) {
+        self.batchScope = batchScope
+        self.fd = fd
+        self.queue = DispatchQueue(label: "contacts.connection", target: target)
+        self.dispatcher = dispatcher
+        self.settings = settings
+        self.framer = LineFramer(maxLineBytes: settings.maxRequestBytes)
+        self.onClose = onClose
+        self.readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+        self.writeSource = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
+    }
+
+    /// Starts reading. Call once.
+    func start() {
+        readSource.setEventHandler { [unowned self] in self.readAvailable() }
+        writeSource.setEventHandler { [unowned self] in self.flush() }
+        // The descriptor is closed only once both sources are cancelled, so neither handler
+        // can ever see a closed (or reused) descriptor.
+        let cancelled: @Sendable () -> Void = { [self] in
+            self.cancelledSources += 1
+            if self.cancelledSources == 2 {
+                close(self.fd)
+                self.onClose(self)
+            }
+        }
+        readSource.setCancelHandler(handler: cancelled)
+        writeSource.setCancelHandler(handler: cancelled)
+        readSource.activate()
+        // The write source stays suspended until there is output the socket would not take.
+    }
+
+    /// Stops reading new input, answers what was already received, then closes.
+    func drain() {
+        queue.async { [self] in
+            guard state == .open else { return }
+            stopReading()
+            finishIfDone()
+        }
+    }
+
+    /// Closes now, whatever is pending (used when draining takes too long).
+    func forceClose() {
+        queue.async { [self] in closeNow() }
+    }
+
+    // MARK: Reading
+
+    private func readAvailable() {
+        var total = 0
+        var sawEOF = false
+        withUnsafeTemporaryAllocation(byteCount: Self.readChunk, alignment: 1) { buffer in
+            // Read until the socket is empty, but yield after a while so one busy client
+            // cannot starve the others sharing the thread pool.
+            while total < 16 * Self.readChunk, queuedBytes < settings.maxRequestBytes {
+                let n = Socket.retryingOnInterrupt { read(fd, buffer.baseAddress, buffer.count) }
+                if n > 0 {
+                    total += n
+                    framer.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) { event in
+                        queuedBytes += Self.cost(of: event)
+                        lines.append(event)
+                    }
+                    // A short read means the socket is drained: skip the read that would only
+                    // say EAGAIN. The source is level-triggered, so anything later fires again.
+                    if n < buffer.count { return }
+                } else if n == 0 {
+                    sawEOF = true
+                    return
+                } else {
+                    if errno != EAGAIN && errno != EWOULDBLOCK { sawEOF = true }  // reset by peer
+                    return
+                }
+            }
+        }
+        if sawEOF {
+            // A last line without its newline still counts as a request.
+            framer.finish { event in lines.append(event) }
+            peerGone = Socket.peerHungUp(fd)
+            stopReading()
+        } else if total > 0, framer.isMidLine {
+            lastByteAt = MonotonicClock.nanoseconds()
+            armReadTimer(after: settings.readTimeoutNanoseconds)
+        }
+        processLines()
+    }
+
+    private func stopReading() {
+        if state == .open { state = .finishing }
+        if readSuspended {
+            readSource.resume()  // a suspended source must be resumed before it is cancelled
+            readSuspended = false
+        }
+        readSource.cancel()
+    }
+
+    /// Pauses reading while too much input is queued or output is stuck; resumes when it drains.
+    private func updateReadInterest() {
+        guard state == .open else { return }
+        let full = queuedBytes >= settings.maxRequestBytes || output.count >= settings.maxOutputBytes
+        if full && !readSuspended {
+            readSource.suspend()
+            readSuspended = true
+        } else if !full && readSuspended {
+            readSuspended = false
+            readSource.resume()
+        }
+    }
+
+    /// What a queued event is charged against the input cap: its bytes plus a fixed overhead, so
+    /// that a flood of tiny lines is bounded too.
+    private static func cost(of event: LineFramer.Event) -> Int {
+        if case .line(let bytes) = event { return bytes.count + 64 }
+        return 64
+    }
+
+    // MARK: Processing
+
+    private func processLines() {
+        guard state != .closed, !awaitingDeferred else { return }
+        // Several requests at once (pipelining, a batch): let them share one read snapshot.
+        if lines.count - nextLine > 1 || run?.isBatch == true {
+            batchScope { processQueued() }
+        } else {
+            processQueued()
+        }
+        if nextLine == lines.count {
+            lines.removeAll(keepingCapacity: lines.count < 64)
+            nextLine = 0
+        }
+        updateReadInterest()
+        flush()
+    }
+
+    /// Answers queued requests, one step at a time, until there is nothing to do, a write is
+    /// pending, output is over a cap, or it is time to yield.
+    private func processQueued() {
+        let sliceStart = MonotonicClock.nanoseconds()
+        var steps = 0
+        while state != .closed, !awaitingDeferred {
+            if run == nil {
+                guard nextLine < lines.count else { return }
+                let event = lines[nextLine]
+                lines[nextLine] = .tooLong  // release the line's bytes now
+                nextLine += 1
+                queuedBytes -= Self.cost(of: event)
+                switch event {
+                case .tooLong: run = RPCLineRun(.rejected(dispatcher.oversizedLine(limit: framer.maxLineBytes)))
+                case .line(let bytes): run = RPCLineRun(dispatcher.decode(line: bytes))
+                }
+            }
+            let isBatch = run?.isBatch == true
+            if isBatch && peerGone {
+                // Nobody will read the rest of this batch: stop before its next element.
+                run = nil
+                continue
+            }
+            if output.count >= settings.maxOutputBytes {
+                pause(batch: isBatch)
+                return
+            }
+            if isBatch && settings.budget.isExhausted {
+                waitForBudget()
+                return
+            }
+            if steps >= settings.yieldAfterRequests
+                || (steps > 0 && MonotonicClock.nanoseconds() - sliceStart >= settings.yieldAfterNanoseconds)
+            {
+                // Let the other connections sharing the thread pool run, then go on.
+                queue.async { [self] in processLines() }
+                return
+            }
+            steps += 1
+            switch run!.step(dispatcher) {
+            case .output(let bytes):
+                enqueue(bytes)
+            case .nothing:
+                break
+            case .deferred(let deferred):
+                awaitingDeferred = true
+                deferred.start { [self] bytes in
+                    queue.async { [self] in
+                        awaitingDeferred = false
+                        if let bytes, state != .closed { enqueue(bytes) }
+                        processLines()
+                    }
+                }
+            case .done:
+                run = nil
+                steps -= 1
+            }
+        }
+    }
+
+    private func pause(batch: Bool) {
+        if !pausedForOutput, batch {
+            settings.limits.record(
+                .batchesPaused, level: .notice,
+                "a batch waits for its client to read (unsent output over --max-connection-output)")
+        }
+        pausedForOutput = true
+    }
+
+    private func waitForBudget() {
+        guard !waitingForBudget else { return }
+        waitingForBudget = true
+        settings.limits.record(
+            .batchesPaused, level: .notice, "batches wait: unsent output of all connections is over --max-output-bytes")
+        settings.budget.waitForRoom { [weak self] in
+            guard let self else { return }
+            queue.async { [self] in
+                waitingForBudget = false
+                processLines()
+            }
+        }
+    }
+
+    // MARK: Writing
+
+    private func enqueue(_ bytes: [UInt8]) {
+        output.append(bytes)
+        settings.budget.charge(bytes.count)
+    }
+
+    private func flush() {
+        guard state != .closed else { return }
+        let sent: Int
+        switch output.send(to: fd) {
+        case .broken:
+            peerGone = true
+            closeNow()
+            return
+        case .sent(let n):
+            sent = n
+        }
+        if sent > 0 { settings.budget.release(sent) }
+        if output.isEmpty {
+            stuckSince = nil
+            if !writeSuspended {
+                writeSource.suspend()
+                writeSuspended = true
+            }
+        } else {
+            if sent > 0 || stuckSince == nil { stuckSince = MonotonicClock.nanoseconds() }
+            armWriteTimer(after: settings.writeTimeoutNanoseconds)
+            if writeSuspended {
+                writeSuspended = false
+                writeSource.resume()
+            }
+        }
+        if pausedForOutput, output.count < settings.maxOutputBytes {
+            // Output was the bottleneck: go on (async, so no recursion).
+            pausedForOutput = false
+            queue.async { [self] in processLines() }
+        }
+        updateReadInterest()
+        finishIfDone()
+    }
+
+    // MARK: Deadlines
+
+    private func armWriteTimer(after nanoseconds: UInt64) {
+        guard !writeTimerArmed else { return }
+        writeTimerArmed = true
+        queue.asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { [weak self] in
+            self?.writeTimerFired()
+        }
+    }
+
+    private func writeTimerFired() {
+        writeTimerArmed = false
+        guard state != .closed, let stuckSince else { return }
+        let waited = MonotonicClock.nanoseconds() - stuckSince
+        if waited >= settings.writeTimeoutNanoseconds {
+            settings.limits.record(
+                .writeTimeouts,
+                "closed a connection whose unsent output (\(output.count) bytes) did not move for \(seconds(settings.writeTimeoutNanoseconds)) s (--write-timeout)"
+            )
+            closeNow()
+        } else {
+            armWriteTimer(after: settings.writeTimeoutNanoseconds - waited)
+        }
+    }
+
+    private func armReadTimer(after nanoseconds: UInt64) {
+        guard !readTimerArmed else { return }
+        readTimerArmed = true
+        queue.asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { [weak self] in
+            self?.readTimerFired()
+        }
+    }
+
+    private func readTimerFired() {
+        readTimerArmed = false
+        guard state == .open, framer.isMidLine else { return }
+        let now = MonotonicClock.nanoseconds()
+        // While reading is paused by the server, the client is not the one keeping the line open.
+        if readSuspended { lastByteAt = now }
+        let waited = now - lastByteAt
+        if waited >= settings.readTimeoutNanoseconds {
+            settings.limits.record(
+                .readTimeouts,
+                "closed a connection that left a request line unfinished for \(seconds(settings.readTimeoutNanoseconds)) s (--read-timeout)"
+            )
+            closeNow()
+        } else {
+            armReadTimer(after: settings.readTimeoutNanoseconds - waited)
+        }
+    }
+
+    private func seconds(_ nanoseconds: UInt64) -> String {
+        let tenths = nanoseconds / 100_000_000
+        return tenths % 10 == 0 ? "\(tenths / 10)" : "\(tenths / 10).\(tenths % 10)"
+    }
+
+    // MARK: Closing
+
+    private func finishIfDone() {
+        if state == .finishing, !awaitingDeferred, run == nil, nextLine >= lines.count, output.isEmpty {
+            closeNow()
+        }
+    }
+
+    private func closeNow() {
+        guard state != .closed else { return }
+        if state == .open { stopReading() }
+        state = .closed
+        settings.budget.release(output.count)
+        output.removeAll()
+        lines = []
+        run = nil
+        if writeSuspended {
+            writeSource.resume()
+            writeSuspended = false
+        }
+        writeSource.cancel()
+    }
+}
