@@ -74,8 +74,11 @@ public final class LineConnection {
 
     /// Reads one line (without its newline); nil when the server closed the connection cleanly.
     public func readLine() throws(ClientError) -> [UInt8]? {
+        // Bytes from `start` up to `scanned` are known to hold no newline: each byte is searched
+        // once, so a long line costs linear time.
+        var scanned = start
         while true {
-            if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            if let newline = buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
                 let line = Array(buffer[start..<newline])
                 start = newline + 1
                 if start == buffer.count {
@@ -91,6 +94,7 @@ public final class LineConnection {
                 buffer.removeFirst(start)
                 start = 0
             }
+            scanned = buffer.count
             let chunk = 64 * 1024
             let old = buffer.count
             buffer.append(contentsOf: repeatElement(0, count: chunk))

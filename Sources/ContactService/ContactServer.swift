@@ -43,11 +43,12 @@ public final class ContactServer: @unchecked Sendable {
         // Plain construction order: counters first, then the methods that report them, then the
         // dispatcher and the socket server that feed them.
         let connections = ConnectionCounters()
+        let output = OutputBudget(limit: configuration.maxOutputBytes)
         let stats =
             configuration.collectStats
             ? ServerStats(methodNames: ServerMethods.names(contactMethods: ContactMethods.all(store: store))) : nil
         let methods = ServerMethods.registry(
-            store: store, stats: stats, limits: limits, connections: connections,
+            store: store, stats: stats, limits: limits, connections: connections, output: output,
             databasePath: configuration.databasePath)
         let dispatcher = RPCDispatcher(
             methods: methods,
@@ -58,7 +59,7 @@ public final class ContactServer: @unchecked Sendable {
             maxRequestBytes: configuration.maxRequestBytes, maxOutputBytes: configuration.maxConnectionOutput,
             writeTimeoutNanoseconds: UInt64(configuration.writeTimeoutSeconds * 1e9),
             readTimeoutNanoseconds: UInt64(configuration.readTimeoutSeconds * 1e9),
-            budget: OutputBudget(limit: configuration.maxOutputBytes), limits: limits)
+            budget: output, limits: limits)
         do {
             self.server = try UnixSocketServer(
                 path: configuration.socketPath, mode: configuration.socketMode, dispatcher: dispatcher,
@@ -73,7 +74,8 @@ public final class ContactServer: @unchecked Sendable {
     }
 
     /// Counts every request for `server.stats` and, at debug level, logs each one (method, id,
-    /// duration, outcome; never params, so no email address reaches a log).
+    /// duration, outcome; never params, and method or id only through `LogRedaction`, so no
+    /// email address reaches a log).
     private static func observer(stats: ServerStats?, limits: LimitEvents, logger: Logger) -> RPCDispatcher.Observer {
         let debug = logger.logLevel <= .debug
         return RPCDispatcher.Observer { method, id, nanoseconds, code in
@@ -85,7 +87,8 @@ public final class ContactServer: @unchecked Sendable {
                 logger.debug(
                     "request",
                     metadata: [
-                        "method": "\(method ?? "-")", "id": "\(id.map { "\($0)" } ?? "-")",
+                        "method": "\(method.map(LogRedaction.clientText) ?? "-")",
+                        "id": "\(id.map { LogRedaction.clientText($0.description) } ?? "-")",
                         "duration_us": "\(nanoseconds / 1000)", "outcome": "\(code.map { "error \($0)" } ?? "ok")",
                     ])
             }

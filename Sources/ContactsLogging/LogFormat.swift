@@ -2,7 +2,7 @@ import Logging
 
 /// How the executables write their logs to stderr.
 public enum LogFormat: String, Sendable, CaseIterable {
-    /// swift-log's readable lines.
+    /// Readable lines, with control characters escaped (see `TextLogHandler`).
     case text
     /// One JSON object a line (`ts`, `level`, `label`, `message`, then metadata), for journald
     /// and log shippers.
@@ -13,7 +13,7 @@ public enum LogFormat: String, Sendable, CaseIterable {
         switch self {
         case .text:
             LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
+                var handler = TextLogHandler(label: label)
                 handler.logLevel = level
                 return handler
             }

@@ -10,10 +10,11 @@ enum ServerMethods {
     /// the server does not collect them (`--no-stats`).
     static func registry(
         store: ContactStore, stats: ServerStats?, limits: LimitEvents, connections: ConnectionCounters,
-        databasePath: String
+        output: OutputBudget, databasePath: String
     ) -> [RPCMethod] {
         let served = ContactMethods.all(store: store) + [
-            ping, self.stats(stats, limits: limits, store: store, databasePath: databasePath, connections: connections),
+            ping, self.stats(
+                stats, limits: limits, store: store, databasePath: databasePath, connections: connections, output: output),
         ]
         return served + [discover(documenting: served)]
     }
@@ -56,7 +57,7 @@ enum ServerMethods {
     /// `server.stats`: connections, per-method calls, errors and latency, errors by code, store size.
     static func stats(
         _ stats: ServerStats?, limits: LimitEvents, store: ContactStore, databasePath: String,
-        connections: ConnectionCounters
+        connections: ConnectionCounters, output: OutputBudget
     ) -> RPCMethod {
         RPCMethod(
             name: "server.stats",
@@ -70,7 +71,7 @@ enum ServerMethods {
         ) { params in
             guard params.problems.isEmpty else { return .error(params.error) }
             guard let stats else { return .error(.internalError("stats are not collected (--no-stats)")) }
-            return .result(JSONFragment(stats.snapshot(connections: connections.snapshot, limits: limits, store: store, databasePath: databasePath)))
+            return .result(JSONFragment(stats.snapshot(connections: connections.snapshot, unsentBytes: output.usedBytes, limits: limits, store: store, databasePath: databasePath)))
         }
     }
 }

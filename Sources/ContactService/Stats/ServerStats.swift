@@ -52,7 +52,7 @@ final class ServerStats: Sendable {
 
     /// The `server.stats` result.
     func snapshot(
-        connections: (open: Int, accepted: Int, refused: Int), limits: LimitEvents, store: ContactStore,
+        connections: (open: Int, accepted: Int, refused: Int), unsentBytes: Int, limits: LimitEvents, store: ContactStore,
         databasePath: String
     ) -> JSONValue {
         let now = MonotonicClock.nanoseconds()
@@ -84,6 +84,7 @@ final class ServerStats: Sendable {
             "connections": [
                 "open": .number(JSONNumber(connections.open)), "accepted": .number(JSONNumber(connections.accepted)),
                 "refused": .number(JSONNumber(connections.refused)),
+                "unsent_bytes": .number(JSONNumber(unsentBytes)),
             ],
             "methods": .object(methodObject),
             "errors": .object(errorObject),
