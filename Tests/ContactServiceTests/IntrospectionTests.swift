@@ -238,4 +238,31 @@ struct LoggingTests {
         #expect(!text.contains("hidden@example.com"))
         #expect(!text.contains("method="))  // no per-request lines above debug
     }
+
+    @Test(
+        "no client string forges a log line or puts an email address in the log, in either format",
+        arguments: ["text", "json"])
+    func clientStringsAreSafeInLogs(format: String) throws {
+        let server = try TestServer(arguments: ["--log-level", "debug", "--log-format", format])
+        let client = try server.connect()
+        let forged = #"{"jsonrpc":"2.0","id":1,"method":"x\n2026-01-01T00:00:00+0000 critical contactsd: forged"}"#
+        _ = try client.call(forged)
+        _ = try client.call(#"{"jsonrpc":"2.0","id":"ada@example.com","method":"server.ping"}"#)
+        _ = try client.call(#"{"jsonrpc":"2.0","id":3,"method":"grace@example.com"}"#)
+        _ = try client.call(#"{"jsonrpc":"2.0","id":"\u001b[2J","method":"server.ping"}"#)
+        #expect(server.stop() == 0)
+        let text = server.stderrText()
+        let lines = text.split(separator: "\n")
+        // Every line is one the server wrote: a timestamp, a level, and no forged critical one.
+        let levels = lines.map { line in
+            format == "json"
+                ? (try? JSONReader.parse(Array(line.utf8)))?["level"]?.stringValue ?? "unparsable"
+                : String(line.split(separator: " ").dropFirst().first ?? "")
+        }
+        #expect(levels.allSatisfy { ["info", "debug"].contains($0) }, "levels: \(levels)")
+        #expect(!text.contains("@example.com"))
+        #expect(!text.contains("\u{1b}"))
+        #expect(lines.filter { $0.contains("<redacted>") }.count == 2)
+        if format == "json" { #expect(lines.allSatisfy { (try? JSONReader.parse(Array($0.utf8))) != nil }) }
+    }
 }
