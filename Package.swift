@@ -67,11 +67,11 @@ let package = Package(
         .executableTarget(
             name: "contacts",
             dependencies: [
-                "ContactClient", "ContactPaths", "JSONRPC",
+                "ContactClient", "ContactPaths", "JSONRPC", "MonotonicClock",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "LoadGenerator", dependencies: ["UnixSocketAddress"]),
+        .target(name: "LoadGenerator", dependencies: ["UnixSocketAddress", "MonotonicClock"]),
         .executableTarget(
             name: "contacts-bench",
             dependencies: [

@@ -2,6 +2,7 @@ import Synchronization
 
 import Glibc
 
+import MonotonicClock
 import UnixSocketAddress
 
 /// How to drive the load.
@@ -218,11 +219,7 @@ public enum LoadGenerator {
     }
 
     /// Monotonic nanoseconds.
-    public static func now() -> UInt64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
-    }
+    public static func now() -> UInt64 { MonotonicClock.nanoseconds() }
 }
 
 /// A load-generator failure.

@@ -2,7 +2,8 @@ import Synchronization
 
 import Glibc
 
-/// Fills a fresh server with `user0000000…` contacts, two emails each, in batches of creates.
+/// Fills a fresh server with `user0000000…` contacts, in batches of creates: two emails each, or
+/// with `wide`, five emails and 50-character names (the shape of the hostile-client scenarios).
 public enum Seeder {
     /// The username of seeded contact `n`: "user" and at least 7 digits, so names sort by number.
     public static func username(_ n: Int) -> String {
@@ -11,7 +12,9 @@ public enum Seeder {
     }
 
     /// Creates contacts `from..<to`; returns how many the server acknowledged.
-    public static func seed(socketPath: String, from: Int = 0, to count: Int, batch: Int = 500, connections: Int = 4) throws -> Int {
+    public static func seed(
+        socketPath: String, from: Int = 0, to count: Int, batch: Int = 500, connections: Int = 4, wide: Bool = false
+    ) throws -> Int {
         let created = Counter()
         var handles: [pthread_t] = []
         let failure = FailureBox()
@@ -28,7 +31,7 @@ public enum Seeder {
                         for n in start..<end {
                             if n > start { line.append(UInt8(ascii: ",")) }
                             let name = username(n)
-                            line += Array(#"{"jsonrpc":"2.0","id":\#(n),"method":"contacts.create","params":["\#(name)","Seed","User \#(n)",["\#(name)@example.com","\#(name)@example.org"]]}"#.utf8)
+                            line += wide ? wideCreate(n, name) : Array(#"{"jsonrpc":"2.0","id":\#(n),"method":"contacts.create","params":["\#(name)","Seed","User \#(n)",["\#(name)@example.com","\#(name)@example.org"]]}"#.utf8)
                         }
                         line += Array("]\n".utf8)
                         try writeAll(fd, line)
@@ -44,6 +47,15 @@ public enum Seeder {
         for handle in handles { pthread_join(handle, nil) }
         if let message = failure.value { throw LoadError(message) }
         return created.value
+    }
+
+    /// A create with five addresses and 50-character first and last names.
+    private static func wideCreate(_ n: Int, _ name: String) -> [UInt8] {
+        let padding = String(repeating: "x", count: 50 - 5 - name.count)
+        let emails = (0..<5).map { #""\#(name).\#($0)@example.com""# }.joined(separator: ",")
+        return Array(
+            #"{"jsonrpc":"2.0","id":\#(n),"method":"contacts.create","params":["\#(name)","First\#(name)\#(padding)","Last\#(name)\#(padding)x",[\#(emails)]]}"#
+                .utf8)
     }
 
     private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws {

@@ -12,7 +12,7 @@ struct ContactsBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "contacts-bench",
         abstract: "Closed-loop load generator for contactsd (used by tools/bench).",
-        subcommands: [Seed.self, Load.self, Hold.self, Purge.self, InProcess.self])
+        subcommands: [Seed.self, Load.self, Hold.self, Hostile.self, Purge.self, InProcess.self])
 
     struct Seed: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create user0000000… with two emails each.")
@@ -21,9 +21,11 @@ struct ContactsBench: ParsableCommand {
         @Option(help: "Contacts to create (indices from..<count).") var count: Int
         @Option(help: "Creates per batch.") var batch: Int = 500
         @Option(help: "Parallel connections.") var connections: Int = 4
+        @Flag(help: "Five emails and 50-character names each (the hostile-client scenarios).") var wide = false
 
         func run() throws {
-            let created = try Seeder.seed(socketPath: socket, from: from, to: count, batch: batch, connections: connections)
+            let created = try Seeder.seed(
+                socketPath: socket, from: from, to: count, batch: batch, connections: connections, wide: wide)
             print(#"{"seeded":\#(created)}"#)
             if created != count - from { throw ExitCode(1) }
         }
@@ -59,6 +61,26 @@ struct ContactsBench: ParsableCommand {
 }
 
 extension ContactsBench {
+    struct Hostile: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Connections that send batches of big list pages and stall or read (the hardening scenarios).")
+        @Option(help: "The server's socket.") var socket: String
+        @Option(help: "Batch-sending connections.") var clients: Int = 16
+        @Option(help: "stall (send one batch, never read) or read (read each reply, send the next batch).") var mode: String = "stall"
+        @Option(help: "contacts.list calls per batch.") var batch: Int = 200
+        @Option(help: "The limit of each call.") var limit: Int = 1000
+        @Flag(help: "Also send one 1 MiB line of bad positional params.") var paramsLine = false
+        @Option(help: "Seconds to keep the connections open.") var seconds: Double = 10
+
+        func run() throws {
+            guard let kind = HostileClients.Mode(rawValue: mode) else { throw ValidationError("--mode must be stall or read") }
+            let replies = try HostileClients.run(
+                socketPath: socket, clients: clients, mode: kind, batch: batch, limit: limit, paramsLine: paramsLine,
+                seconds: seconds)
+            print(#"{"hostile_clients":\#(clients),"mode":"\#(mode)","batch_replies_read":\#(replies)}"#)
+        }
+    }
+
     struct Hold: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Open idle connections and keep them open.")
         @Option(help: "The server's socket.") var socket: String

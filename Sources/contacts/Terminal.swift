@@ -1,3 +1,4 @@
+import MonotonicClock
 import Glibc
 
 /// What the output may use: colour only on a terminal, and never when NO_COLOR is set.
@@ -30,9 +31,7 @@ enum Terminal {
 
 /// Milliseconds on the monotonic clock.
 func monotonicMilliseconds() -> Double {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return Double(spec.tv_sec) * 1000 + Double(spec.tv_nsec) / 1_000_000
+    Double(MonotonicClock.nanoseconds()) / 1_000_000
 }
 
 /// One decimal, without Foundation.
