@@ -158,7 +158,8 @@ public final class RPCDispatcher: Sendable {
         var id: RPCID? = nil
         if let rawID {
             guard let valid = RPCID(rawID) else {
-                return invalid("id must be a string, a number or null", id: .null, framing: framing)
+                // Answered with id null, but reported as having no readable id (logged `-`).
+                return invalid("id must be a string, a number or null", id: .null, framing: framing, idReadable: false)
             }
             id = valid
         }
@@ -195,9 +196,9 @@ public final class RPCDispatcher: Sendable {
         }
     }
 
-    private func invalid(_ reason: String, id: RPCID, framing: Framing) -> Outcome {
+    private func invalid(_ reason: String, id: RPCID, framing: Framing, idReadable: Bool = true) -> Outcome {
         // Invalid requests are answered even without an id: the spec's examples answer `[1,2,3]`.
-        observer?.completed(nil, id, 0, -32600)
+        observer?.completed(nil, idReadable ? id : nil, 0, -32600)
         return .response(Self.format(.failure(.invalidRequest(reason)), id: id, framing: framing))
     }
 
