@@ -49,7 +49,7 @@ public final class ContactServer: @unchecked Sendable {
             ? ServerStats(methodNames: ServerMethods.names(contactMethods: ContactMethods.all(store: store))) : nil
         let methods = ServerMethods.registry(
             store: store, stats: stats, limits: limits, connections: connections, output: output,
-            databasePath: configuration.databasePath)
+            maxResponseBytes: configuration.maxResponseBytes, databasePath: configuration.databasePath)
         let dispatcher = RPCDispatcher(
             methods: methods,
             limits: RPCDispatcher.Limits(

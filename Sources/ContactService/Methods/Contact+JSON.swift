@@ -33,13 +33,15 @@ extension Contact {
 }
 
 extension ContactPage {
-    /// `{"contacts": [...], "next_cursor": string|null}`.
-    var fragment: JSONFragment {
+    /// `{"contacts": [...], "next_cursor": string|null}`, or nil as soon as the encoding passes
+    /// `maxBytes` (the reply is then never built in full).
+    func fragment(maxBytes: Int) -> JSONFragment? {
         var writer = JSONWriter(capacity: 64 + contacts.count * 256)
         writer.writeRaw("{\"contacts\":[")
         for (index, contact) in contacts.enumerated() {
             if index > 0 { writer.writeRaw(",") }
             contact.write(to: &writer)
+            if writer.bytes.count > maxBytes { return nil }
         }
         writer.writeRaw("],\"next_cursor\":")
         if let nextCursor { writer.writeString(nextCursor) } else { writer.writeNull() }

@@ -4,7 +4,9 @@ import JSONRPC
 /// The five `contacts.*` methods: decode and validate params, call the store, encode results.
 public enum ContactMethods {
     /// Every contacts method, bound to `store`, with the metadata `rpc.discover` publishes.
-    public static func all(store: ContactStore) -> [RPCMethod] {
+    /// - Parameter maxResponseBytes: a list page is encoded only up to this size; past it the call
+    ///   gets `-32003` without the rest being built.
+    public static func all(store: ContactStore, maxResponseBytes: Int = 16 << 20) -> [RPCMethod] {
         typealias S = ContactSchemas
         let username = RPCParam("username", schema: S.username, required: true, summary: "The contact's username (case-insensitive).")
         let expected = RPCParam(
@@ -25,7 +27,7 @@ public enum ContactMethods {
                     "type": "object", "required": ["contacts", "next_cursor"],
                     "properties": ["contacts": ["type": "array", "items": S.contactRef], "next_cursor": ["type": ["string", "null"]]],
                 ])
-            ) { params in list(params, store: store) },
+            ) { params in list(params, store: store, maxResponseBytes: maxResponseBytes) },
             RPCMethod(
                 name: "contacts.get", summary: "Get one contact by username.", params: [username], result: contactResult,
                 errors: [S.notFound]
@@ -81,7 +83,7 @@ public enum ContactMethods {
         }
     }
 
-    static func list(_ params: Params, store: ContactStore) -> RPCOutcome {
+    static func list(_ params: Params, store: ContactStore, maxResponseBytes: Int) -> RPCOutcome {
         var reader = ParamReader(params)
         let limit = reader.integer("limit", in: 1...ListQuery.maxLimit) ?? ListQuery.defaultLimit
         var after: String?
@@ -97,7 +99,10 @@ public enum ContactMethods {
         guard reader.problems.isEmpty else { return .error(reader.error) }
         let query = ListQuery(limit: limit, after: after, usernamePrefix: prefix, email: email.map(Validation.trim))
         do {
-            return .result(try store.list(query).fragment)
+            guard let page = try store.list(query).fragment(maxBytes: maxResponseBytes) else {
+                return .error(.responseTooLarge(limit: maxResponseBytes))
+            }
+            return .result(page)
         } catch {
             return .error(error.rpcError)
         }

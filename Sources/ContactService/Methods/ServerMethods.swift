@@ -10,9 +10,9 @@ enum ServerMethods {
     /// the server does not collect them (`--no-stats`).
     static func registry(
         store: ContactStore, stats: ServerStats?, limits: LimitEvents, connections: ConnectionCounters,
-        output: OutputBudget, databasePath: String
+        output: OutputBudget, maxResponseBytes: Int = 16 << 20, databasePath: String
     ) -> [RPCMethod] {
-        let served = ContactMethods.all(store: store) + [
+        let served = ContactMethods.all(store: store, maxResponseBytes: maxResponseBytes) + [
             ping, self.stats(
                 stats, limits: limits, store: store, databasePath: databasePath, connections: connections, output: output),
         ]
