@@ -4,7 +4,7 @@ import Logging
 import Glibc
 
 /// A swift-log handler that writes one compact JSON object per line to stderr.
-public struct JSONLogHandler: LogHandler {
+public struct JSONLogHandler: StderrLogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
     private let label: String
@@ -14,18 +14,13 @@ public struct JSONLogHandler: LogHandler {
         self.label = label
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
     public func log(event: LogEvent) {
         var object = JSONObject()
         object.append("ts", .string(Self.timestamp()))
         object.append("level", .string(event.level.rawValue))
         object.append("label", .string(label))
         object.append("message", .string(event.message.description))
-        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        let merged = mergedMetadata(event)
         for key in merged.keys.sorted() where !["ts", "level", "label", "message"].contains(key) {
             object.append(key, Self.json(merged[key]!))
         }

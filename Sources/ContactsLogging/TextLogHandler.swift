@@ -6,7 +6,7 @@ import Glibc
 /// (`2026-11-30T13:13:45+0000 info contactsd: key=value [source] message`), except that every
 /// control character in the message and the metadata is escaped as JSON escapes it (`\n`,
 /// `\u001b`, …), so no value a client sent can start a forged log line or move the cursor.
-public struct TextLogHandler: LogHandler {
+public struct TextLogHandler: StderrLogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
     private let label: String
@@ -16,13 +16,8 @@ public struct TextLogHandler: LogHandler {
         self.label = label
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
     public func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        let merged = mergedMetadata(event)
         var line = "\(Self.timestamp()) \(event.level) \(label):"
         for key in merged.keys.sorted() {
             line += " \(Self.escaped(key))=\(Self.escaped(Self.text(merged[key]!)))"

@@ -148,7 +148,7 @@ final class ClientConnection: @unchecked Sendable {
             stopReading()
         } else if total > 0, framer.isMidLine {
             lastByteAt = MonotonicClock.nanoseconds()
-            armReadTimer(after: settings.readTimeoutNanoseconds)
+            arm(.read, after: settings.readTimeoutNanoseconds)
         }
         processLines()
     }
@@ -310,7 +310,7 @@ final class ClientConnection: @unchecked Sendable {
             }
         } else {
             if sent > 0 || stuckSince == nil { stuckSince = MonotonicClock.nanoseconds() }
-            armWriteTimer(after: settings.writeTimeoutNanoseconds)
+            arm(.write, after: settings.writeTimeoutNanoseconds)
             if writeSuspended {
                 writeSuspended = false
                 writeSource.resume()
@@ -327,53 +327,58 @@ final class ClientConnection: @unchecked Sendable {
 
     // MARK: Deadlines
 
-    private func armWriteTimer(after nanoseconds: UInt64) {
-        guard !writeTimerArmed else { return }
-        writeTimerArmed = true
+    /// The two deadlines: unsent output that does not move, and a partial line that does not grow.
+    private enum Deadline {
+        case write, read
+    }
+
+    private func arm(_ deadline: Deadline, after nanoseconds: UInt64) {
+        switch deadline {
+        case .write:
+            guard !writeTimerArmed else { return }
+            writeTimerArmed = true
+        case .read:
+            guard !readTimerArmed else { return }
+            readTimerArmed = true
+        }
         queue.asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { [weak self] in
-            self?.writeTimerFired()
+            self?.check(deadline)
         }
     }
 
-    private func writeTimerFired() {
-        writeTimerArmed = false
-        guard state != .closed, let stuckSince else { return }
-        let waited = MonotonicClock.nanoseconds() - stuckSince
-        if waited >= settings.writeTimeoutNanoseconds {
+    /// Closes the connection if the deadline has passed, else sets the timer for what is left.
+    private func check(_ deadline: Deadline) {
+        let now = MonotonicClock.nanoseconds()
+        let since: UInt64
+        let timeout: UInt64
+        switch deadline {
+        case .write:
+            writeTimerArmed = false
+            guard state != .closed, let stuckSince else { return }
+            (since, timeout) = (stuckSince, settings.writeTimeoutNanoseconds)
+        case .read:
+            readTimerArmed = false
+            guard state == .open, framer.isMidLine else { return }
+            // While reading is paused by the server, the client is not the one keeping the line open.
+            if readSuspended { lastByteAt = now }
+            (since, timeout) = (lastByteAt, settings.readTimeoutNanoseconds)
+        }
+        let waited = now - since
+        guard waited >= timeout else {
+            arm(deadline, after: timeout - waited)
+            return
+        }
+        switch deadline {
+        case .write:
             settings.limits.record(
                 .writeTimeouts,
-                "closed a connection whose unsent output (\(output.count) bytes) did not move for \(seconds(settings.writeTimeoutNanoseconds)) s (--write-timeout)"
-            )
-            closeNow()
-        } else {
-            armWriteTimer(after: settings.writeTimeoutNanoseconds - waited)
-        }
-    }
-
-    private func armReadTimer(after nanoseconds: UInt64) {
-        guard !readTimerArmed else { return }
-        readTimerArmed = true
-        queue.asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { [weak self] in
-            self?.readTimerFired()
-        }
-    }
-
-    private func readTimerFired() {
-        readTimerArmed = false
-        guard state == .open, framer.isMidLine else { return }
-        let now = MonotonicClock.nanoseconds()
-        // While reading is paused by the server, the client is not the one keeping the line open.
-        if readSuspended { lastByteAt = now }
-        let waited = now - lastByteAt
-        if waited >= settings.readTimeoutNanoseconds {
+                "closed a connection whose unsent output (\(output.count) bytes) did not move for \(seconds(timeout)) s (--write-timeout)")
+        case .read:
             settings.limits.record(
                 .readTimeouts,
-                "closed a connection that left a request line unfinished for \(seconds(settings.readTimeoutNanoseconds)) s (--read-timeout)"
-            )
-            closeNow()
-        } else {
-            armReadTimer(after: settings.readTimeoutNanoseconds - waited)
+                "closed a connection that left a request line unfinished for \(seconds(timeout)) s (--read-timeout)")
         }
+        closeNow()
     }
 
     private func seconds(_ nanoseconds: UInt64) -> String {
