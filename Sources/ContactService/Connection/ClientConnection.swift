@@ -143,7 +143,10 @@ final class ClientConnection: @unchecked Sendable {
         }
         if sawEOF {
             // A last line without its newline still counts as a request.
-            framer.finish { event in lines.append(event) }
+            framer.finish { event in
+                queuedBytes += Self.cost(of: event)
+                lines.append(event)
+            }
             peerGone = Socket.peerHungUp(fd)
             stopReading()
         } else if total > 0, framer.isMidLine {
