@@ -9,9 +9,9 @@ import Glibc
 /// once (cleanly). A second signal while stopping ends the process at once with status 128 plus
 /// the signal number, after a last log line.
 ///
-/// The signals are ignored and blocked in the creating thread before anything else starts
-/// (threads created later inherit the mask), so none is lost or delivered to a thread as its
-/// default action; `DispatchSourceSignal` reads them from the pending set.
+/// The signals are blocked in the creating thread before anything else starts (threads created
+/// later inherit the mask) and then ignored, so none is lost or delivered to a thread as its
+/// default action; `DispatchSourceSignal` receives them.
 // @unchecked Sendable: `sources` (non-Sendable Dispatch protocol types) is written once in init
 // and only keeps the sources alive; the mutable state is behind a Mutex.
 public final class StopSignals: @unchecked Sendable {
@@ -37,13 +37,18 @@ public final class StopSignals: @unchecked Sendable {
         self.exit = exit
         var blocked = sigset_t()
         sigemptyset(&blocked)
-        for signalNumber in [SIGTERM, SIGINT] {
-            // Ignore before blocking: setting SIG_IGN would discard a signal already pending.
-            signal(signalNumber, SIG_IGN)
-            sigaddset(&blocked, signalNumber)
-        }
+        for signalNumber in [SIGTERM, SIGINT] { sigaddset(&blocked, signalNumber) }
         pthread_sigmask(SIG_BLOCK, &blocked, nil)
+        // A process started with these signals blocked (its parent had them blocked) may have one
+        // pending already; setting SIG_IGN discards it, so take note of it first.
+        var pending = sigset_t()
+        sigpending(&pending)
+        if let early = [SIGTERM, SIGINT].first(where: { sigismember(&pending, $0) == 1 }) {
+            state.withLock { $0 = .starting(received: early) }
+            logger.info("\(Self.name(of: early)) received during startup: stopping as soon as started")
+        }
         for signalNumber in [SIGTERM, SIGINT] {
+            signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
             source.setEventHandler { [self] in received(signalNumber) }
             source.activate()
