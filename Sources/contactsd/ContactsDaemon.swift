@@ -78,7 +78,7 @@ struct ContactsDaemon: ParsableCommand {
     var maxBatch: Int = 1000
 
     @Option(help: "Most database reader connections; a read waits for a free one. (default: twice the cores)")
-    var maxReaders: Int = StoreOptions.defaultMaxReaders
+    var maxReaders: Int?
 
     @Option(help: "Durability: normal survives a crash of the process, full also a power loss.")
     var synchronous: StoreOptions.Synchronous = .normal
@@ -93,7 +93,7 @@ struct ContactsDaemon: ParsableCommand {
         guard maxRequestBytes >= 64 else { throw ValidationError("--max-request-bytes must be at least 64") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard maxBatch >= 1 else { throw ValidationError("--max-batch must be at least 1") }
-        guard maxReaders >= 1 else { throw ValidationError("--max-readers must be at least 1") }
+        guard (maxReaders ?? 1) >= 1 else { throw ValidationError("--max-readers must be at least 1") }
         guard busyTimeoutMs >= 0 else { throw ValidationError("--busy-timeout-ms must not be negative") }
     }
 
@@ -106,7 +106,8 @@ struct ContactsDaemon: ParsableCommand {
             socketPath: ContactPaths.socket(flag: socket), databasePath: ContactPaths.database(flag: db),
             socketMode: UInt32(socketMode, radix: 8) ?? 0o600, maxRequestBytes: maxRequestBytes,
             maxConnections: maxConnections, maxBatchSize: maxBatch,
-            store: StoreOptions(busyTimeoutMilliseconds: busyTimeoutMs, synchronous: synchronous, maxReaders: maxReaders),
+            store: StoreOptions(busyTimeoutMilliseconds: busyTimeoutMs, synchronous: synchronous,
+                maxReaders: maxReaders ?? StoreOptions.defaultMaxReaders),
             collectStats: !noStats, allowUIDs: allowUIDs, allowGIDs: allowGIDs)
         let server: ContactServer
         do {

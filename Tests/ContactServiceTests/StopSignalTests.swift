@@ -58,6 +58,9 @@ struct StopSignalTests {
         let stalled = try server.connect()
         let request = #"{"jsonrpc":"2.0","id":1,"method":"rpc.discover"}"# + "\n"
         try stalled.send(raw: Array(String(repeating: request, count: 400).utf8))
+        // One answer back means the server has read the first chunk of requests: megabytes of
+        // answers are then due, which the drain waits for.
+        _ = try stalled.readJSON()
         kill(server.process.processIdentifier, signal)
         // The socket file goes when the drain starts.
         try waitUntil("the drain starts") { !FileManager.default.fileExists(atPath: server.socketPath) }
