@@ -43,18 +43,9 @@ struct PeerCredentialsTests {
         }
     }
 
-    @Test("another user's client is served when --allow-uid names it")
-    func allowedUIDServed() throws {
-        try withOpenSocketServer(arguments: ["--allow-uid", "\(otherUser)"]) { server in
-            let result = try runAsOtherUser(["socat", "-t", "5", "-", "UNIX-CONNECT:\(server.socketPath)"], stdin: ping)
-            let answer = try JSONReader.parse(Array(result.out.utf8))
-            #expect(answer["result"] != nil, "\(result.out)\(result.err)")
-        }
-    }
-
-    @Test("another user's client is served when --allow-gid names its group")
-    func allowedGIDServed() throws {
-        try withOpenSocketServer(arguments: ["--allow-gid", "\(otherUser)"]) { server in
+    @Test("another user's client is served when --allow-uid or --allow-gid names it", arguments: ["--allow-uid", "--allow-gid"])
+    func allowedPeerServed(flag: String) throws {
+        try withOpenSocketServer(arguments: [flag, "\(otherUser)"]) { server in
             let result = try runAsOtherUser(["socat", "-t", "5", "-", "UNIX-CONNECT:\(server.socketPath)"], stdin: ping)
             let answer = try JSONReader.parse(Array(result.out.utf8))
             #expect(answer["result"] != nil, "\(result.out)\(result.err)")

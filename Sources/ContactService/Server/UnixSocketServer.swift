@@ -198,14 +198,16 @@ public final class UnixSocketServer: @unchecked Sendable {
             return
         }
         limits.record(.refusedDescriptors, "refused a connection: the server is out of file descriptors (ulimit -n)")
+        refuseBusy(fd, "out of file descriptors", data: ["reason": "too_many_open_files"]) { [self] in reserve.refill() }
+    }
+
+    /// Refuses `fd` with `-32000` "Server busy: `why`", counted under `connections.refused`.
+    private func refuseBusy(
+        _ fd: Int32, _ why: String, data: JSONValue, onClosed: @escaping @Sendable () -> Void = {}
+    ) {
         counters.withLock { $0.refused += 1 }
         onRefused()
-        refuse(
-            fd,
-            RPCError(
-                code: -32000, message: "Server busy: out of file descriptors",
-                data: ["reason": "too_many_open_files"])
-        ) { [self] in reserve.refill() }
+        refuse(fd, RPCError(code: -32000, message: "Server busy: \(why)", data: data), onClosed: onClosed)
     }
 
     /// Sends `error` to `fd` and closes it (see `ConnectionRefusal`), holding a refusal slot meanwhile.
@@ -232,13 +234,9 @@ public final class UnixSocketServer: @unchecked Sendable {
         guard let peer, peers.allows(uid: peer.uid, gid: peer.gid) else { return refusePeer(fd, uid: peer?.uid) }
         let open = connections.withLock { $0.count }
         guard open < maxConnections else {
-            counters.withLock { $0.refused += 1 }
-            onRefused()
-            refuse(
-                fd,
-                RPCError(
-                    code: -32000, message: "Server busy: too many connections (--max-connections \(maxConnections))",
-                    data: ["reason": "too_many_connections", "max_connections": .number(JSONNumber(maxConnections))]))
+            refuseBusy(
+                fd, "too many connections (--max-connections \(maxConnections))",
+                data: ["reason": "too_many_connections", "max_connections": .number(JSONNumber(maxConnections))])
             logger.warning("refused a connection: \(maxConnections) already open")
             return
         }
