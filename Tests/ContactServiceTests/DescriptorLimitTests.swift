@@ -1,7 +1,7 @@
 import Foundation
 import JSONRPC
-import Testing
 import TestSupport
+import Testing
 
 @Suite("descriptor limits")
 struct DescriptorLimitTests {

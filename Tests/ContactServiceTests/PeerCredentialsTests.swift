@@ -1,13 +1,15 @@
 import Foundation
 import JSONRPC
-import Testing
 import TestSupport
+import Testing
 
 /// The uid and gid the other user's client runs as (`nobody`).
 private let otherUser: UInt32 = 65534
 
 /// Runs `arguments` (a program and its arguments) as uid and gid 65534 with no supplementary groups.
-private func runAsOtherUser(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
+private func runAsOtherUser(_ arguments: [String], stdin: String? = nil) throws -> (
+    status: Int32, out: String, err: String
+) {
     try runProgram(
         URL(fileURLWithPath: "/usr/bin/setpriv"),
         ["--reuid", "\(otherUser)", "--regid", "\(otherUser)", "--clear-groups"] + arguments, stdin: stdin)
@@ -30,7 +32,8 @@ struct PeerCredentialsTests {
     @Test("another user's client reads one -32001 line naming its uid, then the connection closes")
     func otherUserRefused() throws {
         try withOpenSocketServer { server in
-            let result = try runAsOtherUser(["socat", "-t", "5", "-", "UNIX-CONNECT:\(server.socketPath)"], stdin: ping)
+            let result = try runAsOtherUser(
+                ["socat", "-t", "5", "-", "UNIX-CONNECT:\(server.socketPath)"], stdin: ping)
             let lines = result.out.split(separator: "\n")
             #expect(lines.count == 1, "\(result.out)\(result.err)")
             let answer = try JSONReader.parse(Array((lines.first ?? "").utf8))
@@ -43,10 +46,13 @@ struct PeerCredentialsTests {
         }
     }
 
-    @Test("another user's client is served when --allow-uid or --allow-gid names it", arguments: ["--allow-uid", "--allow-gid"])
+    @Test(
+        "another user's client is served when --allow-uid or --allow-gid names it",
+        arguments: ["--allow-uid", "--allow-gid"])
     func allowedPeerServed(flag: String) throws {
         try withOpenSocketServer(arguments: [flag, "\(otherUser)"]) { server in
-            let result = try runAsOtherUser(["socat", "-t", "5", "-", "UNIX-CONNECT:\(server.socketPath)"], stdin: ping)
+            let result = try runAsOtherUser(
+                ["socat", "-t", "5", "-", "UNIX-CONNECT:\(server.socketPath)"], stdin: ping)
             let answer = try JSONReader.parse(Array(result.out.utf8))
             #expect(answer["result"] != nil, "\(result.out)\(result.err)")
         }

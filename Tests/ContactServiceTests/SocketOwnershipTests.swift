@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Starts a `contactsd` that is expected to refuse to start; returns its exit status and stderr.
 private func startRefused(_ arguments: [String]) throws -> (status: Int32, err: String) {
@@ -51,7 +51,8 @@ struct SocketOwnershipTests {
         defer { close(foreign) }
         let before = try #require(identity(of: server.socketPath))
         #expect(server.stop() == 0)
-        let after = try #require(identity(of: server.socketPath), "the stopping server removed another program's socket")
+        let after = try #require(
+            identity(of: server.socketPath), "the stopping server removed another program's socket")
         #expect(after == before)
     }
 

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// True once `contactsd` handles SIGTERM itself (ignored or caught, no longer the default action):
 /// it is in `main` and has set up its stop signals. (A blocked mask says nothing: a process can
@@ -70,7 +70,9 @@ struct StopSignalTests {
         #expect(server.process.terminationReason == .exit)
         #expect(server.process.terminationStatus == 128 + signal)
         let lastLine = server.stderrText().split(separator: "\n").last.map(String.init) ?? ""
-        #expect(lastLine.contains("second \(name) received while stopping: exiting at once with status \(128 + signal)"), "\(lastLine)")
+        #expect(
+            lastLine.contains("second \(name) received while stopping: exiting at once with status \(128 + signal)"),
+            "\(lastLine)")
         withExtendedLifetime(stalled) {}
     }
 }

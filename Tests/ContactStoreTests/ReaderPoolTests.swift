@@ -36,7 +36,10 @@ struct ReaderPoolTests {
                 done.enter()
                 Thread.detachNewThread {
                     _ = try? pool.withReader { db throws(StoreError) in
-                        use.counts.withLock { $0.inUse += 1; $0.peak = max($0.peak, $0.inUse) }
+                        use.counts.withLock {
+                            $0.inUse += 1
+                            $0.peak = max($0.peak, $0.inUse)
+                        }
                         usleep(20_000)  // hold the reader so that the others must share
                         use.counts.withLock { $0.inUse -= 1 }
                     }
@@ -55,7 +58,9 @@ struct ReaderPoolTests {
             let use = ReaderUse()
             let pool = makePool(path: path, maxReaders: 1, use: use)
             let count = pool.withSnapshot {
-                (try? pool.withReader { db throws(StoreError) in try StoreError.translating { try db.scalarInt("SELECT 1") } }) ?? nil
+                (try? pool.withReader { db throws(StoreError) in
+                    try StoreError.translating { try db.scalarInt("SELECT 1") }
+                }) ?? nil
             }
             #expect(count == 1)
             // And the snapshot's reader went back: a read after it does not wait forever.

@@ -38,7 +38,8 @@ final class UnixListener: Sendable {
             close(lockFD)
             if failure == EWOULDBLOCK {
                 throw SocketError(
-                    "another contactsd holds the lock \(lockPath) for the socket \(path); stop it first or choose another --socket")
+                    "another contactsd holds the lock \(lockPath) for the socket \(path); stop it first or choose another --socket"
+                )
             }
             throw SocketError("cannot lock \(lockPath)", errno: failure)
         }
@@ -68,7 +69,8 @@ final class UnixListener: Sendable {
         }
         switch Socket.probe(path) {
         case .answering:
-            throw SocketError("another server is already listening on \(path); stop it first or choose another --socket")
+            throw SocketError(
+                "another server is already listening on \(path); stop it first or choose another --socket")
         case .unknown(let failure):
             throw SocketError("cannot tell whether a server listens on \(path); refusing to replace it", errno: failure)
         case .stale:

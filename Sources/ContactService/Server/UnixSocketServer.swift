@@ -198,7 +198,8 @@ public final class UnixSocketServer: @unchecked Sendable {
             return
         }
         limits.record(.refusedDescriptors, "refused a connection: the server is out of file descriptors (ulimit -n)")
-        refuseBusy(fd, "out of file descriptors", data: ["reason": "too_many_open_files"]) { [self] in reserve.refill() }
+        refuseBusy(fd, "out of file descriptors", data: ["reason": "too_many_open_files"]) { [self] in reserve.refill()
+        }
     }
 
     /// Refuses `fd` with `-32000` "Server busy: `why`", counted under `connections.refused`.
@@ -223,10 +224,15 @@ public final class UnixSocketServer: @unchecked Sendable {
     /// Refuses a peer whose credentials are not allowed (or could not be read).
     private func refusePeer(_ fd: Int32, uid: UInt32?) {
         let who = uid.map { "uid \($0)" } ?? "a peer of unknown uid"
-        limits.record(.refusedPeerCredentials, "refused a connection from \(who): not allowed by --allow-uid/--allow-gid")
+        limits.record(
+            .refusedPeerCredentials, "refused a connection from \(who): not allowed by --allow-uid/--allow-gid")
         let data: JSONValue =
-            uid.map { ["reason": "peer_not_allowed", "uid": .number(JSONNumber(Int($0)))] } ?? ["reason": "peer_not_allowed"]
-        refuse(fd, RPCError(code: -32001, message: "Peer not allowed: \(who) is not in --allow-uid/--allow-gid", data: data))
+            uid.map { ["reason": "peer_not_allowed", "uid": .number(JSONNumber(Int($0)))] } ?? [
+                "reason": "peer_not_allowed"
+            ]
+        refuse(
+            fd,
+            RPCError(code: -32001, message: "Peer not allowed: \(who) is not in --allow-uid/--allow-gid", data: data))
     }
 
     private func admit(_ fd: Int32) {
