@@ -7,10 +7,8 @@ import Synchronization
 
 import Glibc
 
-/// The whole `contactsd` service: store, methods, socket server and signal handling.
-// @unchecked Sendable: `signalSources` holds non-Sendable Dispatch sources only to keep them
-// alive; it is written once in `run` and never read. Everything else is immutable and Sendable.
-public final class ContactServer: @unchecked Sendable {
+/// The whole `contactsd` service: store, methods, socket server and stopping on a signal.
+public final class ContactServer: Sendable {
     /// The version reported at start.
     public static let version = ContactsVersion.current
 
@@ -20,15 +18,16 @@ public final class ContactServer: @unchecked Sendable {
     private let logger: Logger
     /// Counts and rate-limits the log lines of every enforced limit.
     private let limits: LimitEvents
-    private let signalQueue = DispatchQueue(label: "contacts.signals")
-    private nonisolated(unsafe) var signalSources: [any DispatchSourceSignal] = []
 
-    /// Opens the database and binds the socket, creating missing parent directories (mode 0700).
+    /// Opens the database and binds the socket, creating missing parent directories (mode 0700),
+    /// and fits `--max-connections` into the open-file limit (lowering it, with a warning, if needed).
     /// - Throws: `ServerStartError` naming what could not be opened, and why.
     public init(configuration: ServerConfiguration, logger: Logger) throws(ServerStartError) {
-        self.configuration = configuration
         self.logger = logger
         self.limits = LimitEvents(logger: logger)
+        guard configuration.socketPath.utf8.count <= Socket.maxPathLength else {
+            throw ServerStartError(message: Socket.pathTooLong(configuration.socketPath).message, configuration: true)
+        }
         do {
             try ContactPaths.createParentDirectories(of: configuration.databasePath)
             try ContactPaths.createParentDirectories(of: configuration.socketPath)
@@ -40,6 +39,14 @@ public final class ContactServer: @unchecked Sendable {
         } catch {
             throw ServerStartError(message: "cannot open the database \(configuration.databasePath): \(Self.describe(error))")
         }
+        var configuration = configuration
+        do {
+            configuration.maxConnections = try Self.fitConnections(configuration, logger: logger)
+        } catch {
+            store.close()
+            throw error
+        }
+        self.configuration = configuration
         // Plain construction order: counters first, then the methods that report them, then the
         // dispatcher and the socket server that feed them.
         let connections = ConnectionCounters()
@@ -64,7 +71,8 @@ public final class ContactServer: @unchecked Sendable {
             self.server = try UnixSocketServer(
                 path: configuration.socketPath, mode: configuration.socketMode, dispatcher: dispatcher,
                 maxConnections: configuration.maxConnections, connectionSettings: connectionSettings,
-                graceSeconds: configuration.shutdownGraceSeconds,
+                graceSeconds: configuration.shutdownGraceSeconds, allowUIDs: configuration.allowUIDs,
+                allowGIDs: configuration.allowGIDs, limits: limits,
                 batchScope: { [store] body in store.withReadSnapshot(body) },
                 counters: connections, logger: logger)
         } catch {
@@ -95,22 +103,16 @@ public final class ContactServer: @unchecked Sendable {
         }
     }
 
-    /// Serves until SIGINT or SIGTERM, then drains and calls `onStop` (normally: exit 0).
-    public func run(onStop: @escaping @Sendable () -> Void) {
+    /// Serves until `signals` delivers SIGINT or SIGTERM (at once if one came during startup),
+    /// then drains and calls `onStop` (normally: exit 0).
+    public func run(signals: StopSignals, onStop: @escaping @Sendable () -> Void) {
         // Writing to a client that went away must give EPIPE, not kill the process.
         signal(SIGPIPE, SIG_IGN)
-        raiseDescriptorLimit(to: configuration.maxConnections + 64)
-        for signalNumber in [SIGTERM, SIGINT] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: signalQueue)
-            source.setEventHandler { [self] in stop(reason: signalNumber == SIGTERM ? "SIGTERM" : "SIGINT", onStop: onStop) }
-            source.activate()
-            signalSources.append(source)
-        }
         server.start()
         logger.info(
             "contactsd \(Self.version) listening",
             metadata: ["socket": "\(configuration.socketPath)", "database": "\(configuration.databasePath)"])
+        signals.whenSignalled { [self] name in stop(reason: name, onStop: onStop) }
     }
 
     private func stop(reason: String, onStop: @escaping @Sendable () -> Void) {
@@ -122,14 +124,26 @@ public final class ContactServer: @unchecked Sendable {
         }
     }
 
-    /// Lets the process hold enough descriptors for `--max-connections`.
-    private func raiseDescriptorLimit(to wanted: Int) {
-        var limit = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(wanted) else { return }
-        limit.rlim_cur = min(rlim_t(wanted), limit.rlim_max)
-        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 || limit.rlim_cur < rlim_t(wanted) {
-            logger.warning("the descriptor limit (\(limit.rlim_cur)) is below --max-connections; raise ulimit -n")
+    /// The connection limit that fits the open-file limit (raised first as far as needed).
+    /// - Throws: a configuration error when not even one connection fits.
+    private static func fitConnections(_ configuration: ServerConfiguration, logger: Logger) throws(ServerStartError) -> Int {
+        let budget = DescriptorBudget(
+            maxConnections: configuration.maxConnections, maxReaders: configuration.store.maxReaders,
+            serverDescriptors: UnixSocketServer.descriptorsHeld + UnixSocketServer.refusalSlots)
+        guard budget.maxConnections >= 1 else {
+            throw ServerStartError(
+                message: "the open-file limit (ulimit -n) is \(budget.limit), too low: the server needs \(budget.fixed) "
+                    + "descriptors besides connections; raise it or lower --max-readers",
+                configuration: true)
         }
+        if budget.maxConnections < configuration.maxConnections {
+            logger.warning(
+                """
+                lowered --max-connections from \(configuration.maxConnections) to \(budget.maxConnections) to fit the \
+                open-file limit of \(budget.limit) (ulimit -n); raise the limit to allow more
+                """)
+        }
+        return budget.maxConnections
     }
 
     private static func describe(_ error: StoreError) -> String {

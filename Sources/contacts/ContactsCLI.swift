@@ -75,6 +75,14 @@ struct CLIFailure: Error {
     /// Turns a client error into exit 1 (server said no) or 3 (server unreachable).
     init(_ error: ClientError, socket: String) {
         switch error {
+        case .server(let rpc) where rpc.code == -32001:
+            // Refused for who we are (SO_PEERCRED): say which uid the server saw and what fixes it.
+            let uid = rpc.data?.objectValue?["uid"]?.numberValue?.intValue.map(String.init) ?? "\(getuid())"
+            code = 1
+            message = """
+                contacts: the server at \(socket) does not serve uid \(uid): \(rpc.message)
+                hint: its owner can allow you by starting contactsd with --allow-uid \(uid) (or --allow-gid).
+                """
         case .server(let rpc):
             code = 1
             message = "contacts: \(rpc.message)"

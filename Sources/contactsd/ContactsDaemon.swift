@@ -20,9 +20,23 @@ struct ContactsDaemon: ParsableCommand {
             $XDG_DATA_HOME/contacts/contacts.db (or ~/.local/share/contacts/contacts.db). \
             Missing parent directories are created with mode 0700.
 
-            SIGINT or SIGTERM: stop accepting, answer requests already received, close every \
-            connection, close the database, remove the socket file, exit 0. The wire protocol is \
-            described in protocol.md.
+            The socket is owned through an exclusive lock on PATH.lock beside it, held while the \
+            server lives and never removed: a second server on the same path refuses to start \
+            (exit 1). A socket path longer than 107 bytes is refused (exit 78).
+
+            Peers: every connection's uid and gid are read from the kernel (SO_PEERCRED). Served: \
+            this server's uid, root, the socket's group when --socket-mode grants the group \
+            access, and every --allow-uid and --allow-gid. Any other peer gets one error line \
+            (code -32001, data.reason "peer_not_allowed", data.uid) and is disconnected.
+
+            Descriptors: the open-file limit is raised toward the hard limit as far as \
+            --max-connections needs; when it cannot cover them, --max-connections is lowered to \
+            what fits (with a warning), or the server refuses to start (exit 78) if not one fits.
+
+            SIGINT or SIGTERM, even during startup: stop accepting, answer requests already \
+            received, close every connection, close the database, remove the socket file, exit 0. \
+            A second SIGINT or SIGTERM while stopping exits at once with status 130 or 143. The \
+            wire protocol is described in protocol.md.
             """,
         version: ContactsVersion.current)
 
@@ -34,6 +48,16 @@ struct ContactsDaemon: ParsableCommand {
 
     @Option(help: "Socket file mode, in octal.")
     var socketMode: String = "0600"
+
+    @Option(
+        name: .customLong("allow-uid"),
+        help: ArgumentHelp("Also serve peers with this uid (repeatable).", valueName: "uid"))
+    var allowUIDs: [UInt32] = []
+
+    @Option(
+        name: .customLong("allow-gid"),
+        help: ArgumentHelp("Also serve peers whose primary gid is this (repeatable).", valueName: "gid"))
+    var allowGIDs: [UInt32] = []
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (debug logs every request).")
     var logLevel: Logger.Level = .info
@@ -68,6 +92,9 @@ struct ContactsDaemon: ParsableCommand {
     @Option(help: "Close a connection that holds a partial request line and sends no byte for this long (idle connections stay open).")
     var readTimeout: DurationArgument = DurationArgument(seconds: 30)
 
+    @Option(help: "Most database reader connections; a read waits for a free one. (default: twice the cores)")
+    var maxReaders: Int?
+
     @Option(help: "Durability: normal survives a crash of the process, full also a power loss.")
     var synchronous: StoreOptions.Synchronous = .normal
 
@@ -86,20 +113,25 @@ struct ContactsDaemon: ParsableCommand {
             throw ValidationError("--max-output-bytes must be at least --max-connection-output")
         }
         guard maxResponseBytes >= 1024 else { throw ValidationError("--max-response-bytes must be at least 1024") }
+        guard (maxReaders ?? 1) >= 1 else { throw ValidationError("--max-readers must be at least 1") }
         guard busyTimeoutMs >= 0 else { throw ValidationError("--busy-timeout-ms must not be negative") }
     }
 
     func run() throws {
         logFormat.bootstrap(level: logLevel)
         let logger = Logger(label: "contactsd")
+        // First of all, so that a SIGTERM at any moment of startup is honoured.
+        let signals = StopSignals(logger: logger)
         let configuration = ServerConfiguration(
             socketPath: ContactPaths.socket(flag: socket), databasePath: ContactPaths.database(flag: db),
             socketMode: UInt32(socketMode, radix: 8) ?? 0o600, maxRequestBytes: maxRequestBytes,
             maxConnections: maxConnections, maxBatchSize: maxBatch, maxConnectionOutput: maxConnectionOutput,
             maxOutputBytes: maxOutputBytes, maxResponseBytes: maxResponseBytes,
             writeTimeoutSeconds: writeTimeout.seconds, readTimeoutSeconds: readTimeout.seconds,
-            store: StoreOptions(busyTimeoutMilliseconds: busyTimeoutMs, synchronous: synchronous),
-            collectStats: !noStats)
+            store: StoreOptions(
+                busyTimeoutMilliseconds: busyTimeoutMs, synchronous: synchronous,
+                maxReaders: maxReaders ?? StoreOptions.defaultMaxReaders),
+            collectStats: !noStats, allowUIDs: allowUIDs, allowGIDs: allowGIDs)
         let server: ContactServer
         do {
             server = try ContactServer(configuration: configuration, logger: logger)
@@ -107,7 +139,7 @@ struct ContactsDaemon: ParsableCommand {
             logger.critical("cannot start: \(error.message)")
             throw ExitCode(error.exitCode)
         }
-        server.run(onStop: { Glibc.exit(0) })
+        server.run(signals: signals, onStop: { Glibc.exit(0) })
         dispatchMain()
     }
 }

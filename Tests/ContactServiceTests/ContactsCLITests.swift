@@ -3,28 +3,12 @@ import JSONRPC
 import Testing
 import TestSupport
 
+/// The built `contacts` binary.
+var contactsBinary: URL { TestServer.binary.deletingLastPathComponent().appendingPathComponent("contacts") }
+
 /// Runs the real `contacts` binary.
 func runCLI(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
-    let process = Process()
-    process.executableURL = TestServer.binary.deletingLastPathComponent().appendingPathComponent("contacts")
-    process.arguments = arguments
-    var env = ProcessInfo.processInfo.environment
-    env["CONTACTS_SOCKET"] = nil
-    for (key, value) in environment { env[key] = value }
-    process.environment = env
-    let out = Pipe()
-    let err = Pipe()
-    let input = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = input
-    try process.run()
-    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-    try input.fileHandleForWriting.close()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    try runProgram(contactsBinary, arguments, stdin: stdin, environment: environment)
 }
 
 @Suite("the contacts CLI against a real server")

@@ -1,6 +1,6 @@
 import Foundation
-import Logging
 import JSONRPC
+import Logging
 import Testing
 import TestSupport
 

@@ -45,7 +45,7 @@ struct ServerLifecycleTests {
             second.waitUntilExit()
             #expect(second.terminationStatus != 0)
             let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            #expect(text.contains("already listening"))
+            #expect(text.contains("holds the lock \(server.socketPath).lock"))
             // The first server still answers.
             #expect(try server.connect().call(#"{"jsonrpc":"2.0","id":1,"method":"contacts.list"}"#)["id"] == 1)
         }

@@ -30,6 +30,10 @@ public struct ServerConfiguration: Sendable {
     public var store: StoreOptions
     /// Count requests for `server.stats` (off only to measure what counting costs).
     public var collectStats: Bool
+    /// Peer uids allowed besides the server's own and root (`--allow-uid`).
+    public var allowUIDs: [UInt32]
+    /// Peer gids allowed besides the socket's group when `socketMode` grants it access (`--allow-gid`).
+    public var allowGIDs: [UInt32]
 
     /// A configuration with the documented defaults for everything but the two paths.
     public init(
@@ -37,8 +41,11 @@ public struct ServerConfiguration: Sendable {
         maxConnections: Int = 4096, maxBatchSize: Int = 1000, maxConnectionOutput: Int = 1 << 20,
         maxOutputBytes: Int = 64 << 20, maxResponseBytes: Int = 16 << 20, writeTimeoutSeconds: Double = 10,
         readTimeoutSeconds: Double = 30, shutdownGraceSeconds: Double = 10,
-        store: StoreOptions = StoreOptions(), collectStats: Bool = true
+        store: StoreOptions = StoreOptions(), collectStats: Bool = true, allowUIDs: [UInt32] = [],
+        allowGIDs: [UInt32] = []
     ) {
+        self.allowUIDs = allowUIDs
+        self.allowGIDs = allowGIDs
         self.collectStats = collectStats
         self.socketPath = socketPath
         self.databasePath = databasePath

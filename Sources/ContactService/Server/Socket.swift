@@ -38,10 +38,14 @@ enum Socket {
     static func withAddress<T>(
         _ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T
     ) throws(SocketError) -> T {
-        guard let result = UnixSocketAddress.with(path: path, body) else {
-            throw SocketError("socket path is \(path.utf8.count) bytes, longer than the \(maxPathLength) the system allows: \(path)")
-        }
+        guard let result = UnixSocketAddress.with(path: path, body) else { throw pathTooLong(path) }
         return result
+    }
+
+    /// The error for a path that does not fit in `sockaddr_un`.
+    static func pathTooLong(_ path: String) -> SocketError {
+        SocketError(
+            "the socket path is \(path.utf8.count) bytes, longer than the \(maxPathLength) a Unix socket address allows: \(path)")
     }
 
     /// A new non-blocking, close-on-exec stream socket.
@@ -53,14 +57,41 @@ enum Socket {
         return fd
     }
 
-    /// True when a server accepts connections on `path` right now.
-    static func isAnswering(_ path: String) -> Bool {
-        guard let fd = try? makeStreamSocket(nonBlocking: false) else { return false }
+    /// What a connection attempt says about the socket file at a path.
+    enum Liveness: Equatable {
+        /// A server accepted the connection, or its backlog is full (it is alive, only busy).
+        case answering
+        /// Nobody listens (`ECONNREFUSED`) or the file is gone (`ENOENT`).
+        case stale
+        /// The attempt failed for another reason (such as `EACCES`): nothing can be concluded.
+        case unknown(errno: Int32)
+    }
+
+    /// Tries a non-blocking connection to `path`: a full backlog (`EAGAIN`) or a connection still
+    /// in progress means a live server, and the probe never waits for one.
+    static func probe(_ path: String) -> Liveness {
+        guard let fd = try? makeStreamSocket(nonBlocking: true) else { return .unknown(errno: errno) }
         defer { close(fd) }
         let rc = (try? withAddress(path) { address, length in
             retryingOnInterrupt { connect(fd, address, length) }
         }) ?? -1
-        return rc == 0
+        if rc == 0 { return .answering }
+        switch errno {
+        case EAGAIN, EINPROGRESS: return .answering
+        case ECONNREFUSED, ENOENT: return .stale
+        case let other: return .unknown(errno: other)
+        }
+    }
+
+    /// The uid and gid of the process at the other end of a connected Unix socket (`SO_PEERCRED`).
+    static func peerCredentials(_ fd: Int32) -> (uid: uid_t, gid: gid_t)? {
+        // struct ucred (pid, uid, gid: three 32-bit fields) is hidden behind _GNU_SOURCE in Glibc's
+        // Swift module, so read it into three words.
+        var words: [UInt32] = [0, 0, 0]
+        var length = socklen_t(MemoryLayout<UInt32>.size * 3)
+        let rc = words.withUnsafeMutableBytes { getsockopt(fd, SOL_SOCKET, SO_PEERCRED, $0.baseAddress, &length) }
+        guard rc == 0, length == socklen_t(MemoryLayout<UInt32>.size * 3) else { return nil }
+        return (uid_t(words[1]), gid_t(words[2]))
     }
 
     /// True when the peer of a connected socket has closed both directions (not just its

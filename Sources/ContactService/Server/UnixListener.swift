@@ -1,28 +1,88 @@
 import Glibc
 
-/// A listening Unix socket at a path, created safely: a stale socket file is replaced, a live
-/// server or a non-socket file is never touched, and the file mode is set before anyone can connect.
+/// A listening Unix socket at a path that this server binds and owns.
+///
+/// Ownership is held with an exclusive `flock` on a lock file beside the socket (`PATH.lock`)
+/// for the listener's whole life: a second server on the same path is refused while this one
+/// lives, whether or not the socket file still exists, and the stale-socket check runs under the
+/// lock, so two servers starting together cannot both decide the file is stale. The lock file
+/// is never removed: unlinking it would let a third server lock a new file while the second still
+/// holds the old one. A stale socket file is replaced, a live server or a non-socket file is never
+/// touched, the file mode is set before anyone can connect, and on stop the file is removed only
+/// if it is still the one this listener bound (same device and inode).
 final class UnixListener: Sendable {
     /// The listening descriptor (non-blocking).
     let fd: Int32
     /// The socket path.
     let path: String
+    /// The lock file held for the listener's life.
+    let lockPath: String
+    /// The group of the socket file (for `--socket-mode` group access).
+    let group: gid_t
+    private let lockFD: Int32
+    private let device: dev_t
+    private let inode: ino_t
 
-    /// Binds and listens at `path` with file mode `mode`.
+    /// The lock file used for a socket at `path`.
+    static func lockPath(for path: String) -> String { path + ".lock" }
+
+    /// Takes the lock, replaces a stale socket file, binds and listens at `path` with file mode `mode`.
     init(path: String, mode: mode_t, backlog: Int32 = 1024) throws(SocketError) {
+        guard path.utf8.count <= Socket.maxPathLength else { throw Socket.pathTooLong(path) }
+        let lockPath = Self.lockPath(for: path)
+        // O_NOFOLLOW: a symlink planted at the lock path must not make us create or lock another file.
+        let lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard lockFD >= 0 else { throw SocketError("cannot open the lock file \(lockPath)", errno: errno) }
+        guard Socket.retryingOnInterrupt({ flock(lockFD, LOCK_EX | LOCK_NB) }) == 0 else {
+            let failure = errno
+            close(lockFD)
+            if failure == EWOULDBLOCK {
+                throw SocketError(
+                    "another contactsd holds the lock \(lockPath) for the socket \(path); stop it first or choose another --socket"
+                )
+            }
+            throw SocketError("cannot lock \(lockPath)", errno: failure)
+        }
+        do {
+            try Self.removeStaleSocket(at: path)
+            (fd, device, inode, group) = try Self.bindAndListen(path: path, mode: mode, backlog: backlog)
+        } catch {
+            close(lockFD)
+            throw error
+        }
+        self.lockFD = lockFD
+        self.lockPath = lockPath
+        self.path = path
+    }
+
+    deinit {
+        close(lockFD)
+    }
+
+    /// Removes a socket file nobody answers on (left by a server that was killed); refuses a live
+    /// server, a file that is not a socket, or a file whose state cannot be told. Runs under the lock.
+    private static func removeStaleSocket(at path: String) throws(SocketError) {
         var info = stat()
-        if lstat(path, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFSOCK else {
-                throw SocketError("\(path) exists and is not a socket; refusing to replace it")
-            }
-            if Socket.isAnswering(path) {
-                throw SocketError("another server is already listening on \(path); stop it first or choose another --socket")
-            }
-            // Nobody answers: a stale file left by a server that did not exit cleanly.
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw SocketError("\(path) exists and is not a socket; refusing to replace it")
+        }
+        switch Socket.probe(path) {
+        case .answering:
+            throw SocketError(
+                "another server is already listening on \(path); stop it first or choose another --socket")
+        case .unknown(let failure):
+            throw SocketError("cannot tell whether a server listens on \(path); refusing to replace it", errno: failure)
+        case .stale:
             guard unlink(path) == 0 || errno == ENOENT else {
                 throw SocketError("cannot remove the stale socket \(path)", errno: errno)
             }
         }
+    }
+
+    private static func bindAndListen(
+        path: String, mode: mode_t, backlog: Int32
+    ) throws(SocketError) -> (Int32, dev_t, ino_t, gid_t) {
         let fd = try Socket.makeStreamSocket(nonBlocking: true)
         // Bind with a umask that leaves only the owner's bits, so the socket is never briefly
         // open to others; then widen to the requested mode.
@@ -41,14 +101,14 @@ final class UnixListener: Sendable {
             close(fd)
             throw SocketError("cannot bind the socket \(path)", errno: bindErrno)
         }
-        guard chmod(path, mode) == 0, listen(fd, backlog) == 0 else {
+        var info = stat()
+        guard stat(path, &info) == 0, chmod(path, mode) == 0, listen(fd, backlog) == 0 else {
             let failure = errno
             close(fd)
             unlink(path)
             throw SocketError("cannot listen on \(path)", errno: failure)
         }
-        self.fd = fd
-        self.path = path
+        return (fd, info.st_dev, info.st_ino, info.st_gid)
     }
 
     /// Accepts one pending connection: its descriptor (non-blocking), nil when none is waiting.
@@ -64,8 +124,13 @@ final class UnixListener: Sendable {
         return .failure(SocketError("accept failed", errno: errno))
     }
 
-    /// Removes the socket file if it is still ours.
-    func removeFile() {
-        unlink(path)
+    /// Removes the socket file if it is still the one this listener bound; false when the path
+    /// now names another file (someone replaced it), which is left alone.
+    @discardableResult
+    func removeFile() -> Bool {
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK, info.st_dev == device, info.st_ino == inode
+        else { return false }
+        return unlink(path) == 0
     }
 }

@@ -10,17 +10,29 @@ import Glibc
 ///
 /// Lifecycle: `start()` → running → `shutdown` (stop accepting, remove the socket file, let each
 /// connection answer what it already received, close them all) → stopped.
-// @unchecked Sendable: `acceptSource` (a non-Sendable Dispatch protocol type) is touched only on
-// `acceptQueue` after init; every other stored property is immutable or behind a Mutex.
+///
+/// Descriptors: connections plus refused connections still being closed never pass
+/// `maxConnections + refusalSlots`; while they are all in use, accepting pauses (new connections
+/// wait in the backlog) until one closes. If the process runs out of descriptors anyway, the
+/// reserve is spent on refusing the waiting connection, and other accept failures back off.
+// @unchecked Sendable: `acceptSource`, `reserve` and the `accept*`/`refusing` variables are touched
+// only on `acceptQueue` after init; every other stored property is immutable or behind a Mutex.
 public final class UnixSocketServer: @unchecked Sendable {
     private enum Phase { case idle, running, draining, stopped }
 
+    /// Refused connections that may be lingering (being closed) at once.
+    static let refusalSlots = 8
+    /// Descriptors the server holds besides connections: the listener, the lock file, the reserve.
+    static let descriptorsHeld = 2 + ReserveDescriptors.count
+
     private let listener: UnixListener
+    private let peers: PeerPolicy
     private let dispatcher: RPCDispatcher
     private let maxConnections: Int
     private let connectionSettings: ConnectionSettings
     private let graceSeconds: Double
     private let batchScope: @Sendable (() -> Void) -> Void
+    private let limits: LimitEvents
     private let logger: Logger
     private let acceptQueue = DispatchQueue(label: "contacts.accept")
     private let connectionQueue = DispatchQueue(label: "contacts.connections", attributes: .concurrent)
@@ -29,20 +41,34 @@ public final class UnixSocketServer: @unchecked Sendable {
     private let phase = Mutex(Phase.idle)
     private let allClosed = DispatchGroup()
     private let counters: ConnectionCounters
+    private let reserve = ReserveDescriptors()
+    private var refusing = 0
+    private var acceptSuspended = false
+    /// The current back-off after failed accepts, nil outside such an episode.
+    private var acceptBackoff: Double?
+    private var backingOff = false
 
     /// Binds the socket now (so errors surface before anything else starts).
+    /// - Parameters:
+    ///   - allowUIDs: peers allowed besides the server's own uid and root (`--allow-uid`).
+    ///   - allowGIDs: peer groups allowed besides the socket's group when `mode` grants it access (`--allow-gid`).
     init(
         path: String, mode: UInt32, dispatcher: RPCDispatcher, maxConnections: Int,
-        connectionSettings: ConnectionSettings, graceSeconds: Double, batchScope: @escaping @Sendable (() -> Void) -> Void = { $0() },
+        connectionSettings: ConnectionSettings,
+        graceSeconds: Double, allowUIDs: [UInt32] = [], allowGIDs: [UInt32] = [], limits: LimitEvents,
+        batchScope: @escaping @Sendable (() -> Void) -> Void = { $0() },
         counters: ConnectionCounters, logger: Logger
     ) throws(SocketError) {
         self.counters = counters
         self.graceSeconds = graceSeconds
         self.batchScope = batchScope
         self.listener = try UnixListener(path: path, mode: mode_t(mode))
+        self.peers = PeerPolicy(
+            extraUIDs: allowUIDs, extraGIDs: allowGIDs, socketMode: mode, socketGroup: listener.group)
         self.dispatcher = dispatcher
         self.maxConnections = maxConnections
         self.connectionSettings = connectionSettings
+        self.limits = limits
         self.logger = logger
         self.acceptSource = DispatchSource.makeReadSource(fileDescriptor: listener.fd, queue: acceptQueue)
     }
@@ -71,8 +97,14 @@ public final class UnixSocketServer: @unchecked Sendable {
             return phase == .running
         }
         guard wasRunning else { return }
+        if acceptSuspended {
+            acceptSource.resume()  // a suspended source must be resumed before it is cancelled
+            acceptSuspended = false
+        }
         acceptSource.cancel()
-        listener.removeFile()
+        if !listener.removeFile() {
+            logger.warning("left \(listener.path) in place: it is no longer the socket this server bound")
+        }
         let open = connections.withLock { Array($0.values) }
         for connection in open { connection.drain() }
         // A client that never reads its answers must not hold the shutdown forever.
@@ -89,45 +121,120 @@ public final class UnixSocketServer: @unchecked Sendable {
         }
     }
 
+    // MARK: Accepting
+
+    /// True while another descriptor may be taken for a connection or a refusal.
+    private var hasRoom: Bool {
+        connections.withLock { $0.count } + refusing < maxConnections + Self.refusalSlots
+    }
 
     private func acceptPending() {
         while true {
+            guard hasRoom else { return pauseAccepting() }
             guard let result = listener.accept() else { return }
             switch result {
-            case .failure(let error):
-                logger.error("\(error)")
-                if error.errno == EMFILE || error.errno == ENFILE {
-                    // Out of descriptors: pause accepting briefly instead of spinning on a
-                    // readable listener we cannot serve.
-                    acceptSource.suspend()
-                    acceptQueue.asyncAfter(deadline: .now() + 0.1) { [self] in acceptSource.resume() }
-                }
-                return
             case .success(let fd):
+                acceptBackoff = nil
                 admit(fd)
+            case .failure(let error):
+                switch error.errno {
+                case ECONNABORTED, EPROTO, EPERM:
+                    continue  // that one connection is gone; the next may be fine
+                case EMFILE where reserve.isAvailable, ENFILE where reserve.isAvailable:
+                    refuseWithReserve()
+                    backOff(after: error)
+                    return
+                default:
+                    backOff(after: error)
+                    return
+                }
             }
         }
     }
 
+    private func pauseAccepting() {
+        guard !acceptSuspended else { return }
+        acceptSource.suspend()
+        acceptSuspended = true
+    }
+
+    /// Accepts again unless shut down, backing off, or out of room. On `acceptQueue`.
+    private func resumeAccepting() {
+        guard acceptSuspended, !backingOff, hasRoom, phase.withLock({ $0 == .running }) else { return }
+        acceptSuspended = false
+        acceptSource.resume()
+    }
+
+    /// Pauses accepting after a failed accept (out of descriptors or memory), so a listener that
+    /// stays readable cannot spin the CPU: 50 ms, doubling up to 1 s while failures go on. Counted
+    /// and logged once per episode (an episode ends with the next successful accept).
+    private func backOff(after error: SocketError) {
+        if acceptBackoff == nil {
+            limits.record(.acceptErrors, "\(error); pausing accepts until it clears")
+        }
+        let delay = min((acceptBackoff ?? 0.025) * 2, 1)
+        acceptBackoff = delay
+        backingOff = true
+        pauseAccepting()
+        acceptQueue.asyncAfter(deadline: .now() + delay) { [self] in
+            backingOff = false
+            resumeAccepting()
+        }
+    }
+
+    /// Out of descriptors: gives the reserve back, accepts the waiting connection and refuses it
+    /// with a line, and refills the reserve once that connection is closed.
+    private func refuseWithReserve() {
+        reserve.release()
+        guard case .success(let fd)? = listener.accept() else {
+            reserve.refill()
+            return
+        }
+        limits.record(.refusedDescriptors, "refused a connection: the server is out of file descriptors (ulimit -n)")
+        refuseBusy(fd, "out of file descriptors", data: ["reason": "too_many_open_files"]) { [self] in reserve.refill()
+        }
+    }
+
+    /// Refuses `fd` with `-32000` "Server busy: `why`", counted under `connections.refused`.
+    private func refuseBusy(
+        _ fd: Int32, _ why: String, data: JSONValue, onClosed: @escaping @Sendable () -> Void = {}
+    ) {
+        counters.refused()
+        refuse(fd, RPCError(code: -32000, message: "Server busy: \(why)", data: data), onClosed: onClosed)
+    }
+
+    /// Sends `error` to `fd` and closes it (see `ConnectionRefusal`), holding a refusal slot meanwhile.
+    private func refuse(_ fd: Int32, _ error: RPCError, onClosed: @escaping @Sendable () -> Void = {}) {
+        refusing += 1
+        _ = ConnectionRefusal(fd: fd, error: error, queue: acceptQueue) { [self] in
+            refusing -= 1
+            onClosed()
+            resumeAccepting()
+        }
+    }
+
+    /// Refuses a peer whose credentials are not allowed (or could not be read).
+    private func refusePeer(_ fd: Int32, uid: UInt32?) {
+        let who = uid.map { "uid \($0)" } ?? "a peer of unknown uid"
+        limits.record(
+            .refusedPeerCredentials, "refused a connection from \(who): not allowed by --allow-uid/--allow-gid")
+        let data: JSONValue =
+            uid.map { ["reason": "peer_not_allowed", "uid": .number(JSONNumber(Int($0)))] } ?? [
+                "reason": "peer_not_allowed"
+            ]
+        refuse(
+            fd,
+            RPCError(code: -32001, message: "Peer not allowed: \(who) is not in --allow-uid/--allow-gid", data: data))
+    }
+
     private func admit(_ fd: Int32) {
+        let peer = Socket.peerCredentials(fd)
+        guard let peer, peers.allows(uid: peer.uid, gid: peer.gid) else { return refusePeer(fd, uid: peer?.uid) }
         let open = connections.withLock { $0.count }
         guard open < maxConnections else {
-            counters.refused()
-            let line = RPCDispatcher.errorLine(
-                RPCError(
-                    code: -32000, message: "Server busy: too many connections (--max-connections \(maxConnections))",
-                    data: ["reason": "too_many_connections", "max_connections": .number(JSONNumber(maxConnections))]))
-            // A fresh socket's send buffer is empty, so this short line fits without blocking.
-            _ = line.withUnsafeBytes { Socket.writeSome(fd, $0) }
-            // Closing with the client's request still unread would reset the connection and the
-            // client could lose the line: signal EOF now, drain what it sent, close a bit later.
-            Glibc.shutdown(fd, Int32(SHUT_WR))
-            acceptQueue.asyncAfter(deadline: .now() + 0.5) {
-                withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 1) { buffer in
-                    while read(fd, buffer.baseAddress, buffer.count) > 0 {}
-                }
-                close(fd)
-            }
+            refuseBusy(
+                fd, "too many connections (--max-connections \(maxConnections))",
+                data: ["reason": "too_many_connections", "max_connections": .number(JSONNumber(maxConnections))])
             logger.warning("refused a connection: \(maxConnections) already open")
             return
         }
@@ -141,6 +248,7 @@ public final class UnixSocketServer: @unchecked Sendable {
             counters.closed()
             logger.trace("connection closed", metadata: ["fd": "\(closed.fd)"])
             allClosed.leave()
+            acceptQueue.async { [self] in resumeAccepting() }
         }
         connections.withLock { $0[ObjectIdentifier(connection)] = connection }
         logger.trace("connection opened", metadata: ["fd": "\(fd)"])

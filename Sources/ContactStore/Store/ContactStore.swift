@@ -43,7 +43,7 @@ public final class ContactStore: Sendable {
         let busy = options.busyTimeoutMilliseconds
         // The writer has read the file, so its -shm exists and can be watched.
         let watcher = options.reuseSnapshots && !path.hasPrefix(":") ? WALChangeWatcher(databasePath: path, busyTimeoutMilliseconds: busy) : nil
-        self.readers = ReaderPool(watcher: watcher, open: { () throws(StoreError) -> SQLiteConnection in
+        self.readers = ReaderPool(watcher: watcher, maxReaders: options.maxReaders, open: { () throws(StoreError) -> SQLiteConnection in
             do throws(SQLiteError) {
                 let reader = try SQLiteConnection(path: path, create: false)
                 reader.setBusyTimeout(milliseconds: busy)

@@ -4,7 +4,9 @@ import Synchronization
 
 import Glibc
 
-/// Read-only SQLite connections, handed out one caller at a time.
+/// Read-only SQLite connections, handed out one caller at a time, at most `maxReaders` open:
+/// when all are in use, a read waits for one to come back rather than opening another (each
+/// costs two descriptors and a page cache).
 ///
 /// In WAL mode readers never wait for the writer, so a read runs on the caller's thread with
 /// no queue hop and no global lock: the mutex is held only to pop or push a connection.
@@ -25,6 +27,8 @@ final class ReaderPool: Sendable {
     }
 
     private let idle = Mutex<[Entry]>([])
+    /// One permit per reader that may be checked out; a checkout waits for a permit.
+    private let permits: DispatchSemaphore
     private let open: @Sendable () throws(StoreError) -> SQLiteConnection
     private let watcher: WALChangeWatcher?
     private let warmNanoseconds: UInt64 = 20_000_000
@@ -48,19 +52,31 @@ final class ReaderPool: Sendable {
         return key
     }()
 
-    /// - Parameter watcher: nil disables snapshot reuse (every read is its own transaction).
-    init(watcher: WALChangeWatcher?, open: @escaping @Sendable () throws(StoreError) -> SQLiteConnection) {
+    /// - Parameters:
+    ///   - watcher: nil disables snapshot reuse (every read is its own transaction).
+    ///   - maxReaders: most readers open (and checked out) at once.
+    init(
+        watcher: WALChangeWatcher?, maxReaders: Int, open: @escaping @Sendable () throws(StoreError) -> SQLiteConnection
+    ) {
         self.watcher = watcher
+        self.permits = DispatchSemaphore(value: maxReaders)
         self.open = open
     }
 
-    /// A reader whose open transaction (if any) is a current snapshot.
+    /// A reader whose open transaction (if any) is a current snapshot; waits while `maxReaders`
+    /// are checked out. Every checkout that returns is paired with one `checkin`.
     private func checkout() throws(StoreError) -> Entry {
+        permits.wait()
         var entry: Entry
         if let popped = idle.withLock({ $0.popLast() }) {
             entry = popped
         } else {
-            entry = Entry(reader: try open(), snapshot: nil)
+            do {
+                entry = Entry(reader: try open(), snapshot: nil)
+            } catch {
+                permits.signal()
+                throw error
+            }
         }
         if let snapshot = entry.snapshot {
             if MonotonicClock.nanoseconds() < snapshot.since + warmNanoseconds, let now = watcher?.current(), now == snapshot.header {
@@ -78,6 +94,7 @@ final class ReaderPool: Sendable {
 
     private func checkin(_ entry: Entry) {
         idle.withLock { $0.append(entry) }
+        permits.signal()
         if entry.snapshot != nil { scheduleReaper() }
     }
 
@@ -143,16 +160,23 @@ final class ReaderPool: Sendable {
             // A snapshot may have begun after `now` was read (another thread checked it in since):
             // compare by adding, never by subtracting unsigned times.
             let isStale = { (entry: Entry) in entry.snapshot.map { $0.since + self.warmNanoseconds <= now } ?? false }
+            // An entry taken out holds a permit (taken without waiting), so a checkout meanwhile
+            // cannot open a reader past `maxReaders`; entries without a free permit wait a round.
             var stale: [Entry] = idle.withLock { entries in
-                let old = entries.filter(isStale)
-                entries.removeAll(where: isStale)
-                return old
+                var taken: [Entry] = []
+                entries.removeAll { entry in
+                    guard isStale(entry), permits.wait(timeout: .now()) == .success else { return false }
+                    taken.append(entry)
+                    return true
+                }
+                return taken
             }
             for index in stale.indices { end(&stale[index]) }
             let warmLeft = idle.withLock { entries in
                 entries.append(contentsOf: stale)
                 return entries.contains { $0.snapshot != nil }
             }
+            for _ in stale { permits.signal() }
             if warmLeft { scheduleReaper() }
         }
     }

@@ -1,3 +1,5 @@
+import Glibc
+
 /// How the store opens its database.
 public struct StoreOptions: Sendable {
     /// SQLite's `synchronous` setting for the writer.
@@ -16,11 +18,21 @@ public struct StoreOptions: Sendable {
     public var maxWriteBatch: Int
     /// Keep read transactions open between reads while nothing is committed (see `ReaderPool`).
     public var reuseSnapshots = true
+    /// Most reader connections open at once; a read waits for a free one rather than opening more.
+    public var maxReaders: Int
 
-    /// Defaults: 10 s busy timeout, `normal` durability, up to 256 writes per commit.
-    public init(busyTimeoutMilliseconds: Int32 = 10_000, synchronous: Synchronous = .normal, maxWriteBatch: Int = 256) {
+    /// The default reader bound: twice the number of online processors.
+    public static var defaultMaxReaders: Int { 2 * max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    /// Defaults: 10 s busy timeout, `normal` durability, up to 256 writes per commit, twice the
+    /// cores in readers.
+    public init(
+        busyTimeoutMilliseconds: Int32 = 10_000, synchronous: Synchronous = .normal, maxWriteBatch: Int = 256,
+        maxReaders: Int = StoreOptions.defaultMaxReaders
+    ) {
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         self.synchronous = synchronous
         self.maxWriteBatch = maxWriteBatch
+        self.maxReaders = max(1, maxReaders)
     }
 }

@@ -20,14 +20,21 @@ final class TestServer: @unchecked Sendable {
     }
 
     /// Starts a server and waits until it accepts connections.
-    init(arguments: [String] = [], directory: URL? = nil, waitForSocket: Bool = true) throws {
+    /// - Parameter openFileLimit: run it under `ulimit -n` of this (through `/bin/sh`).
+    init(arguments: [String] = [], directory: URL? = nil, waitForSocket: Bool = true, openFileLimit: Int? = nil) throws {
         let dir = try directory ?? TestServer.makeTemporaryDirectory()
         self.directory = dir
         self.socketPath = dir.appendingPathComponent("s.sock").path
         self.databasePath = dir.appendingPathComponent("contacts.db").path
         process = Process()
-        process.executableURL = TestServer.binary
-        process.arguments = ["--socket", socketPath, "--db", databasePath, "--log-level", "warning"] + arguments
+        let serverArguments = ["--socket", socketPath, "--db", databasePath, "--log-level", "warning"] + arguments
+        if let openFileLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -n \(openFileLimit) && exec \"$0\" \"$@\"", TestServer.binary.path] + serverArguments
+        } else {
+            process.executableURL = TestServer.binary
+            process.arguments = serverArguments
+        }
         process.standardError = stderrPipe
         process.standardOutput = FileHandle.nullDevice
         try process.run()

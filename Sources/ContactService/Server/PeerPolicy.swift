@@ -1,0 +1,26 @@
+import Glibc
+
+/// Which peers may use the socket, judged by the uid and gid the kernel reports for the process
+/// at the other end (`SO_PEERCRED`, read once on accept). A peer is served when its uid or its
+/// primary gid is allowed.
+///
+/// Always allowed: the server's own uid and root (uid 0). Also allowed by default: the socket
+/// file's group, when `--socket-mode` grants the group any access. `--allow-uid` and
+/// `--allow-gid` add to these.
+struct PeerPolicy: Sendable {
+    /// Allowed uids.
+    let uids: Set<UInt32>
+    /// Allowed gids.
+    let gids: Set<UInt32>
+
+    /// The default policy for a socket with `mode` and `group`, plus `extraUIDs` and `extraGIDs`.
+    init(extraUIDs: [UInt32], extraGIDs: [UInt32], socketMode: UInt32, socketGroup: UInt32) {
+        uids = Set(extraUIDs + [getuid(), 0])
+        gids = Set(extraGIDs + (socketMode & 0o070 != 0 ? [socketGroup] : []))
+    }
+
+    /// True when a peer with `uid` and `gid` may be served.
+    func allows(uid: UInt32, gid: UInt32) -> Bool {
+        uids.contains(uid) || gids.contains(gid)
+    }
+}
