@@ -28,7 +28,8 @@ public final class ContactServer: @unchecked Sendable {
     public init(configuration: ServerConfiguration, logger: Logger) throws(ServerStartError) {
         self.configuration = configuration
         self.logger = logger
-        self.limits = LimitEvents(logger: logger)
+        let limits = LimitEvents(logger: logger)
+        self.limits = limits
         do {
             try ContactPaths.createParentDirectories(of: configuration.databasePath)
             try ContactPaths.createParentDirectories(of: configuration.socketPath)
@@ -36,14 +37,24 @@ public final class ContactServer: @unchecked Sendable {
             throw ServerStartError(message: error.message)
         }
         do {
-            self.store = try ContactStore(path: configuration.databasePath, options: configuration.store)
+            self.store = try ContactStore(
+                path: configuration.databasePath, options: configuration.store,
+                onReplaced: { path in
+                    limits.record(
+                        .databaseReplaced, level: .critical,
+                        "the database file \(path) was deleted or replaced under the server: refusing reads and writes; "
+                            + "restart contactsd to use the file now at that path")
+                })
         } catch {
-            throw ServerStartError(message: "cannot open the database \(configuration.databasePath): \(Self.describe(error))")
+            let configurationError = if case .notWritable = error { true } else { false }
+            throw ServerStartError(
+                message: "cannot open the database \(configuration.databasePath): \(Self.describe(error))",
+                configuration: configurationError)
         }
         let boundServer = LateBinding<UnixSocketServer>()
         let boundStats = LateBinding<ServerStats>()
         let methods = ServerMethods.registry(
-            store: store, stats: boundStats, limits: limits, databasePath: configuration.databasePath,
+            store: store, stats: boundStats, limits: limits, logger: logger, databasePath: configuration.databasePath,
             connections: { boundServer.get()?.connectionCounts ?? (0, 0, 0) })
         let stats = ServerStats(methodNames: methods.map(\.name))
         if configuration.collectStats { boundStats.set(stats) }
@@ -125,6 +136,8 @@ public final class ContactServer: @unchecked Sendable {
             return "its schema version \(found) is newer than this contactsd supports (\(supported)); upgrade contactsd. The file was not modified"
         case .database(let code, let message):
             return "\(message) (SQLite code \(code))"
+        case .notWritable(_, let reason):
+            return reason
         default:
             return "\(error)"
         }

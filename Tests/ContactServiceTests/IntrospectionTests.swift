@@ -1,5 +1,6 @@
 import Foundation
 import JSONRPC
+import Logging
 import Testing
 import TestSupport
 
@@ -74,7 +75,8 @@ struct IntrospectionTests {
             let names = Set(methods.compactMap { $0["name"]?.stringValue })
             let store = try ContactStoreForTests.make()
             let registry = ServerMethods.registry(
-                store: store, stats: LateBinding(), databasePath: "", connections: { (0, 0, 0) })
+                store: store, stats: LateBinding(), limits: LimitEvents(logger: Logger(label: "test")),
+                logger: Logger(label: "test"), databasePath: "", connections: { (0, 0, 0) })
             #expect(names == Set(registry.map(\.name)))
             #expect(names.isSuperset(of: ["rpc.discover", "server.ping", "server.stats", "contacts.get"]))
         }

@@ -1,6 +1,7 @@
 import ContactPaths
 import ContactStore
 import JSONRPC
+import Logging
 import Synchronization
 
 /// Methods about the server itself, and the assembly of the whole registry.
@@ -8,14 +9,14 @@ enum ServerMethods {
     /// Every method `contactsd` answers: the contacts methods, `server.ping`, `server.stats`
     /// and `rpc.discover`, whose document is generated from this very list.
     static func registry(
-        store: ContactStore, stats: LateBinding<ServerStats>, limits: LimitEvents, databasePath: String,
+        store: ContactStore, stats: LateBinding<ServerStats>, limits: LimitEvents, logger: Logger, databasePath: String,
         connections: @escaping @Sendable () -> (open: Int, accepted: Int, refused: Int)
     ) -> [RPCMethod] {
         var discover = RPCMethod(
             name: "rpc.discover", summary: "This server's OpenRPC 1.3 document: every method, its params, result and errors.",
             params: [], result: (name: "OpenRPC document", schema: ["$ref": "https://meta.open-rpc.org/"])
         ) { _ in .error(.internalError("not ready")) }
-        var methods = ContactMethods.all(store: store) + [ping, self.stats(stats, limits: limits, store: store, databasePath: databasePath, connections: connections)]
+        var methods = ContactMethods.all(store: store, logger: logger, limits: limits) + [ping, self.stats(stats, limits: limits, store: store, databasePath: databasePath, connections: connections)]
         methods.append(discover)
         let document = JSONFragment(
             OpenRPCDocument.make(

@@ -15,18 +15,32 @@ import Glibc
 /// so the snapshot is exactly what a new transaction would see; otherwise the transaction is
 /// ended and a new one begun. This saves SQLite's per-transaction locking (two `fcntl` calls and
 /// an `fstat`, about half the cost of a get). Warm readers left idle are ended after
-/// `warmMilliseconds`, so checkpoints are never held back for long.
+/// `warmMilliseconds`, so checkpoints are never held back for long, and not at all while the
+/// writer resets a large WAL (`withoutSnapshotReuse`).
 final class ReaderPool: Sendable {
     /// A reader, with its open snapshot if it has one.
     private struct Entry: @unchecked Sendable {
-        // @unchecked Sendable: an entry is owned by whoever popped it (or by the locked array).
+        // @unchecked Sendable: an entry is owned by whoever popped it (or by the locked state).
         let reader: SQLiteConnection
         var snapshot: (header: WALChangeWatcher.Header, since: UInt64)?
     }
 
-    private let idle = Mutex<[Entry]>([])
+    /// Idle readers, how many are checked out, and whether the pool is closed.
+    private struct State: @unchecked Sendable {
+        // @unchecked Sendable: only ever touched under the mutex.
+        var idle: [Entry] = []
+        var inUse = 0
+        var closed = false
+        /// Signalled when the last checked-out reader comes back after `closeAll` began.
+        var drained: DispatchSemaphore?
+    }
+
+    private let state = Mutex(State())
     private let open: @Sendable () throws(StoreError) -> SQLiteConnection
     private let watcher: WALChangeWatcher?
+    private let file: DatabaseFile
+    /// Set while the writer resets a large WAL: snapshots are not kept between reads.
+    private let reuseSuspended = Atomic<Bool>(false)
     private let warmNanoseconds: UInt64 = 20_000_000
     private let reaperQueue = DispatchQueue(label: "contacts.store.readers")
     private let reaperScheduled = Mutex(false)
@@ -48,37 +62,76 @@ final class ReaderPool: Sendable {
         return key
     }()
 
-    /// - Parameter watcher: nil disables snapshot reuse (every read is its own transaction).
-    init(watcher: WALChangeWatcher?, open: @escaping @Sendable () throws(StoreError) -> SQLiteConnection) {
+    /// - Parameters:
+    ///   - watcher: nil disables snapshot reuse (every read is its own transaction).
+    ///   - file: reads are refused once it is replaced.
+    init(watcher: WALChangeWatcher?, file: DatabaseFile, open: @escaping @Sendable () throws(StoreError) -> SQLiteConnection) {
         self.watcher = watcher
+        self.file = file
         self.open = open
     }
 
     /// A reader whose open transaction (if any) is a current snapshot.
     private func checkout() throws(StoreError) -> Entry {
+        let popped: Entry?? = state.withLock { state in
+            if state.closed { return nil }
+            state.inUse += 1
+            return .some(state.idle.popLast())
+        }
+        guard let popped else { throw .closed }
         var entry: Entry
-        if let popped = idle.withLock({ $0.popLast() }) {
+        if let popped {
             entry = popped
         } else {
-            entry = Entry(reader: try open(), snapshot: nil)
+            do {
+                entry = Entry(reader: try open(), snapshot: nil)
+            } catch {
+                release()
+                throw error
+            }
         }
         if let snapshot = entry.snapshot {
-            if MonotonicClock.nanoseconds() < snapshot.since + warmNanoseconds, let now = watcher?.current(), now == snapshot.header {
+            if !reuseSuspended.load(ordering: .relaxed), MonotonicClock.nanoseconds() < snapshot.since + warmNanoseconds,
+                let now = watcher?.current(), now == snapshot.header
+            {
                 return entry  // nothing committed since it began: the snapshot is current
             }
             end(&entry)
         }
         // Read the header before the snapshot starts: a commit in between makes the saved header
         // older than the snapshot, which only causes one needless renewal later, never a stale read.
-        if let watcher, let header = watcher.current(), (try? entry.reader.statement("BEGIN").run()) != nil {
+        if !reuseSuspended.load(ordering: .relaxed), let watcher, let header = watcher.current(),
+            (try? entry.reader.statement("BEGIN").run()) != nil
+        {
             entry.snapshot = (header, MonotonicClock.nanoseconds())
         }
         return entry
     }
 
     private func checkin(_ entry: Entry) {
-        idle.withLock { $0.append(entry) }
-        if entry.snapshot != nil { scheduleReaper() }
+        var entry = entry
+        let kept = state.withLock { state in
+            if state.closed { return false }
+            state.idle.append(entry)
+            state.inUse -= 1
+            return true
+        }
+        if kept {
+            if entry.snapshot != nil { scheduleReaper() }
+            return
+        }
+        // Closed meanwhile: this reader is closed here, by the last reference going away.
+        if entry.snapshot != nil { end(&entry) }
+        release()
+    }
+
+    /// Counts one checked-out reader as gone, waking `closeAll` when it was the last.
+    private func release() {
+        let drained = state.withLock { state in
+            state.inUse -= 1
+            return state.closed && state.inUse == 0 ? state.drained : nil
+        }
+        drained?.signal()
     }
 
     private func end(_ entry: inout Entry) {
@@ -91,6 +144,7 @@ final class ReaderPool: Sendable {
     /// Runs `body` with a reader connection that no one else uses meanwhile (the pinned one
     /// inside `withSnapshot`).
     func withReader<T>(_ body: (SQLiteConnection) throws(StoreError) -> T) throws(StoreError) -> T {
+        if file.isReplaced { throw .databaseReplaced(path: file.path) }
         if let raw = pthread_getspecific(Self.pinnedKey) {
             let pinned = Unmanaged<Pinned>.fromOpaque(raw).takeUnretainedValue()
             if pinned.pool == ObjectIdentifier(self) { return try body(pinned.reader) }
@@ -143,26 +197,58 @@ final class ReaderPool: Sendable {
             // A snapshot may have begun after `now` was read (another thread checked it in since):
             // compare by adding, never by subtracting unsigned times.
             let isStale = { (entry: Entry) in entry.snapshot.map { $0.since + self.warmNanoseconds <= now } ?? false }
-            var stale: [Entry] = idle.withLock { entries in
-                let old = entries.filter(isStale)
-                entries.removeAll(where: isStale)
-                return old
-            }
-            for index in stale.indices { end(&stale[index]) }
-            let warmLeft = idle.withLock { entries in
-                entries.append(contentsOf: stale)
-                return entries.contains { $0.snapshot != nil }
-            }
+            let warmLeft = endIdleSnapshots(where: isStale)
             if warmLeft { scheduleReaper() }
         }
     }
 
-    /// Ends every snapshot and closes every idle reader.
-    func closeAll() {
-        var entries = idle.withLock { entries in
-            defer { entries.removeAll() }
-            return entries
+    /// Ends the snapshots of the idle readers that match; true when warm idle readers remain.
+    private func endIdleSnapshots(where matches: (Entry) -> Bool) -> Bool {
+        var taken: [Entry] = state.withLock { state in
+            let old = state.idle.filter(matches)
+            state.idle.removeAll(where: matches)
+            state.inUse += old.count  // out of the pool while their snapshots end
+            return old
         }
+        for index in taken.indices where taken[index].snapshot != nil { end(&taken[index]) }
+        let (warmLeft, drained) = state.withLock { state in
+            state.inUse -= taken.count
+            if state.closed {
+                taken.removeAll()  // closed meanwhile: they close here
+                return (false, state.inUse == 0 ? state.drained : nil)
+            }
+            state.idle.append(contentsOf: taken)
+            return (state.idle.contains { $0.snapshot != nil }, nil)
+        }
+        drained?.signal()
+        return warmLeft
+    }
+
+    /// Runs `body` (the writer's WAL reset) while no snapshot is kept between reads: idle warm
+    /// snapshots are ended first, and reads meanwhile each use a transaction of their own, so
+    /// only reads in progress can hold the reset back.
+    func withoutSnapshotReuse(_ body: () -> Void) {
+        reuseSuspended.store(true, ordering: .relaxed)
+        _ = endIdleSnapshots { $0.snapshot != nil }
+        body()
+        reuseSuspended.store(false, ordering: .relaxed)
+    }
+
+    /// Refuses further reads, ends every snapshot and closes every reader, waiting (up to
+    /// `timeoutSeconds`) for those in use, then closes the watcher's connection.
+    func closeAll(timeoutSeconds: Int = 10) {
+        let (idle, drained): ([Entry], DispatchSemaphore?) = state.withLock { state in
+            if state.closed { return ([], nil) }
+            state.closed = true
+            defer { state.idle.removeAll() }
+            if state.inUse > 0 { state.drained = DispatchSemaphore(value: 0) }
+            return (state.idle, state.drained)
+        }
+        var entries = idle
         for index in entries.indices where entries[index].snapshot != nil { end(&entries[index]) }
+        entries.removeAll()  // the last references: each connection closes here
+        // The watcher's mapping is read by `checkout`, so it closes only once no reader is out.
+        if let drained, drained.wait(timeout: .now() + .seconds(timeoutSeconds)) == .timedOut { return }
+        watcher?.close()
     }
 }
