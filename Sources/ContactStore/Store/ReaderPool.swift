@@ -90,8 +90,9 @@ final class ReaderPool: Sendable {
                 throw error
             }
         }
+        let reuse = !reuseSuspended.load(ordering: .relaxed)
         if let snapshot = entry.snapshot {
-            if !reuseSuspended.load(ordering: .relaxed), MonotonicClock.nanoseconds() < snapshot.since + warmNanoseconds,
+            if reuse, MonotonicClock.nanoseconds() < snapshot.since + warmNanoseconds,
                 let now = watcher?.current(), now == snapshot.header
             {
                 return entry  // nothing committed since it began: the snapshot is current
@@ -100,7 +101,7 @@ final class ReaderPool: Sendable {
         }
         // Read the header before the snapshot starts: a commit in between makes the saved header
         // older than the snapshot, which only causes one needless renewal later, never a stale read.
-        if !reuseSuspended.load(ordering: .relaxed), let watcher, let header = watcher.current(),
+        if reuse, let watcher, let header = watcher.current(),
             (try? entry.reader.statement("BEGIN").run()) != nil
         {
             entry.snapshot = (header, MonotonicClock.nanoseconds())
