@@ -33,12 +33,15 @@ struct DatabaseFaultTests {
         "on a full disk writes get -32603 disk_full, reads keep working, and writes succeed again once space is free",
         .enabled(if: isRoot, "mounting a tmpfs needs root"))
     func diskFull() throws {
-        let directory = try TestServer.makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        guard Self.run("/bin/mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", directory.path).status == 0 else {
-            try Test.cancel("mount -t tmpfs -o size=2m failed: no disk to fill")
+        try Self.withTemporaryDirectory { directory in
+            try Self.withMount(["-t", "tmpfs", "-o", "size=2m", "tmpfs"], at: directory.path) {
+                try Self.fillTheDisk(in: directory)
+            }
         }
-        defer { _ = Self.run("/bin/umount", directory.path) }
+    }
+
+    /// Fills a 2 MiB file system under a running server, then frees space.
+    private static func fillTheDisk(in directory: URL) throws {
         // Half the space goes to a file removed later, to free space under the running server.
         let filler = directory.appendingPathComponent("filler")
         try Data(count: 1 << 20).write(to: filler)
@@ -49,8 +52,10 @@ struct DatabaseFaultTests {
         var reasons: [String] = []
         for round in 0..<100 where reasons.isEmpty {
             let batch: [JSONValue] = (0..<20).map { index in
-                ["jsonrpc": "2.0", "id": .number(JSONNumber(index)), "method": "contacts.create",
-                 "params": Self.contact("fill\(round)-\(index)", emails: 20)]
+                [
+                    "jsonrpc": "2.0", "id": .number(JSONNumber(index)), "method": "contacts.create",
+                    "params": Self.contact("fill\(round)-\(index)", emails: 20),
+                ]
             }
             let answers = try client.call(JSONValue.array(batch).jsonString).arrayValue ?? []
             #expect(answers.count == 20)
@@ -64,7 +69,8 @@ struct DatabaseFaultTests {
         #expect(Set(reasons) == ["disk_full"])
         #expect(try client.request("contacts.get", ["username": "keep"])["result"]?["username"]?.stringValue == "keep")
         try FileManager.default.removeItem(at: filler)
-        #expect(try client.request("contacts.create", Self.contact("after"))["result"]?["username"]?.stringValue == "after")
+        #expect(
+            try client.request("contacts.create", Self.contact("after"))["result"]?["username"]?.stringValue == "after")
         #expect(server.stop() == 0)
         let log = server.stderrText()
         #expect(log.contains("disk is full") && log.contains("sqlite_code"), "log: \(log)")
@@ -74,43 +80,46 @@ struct DatabaseFaultTests {
         "a database in a read-only directory is refused at start with exit 78, naming the path and why",
         .enabled(if: isRoot, "a read-only bind mount needs root"))
     func readOnlyDirectoryIsRefused() throws {
-        let directory = try TestServer.makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let source = directory.appendingPathComponent("data")
-        let readOnly = directory.appendingPathComponent("ro")
-        for folder in [source, readOnly] { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false) }
-        try ContactStore(path: source.appendingPathComponent("contacts.db").path).close()
-        guard Self.run("/bin/mount", "--bind", source.path, readOnly.path).status == 0 else {
-            try Test.cancel("mount --bind failed: no read-only directory to try")
+        try Self.withTemporaryDirectory { directory in
+            let source = directory.appendingPathComponent("data")
+            let readOnly = directory.appendingPathComponent("ro")
+            for folder in [source, readOnly] {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
+            }
+            try ContactStore(path: source.appendingPathComponent("contacts.db").path).close()
+            try Self.withMount(["--bind", source.path], at: readOnly.path) {
+                try Self.mount(["-o", "remount,bind,ro"], at: readOnly.path)
+                let database = readOnly.appendingPathComponent("contacts.db").path
+                let result = Self.run(
+                    TestServer.binary.path, "--db", database, "--socket",
+                    directory.appendingPathComponent("s.sock").path)
+                #expect(result.status == 78)
+                #expect(
+                    result.stderr.contains(database) && result.stderr.contains("Read-only file system"),
+                    "\(result.stderr)")
+            }
         }
-        defer { _ = Self.run("/bin/umount", readOnly.path) }
-        guard Self.run("/bin/mount", "-o", "remount,bind,ro", readOnly.path).status == 0 else {
-            try Test.cancel("mount -o remount,bind,ro failed: no read-only directory to try")
-        }
-        let database = readOnly.appendingPathComponent("contacts.db").path
-        let result = Self.run(
-            TestServer.binary.path, "--db", database, "--socket", directory.appendingPathComponent("s.sock").path)
-        #expect(result.status == 78)
-        #expect(result.stderr.contains(database) && result.stderr.contains("Read-only file system"), "\(result.stderr)")
     }
 
     @Test("a read-only database file is refused at start with exit 78, naming the path and why")
     func readOnlyFileIsRefused() throws {
-        let directory = try TestServer.makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let database = directory.appendingPathComponent("contacts.db").path
-        try ContactStore(path: database).close()
-        chmod(database, 0o400)
-        var command = [TestServer.binary.path, "--db", database, "--socket", directory.appendingPathComponent("s.sock").path]
-        if Self.isRoot {
-            // Root writes any file whatever its mode: run the server as nobody, owner of both.
-            chown(directory.path, 65534, 65534)
-            chown(database, 65534, 65534)
-            command = ["/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"] + command
+        try Self.withTemporaryDirectory { directory in
+            let database = directory.appendingPathComponent("contacts.db").path
+            try ContactStore(path: database).close()
+            chmod(database, 0o400)
+            var command = [
+                TestServer.binary.path, "--db", database, "--socket", directory.appendingPathComponent("s.sock").path,
+            ]
+            if Self.isRoot {
+                // Root writes any file whatever its mode: run the server as nobody, owner of both.
+                chown(directory.path, 65534, 65534)
+                chown(database, 65534, 65534)
+                command = ["/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"] + command
+            }
+            let result = Self.run(command)
+            #expect(result.status == 78)
+            #expect(result.stderr.contains(database) && result.stderr.contains("Permission denied"), "\(result.stderr)")
         }
-        let result = Self.run(command)
-        #expect(result.status == 78)
-        #expect(result.stderr.contains(database) && result.stderr.contains("Permission denied"), "\(result.stderr)")
     }
 
     enum Replacement: String, CaseIterable, CustomTestStringConvertible {
@@ -163,6 +172,28 @@ struct DatabaseFaultTests {
         let local = String(repeating: "x", count: 180)
         let addresses = (0..<emails).map { JSONValue.string("\(local)\($0)@\(username).example") }
         return ["username": .string(username), "first_name": "First", "last_name": "Last", "emails": .array(addresses)]
+    }
+
+    /// Runs `body` with a fresh private directory, removed afterwards.
+    static func withTemporaryDirectory(_ body: (URL) throws -> Void) throws {
+        let directory = try TestServer.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try body(directory)
+    }
+
+    /// Runs `body` with `mount OPTIONS TARGET` in place, and unmounts afterwards.
+    static func withMount(_ options: [String], at target: String, _ body: () throws -> Void) throws {
+        try mount(options, at: target)
+        defer { _ = run("/bin/umount", target) }
+        try body()
+    }
+
+    /// Runs `mount OPTIONS TARGET`; when that fails, cancels the test (shown as skipped) saying why.
+    static func mount(_ options: [String], at target: String) throws {
+        let result = run(["/bin/mount"] + options + [target])
+        guard result.status == 0 else {
+            try Test.cancel("skipped: mount \(options.joined(separator: " ")) failed: \(result.stderr)")
+        }
     }
 
     /// Runs a program to its end; its exit status and what it wrote to stderr.

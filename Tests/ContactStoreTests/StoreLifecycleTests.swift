@@ -111,8 +111,10 @@ struct GroupCommitRollbackTests {
             let db = try SQLiteConnection(path: path)
             try db.execute("PRAGMA journal_mode = WAL; CREATE TABLE t (x BLOB)")
             let file = DatabaseFile(path: path) { _ in }
-            let readers = ReaderPool(watcher: nil, file: file, open: { () throws(StoreError) -> SQLiteConnection in throw .closed })
-            writer = try GroupCommitWriter(connection: db, maxBatch: 256, busyTimeoutMilliseconds: 1000, file: file, readers: readers)
+            let readers = ReaderPool(
+                watcher: nil, file: file, open: { () throws(StoreError) -> SQLiteConnection in throw .closed })
+            writer = try GroupCommitWriter(
+                connection: db, maxBatch: 256, busyTimeoutMilliseconds: 1000, file: file, readers: readers)
         }
 
         /// Queues an insert of `bytes` random bytes; its result lands in `results[name]`.
@@ -149,7 +151,9 @@ struct GroupCommitRollbackTests {
         subscript(name: String) -> Result<Int, StoreError>? { lock.withLock { values[name] } }
     }
 
-    @Test("every write of a group rolled back by SQLITE_FULL fails with SQLITE_FULL, none runs outside the transaction, and the next group commits")
+    @Test(
+        "every write of a group rolled back by SQLITE_FULL fails with SQLITE_FULL, none runs outside the transaction, and the next group commits"
+    )
     func fullRollsBackTheGroupWithItsOwnError() throws {
         try withTemporaryDatabasePath("full.db") { path in
             let fixture = try Fixture(path: path)

@@ -26,7 +26,8 @@ public final class ContactStore: Sendable {
     /// - Throws: `.notWritable` for a read-only file or directory, `.schemaTooNew` for a file
     ///   from a newer version, `.database` when SQLite fails.
     public init(
-        path: String, options: StoreOptions = StoreOptions(), onReplaced: @escaping @Sendable (String) -> Void = { _ in }
+        path: String, options: StoreOptions = StoreOptions(),
+        onReplaced: @escaping @Sendable (String) -> Void = { _ in }
     ) throws(StoreError) {
         self.path = path
         // Contacts are personal data: a new file is created private to its owner before SQLite

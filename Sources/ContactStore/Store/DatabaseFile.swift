@@ -1,7 +1,6 @@
 import Dispatch
-import Synchronization
-
 import Glibc
+import Synchronization
 
 /// The database file the store opened, and whether its path still names that file.
 ///
@@ -33,7 +32,8 @@ final class DatabaseFile: @unchecked Sendable {
         identity = path.hasPrefix(":") ? nil : Self.identity(of: path)
         timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "contacts.store.file"))
         if identity != nil {
-            timer.schedule(deadline: .now() + Self.checkInterval, repeating: Self.checkInterval, leeway: .milliseconds(100))
+            timer.schedule(
+                deadline: .now() + Self.checkInterval, repeating: Self.checkInterval, leeway: .milliseconds(100))
             timer.setEventHandler { [weak self] in _ = self?.check() }
         }
         // Always activated: libdispatch traps when an inactive source is released.

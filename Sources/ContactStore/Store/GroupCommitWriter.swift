@@ -24,7 +24,8 @@ final class GroupCommitWriter: Sendable {
     private struct Job: Sendable {
         /// Runs the write; returns its own error, if it failed, and what to call once the
         /// transaction's fate is known (with the error that ended the transaction, if any).
-        let run: @Sendable (SQLiteConnection, Timestamp) -> (error: StoreError?, finish: @Sendable (StoreError?) -> Void)
+        let run:
+            @Sendable (SQLiteConnection, Timestamp) -> (error: StoreError?, finish: @Sendable (StoreError?) -> Void)
         /// Reports a failure without running the write.
         let fail: @Sendable (StoreError) -> Void
     }
@@ -82,13 +83,16 @@ final class GroupCommitWriter: Sendable {
                 do throws(StoreError) { result = .success(try body(db, now)) } catch { result = .failure(error) }
                 let ownError: StoreError?
                 if case .failure(let error) = result { ownError = error } else { ownError = nil }
-                return (ownError, { transactionError in
-                    if let transactionError, ownError == nil {
-                        completion(.failure(transactionError))
-                    } else {
-                        completion(result)
+                return (
+                    ownError,
+                    { transactionError in
+                        if let transactionError, ownError == nil {
+                            completion(.failure(transactionError))
+                        } else {
+                            completion(result)
+                        }
                     }
-                })
+                )
             },
             fail: { completion(.failure($0)) })
         pending.withLock { $0.append(job) }
@@ -201,7 +205,9 @@ final class GroupCommitWriter: Sendable {
             db.setBusyTimeout(milliseconds: Self.resetWaitMilliseconds)
             defer { db.setBusyTimeout(milliseconds: busyTimeoutMilliseconds) }
             readers.withoutSnapshotReuse {
-                if (try? db.checkpoint(SQLITE_CHECKPOINT_RESTART)) == nil { nextResetFrames = frames + Self.checkpointFrames }
+                if (try? db.checkpoint(SQLITE_CHECKPOINT_RESTART)) == nil {
+                    nextResetFrames = frames + Self.checkpointFrames
+                }
             }
         } else if frames >= Self.checkpointFrames {
             try? db.checkpoint(SQLITE_CHECKPOINT_PASSIVE)

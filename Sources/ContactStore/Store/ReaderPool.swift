@@ -65,7 +65,10 @@ final class ReaderPool: Sendable {
     /// - Parameters:
     ///   - watcher: nil disables snapshot reuse (every read is its own transaction).
     ///   - file: reads are refused once it is replaced.
-    init(watcher: WALChangeWatcher?, file: DatabaseFile, open: @escaping @Sendable () throws(StoreError) -> SQLiteConnection) {
+    init(
+        watcher: WALChangeWatcher?, file: DatabaseFile,
+        open: @escaping @Sendable () throws(StoreError) -> SQLiteConnection
+    ) {
         self.watcher = watcher
         self.file = file
         self.open = open
