@@ -51,7 +51,11 @@ final class DatabaseFile: @unchecked Sendable {
     /// Looks at the path now: true while it still names the file opened (one `stat`).
     func check() -> Bool {
         guard let identity, !isReplaced else { return !isReplaced }
-        if let now = Self.identity(of: path), now == identity { return true }
+        if let now = Self.identity(of: path) {
+            if now == identity { return true }
+        } else if errno != ENOENT && errno != ENOTDIR {
+            return true  // the path cannot be looked at now (EACCES, EIO): no proof that it changed
+        }
         if replaced.exchange(true, ordering: .relaxed) == false { onReplaced(path) }
         return false
     }
