@@ -81,7 +81,7 @@ let package = Package(
         ),
         .target(name: "TestSupport", dependencies: ["CSQLite"], path: "Tests/TestSupport"),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"], exclude: ["JSONTestSuite"]),
-        .testTarget(name: "ContactStoreTests", dependencies: ["ContactStore"]),
+        .testTarget(name: "ContactStoreTests", dependencies: ["ContactStore", "TestSupport"]),
         .testTarget(name: "ContactPathsTests", dependencies: ["ContactPaths"]),
         .testTarget(
             name: "TasksTests", dependencies: ["Tasks", "Redis", "ContactStore", "TestSupport", "contacts-tasks"]

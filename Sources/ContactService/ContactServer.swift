@@ -24,7 +24,8 @@ public final class ContactServer: Sendable {
     /// - Throws: `ServerStartError` naming what could not be opened, and why.
     public init(configuration: ServerConfiguration, logger: Logger) throws(ServerStartError) {
         self.logger = logger
-        self.limits = LimitEvents(logger: logger)
+        let limits = LimitEvents(logger: logger)
+        self.limits = limits
         guard configuration.socketPath.utf8.count <= Socket.maxPathLength else {
             throw ServerStartError(message: Socket.pathTooLong(configuration.socketPath).message, configuration: true)
         }
@@ -35,9 +36,19 @@ public final class ContactServer: Sendable {
             throw ServerStartError(message: error.message)
         }
         do {
-            self.store = try ContactStore(path: configuration.databasePath, options: configuration.store)
+            self.store = try ContactStore(
+                path: configuration.databasePath, options: configuration.store,
+                onReplaced: { path in
+                    limits.record(
+                        .databaseReplaced, level: .critical,
+                        "the database file \(path) was deleted or replaced under the server: refusing reads and writes; "
+                            + "restart contactsd to use the file now at that path")
+                })
         } catch {
-            throw ServerStartError(message: "cannot open the database \(configuration.databasePath): \(Self.describe(error))")
+            let configurationError = if case .notWritable = error { true } else { false }
+            throw ServerStartError(
+                message: "cannot open the database \(configuration.databasePath): \(Self.describe(error))",
+                configuration: configurationError)
         }
         var configuration = configuration
         do {
@@ -56,7 +67,7 @@ public final class ContactServer: Sendable {
             ? ServerStats(methodNames: ServerMethods.names(contactMethods: ContactMethods.all(store: store))) : nil
         let methods = ServerMethods.registry(
             store: store, stats: stats, limits: limits, connections: connections, output: output,
-            maxResponseBytes: configuration.maxResponseBytes, databasePath: configuration.databasePath)
+            maxResponseBytes: configuration.maxResponseBytes, logger: logger, databasePath: configuration.databasePath)
         let dispatcher = RPCDispatcher(
             methods: methods,
             limits: RPCDispatcher.Limits(
@@ -152,6 +163,8 @@ public final class ContactServer: Sendable {
             return "its schema version \(found) is newer than this contactsd supports (\(supported)); upgrade contactsd. The file was not modified"
         case .database(let code, let message):
             return "\(message) (SQLite code \(code))"
+        case .notWritable(_, let reason):
+            return reason
         default:
             return "\(error)"
         }

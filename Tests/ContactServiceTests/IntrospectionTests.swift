@@ -76,7 +76,7 @@ struct IntrospectionTests {
             let store = try ContactStoreForTests.make()
             let registry = ServerMethods.registry(
                 store: store, stats: nil, limits: LimitEvents(logger: Logger(label: "test")),
-                connections: ConnectionCounters(), output: OutputBudget(limit: 1 << 20), databasePath: "")
+                connections: ConnectionCounters(), output: OutputBudget(limit: 1 << 20), logger: Logger(label: "test"), databasePath: "")
             #expect(names == Set(registry.map(\.name)))
             #expect(names.isSuperset(of: ["rpc.discover", "server.ping", "server.stats", "contacts.get"]))
         }

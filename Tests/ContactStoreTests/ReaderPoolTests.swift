@@ -13,7 +13,8 @@ private final class ReaderUse: Sendable {
 
 /// A pool over the database at `path` that counts the readers it opens.
 private func makePool(path: String, maxReaders: Int, use: ReaderUse) -> ReaderPool {
-    ReaderPool(watcher: nil, maxReaders: maxReaders) { () throws(StoreError) -> SQLiteConnection in
+    ReaderPool(watcher: nil, maxReaders: maxReaders, file: DatabaseFile(path: path) { _ in }) {
+        () throws(StoreError) -> SQLiteConnection in
         use.counts.withLock { $0.opened += 1 }
         do throws(SQLiteError) {
             return try SQLiteConnection(path: path, create: false)

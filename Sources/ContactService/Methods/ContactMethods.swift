@@ -1,12 +1,19 @@
 import ContactStore
 import JSONRPC
+import Logging
 
 /// The five `contacts.*` methods: decode and validate params, call the store, encode results.
 public enum ContactMethods {
     /// Every contacts method, bound to `store`, with the metadata `rpc.discover` publishes.
-    /// - Parameter maxResponseBytes: a list page is encoded only up to this size; past it the call
-    ///   gets `-32003` without the rest being built.
-    public static func all(store: ContactStore, maxResponseBytes: Int = 16 << 20) -> [RPCMethod] {
+    /// - Parameters:
+    ///   - maxResponseBytes: a list page is encoded only up to this size; past it the call gets
+    ///     `-32003` without the rest being built.
+    ///   - logger: where database errors are logged (at warning level), if anywhere.
+    ///   - limits: counts (and rate-limits the log lines of) a full disk.
+    public static func all(
+        store: ContactStore, maxResponseBytes: Int = 16 << 20, logger: Logger? = nil, limits: LimitEvents? = nil
+    ) -> [RPCMethod] {
+        let errors = StoreErrorReporter(logger: logger, limits: limits)
         typealias S = ContactSchemas
         let username = RPCParam("username", schema: S.username, required: true, summary: "The contact's username (case-insensitive).")
         let expected = RPCParam(
@@ -27,11 +34,11 @@ public enum ContactMethods {
                     "type": "object", "required": ["contacts", "next_cursor"],
                     "properties": ["contacts": ["type": "array", "items": S.contactRef], "next_cursor": ["type": ["string", "null"]]],
                 ])
-            ) { params in list(params, store: store, maxResponseBytes: maxResponseBytes) },
+            ) { params in list(params, store: store, maxResponseBytes: maxResponseBytes, errors: errors) },
             RPCMethod(
                 name: "contacts.get", summary: "Get one contact by username.", params: [username], result: contactResult,
                 errors: [S.notFound]
-            ) { params in get(params, store: store) },
+            ) { params in get(params, store: store, errors: errors) },
             RPCMethod(
                 name: "contacts.create", summary: "Create a contact.",
                 params: [
@@ -41,7 +48,7 @@ public enum ContactMethods {
                     RPCParam("emails", schema: S.emails, summary: "Email addresses, in order."),
                 ],
                 result: contactResult, errors: [S.conflict(["username_taken", "email_taken"])]
-            ) { params in create(params, store: store) },
+            ) { params in create(params, store: store, errors: errors) },
             RPCMethod(
                 name: "contacts.update",
                 summary: "Change a contact: names, username, or emails (replace the list, or add and remove).",
@@ -57,7 +64,7 @@ public enum ContactMethods {
                 ],
                 result: contactResult,
                 errors: [S.notFound, S.conflict(["username_taken", "email_taken", "version_mismatch"])]
-            ) { params in update(params, store: store) },
+            ) { params in update(params, store: store, errors: errors) },
             RPCMethod(
                 name: "contacts.delete", summary: "Delete a contact and its emails.", params: [username, expected],
                 result: (name: "deleted", schema: [
@@ -65,25 +72,27 @@ public enum ContactMethods {
                     "properties": ["username": ["type": "string"], "deleted": ["const": true]],
                 ]),
                 errors: [S.notFound, S.conflict(["version_mismatch"])]
-            ) { params in delete(params, store: store) },
+            ) { params in delete(params, store: store, errors: errors) },
         ]
     }
 
     /// Biggest `expected_version` accepted (SQLite integers are 64-bit; JSON clients lose precision past 2^53).
     static let maxVersion = 9_007_199_254_740_991
 
-    static func get(_ params: Params, store: ContactStore) -> RPCOutcome {
+    static func get(_ params: Params, store: ContactStore, errors: StoreErrorReporter) -> RPCOutcome {
         var reader = ParamReader(params)
         let username = reader.username("username")
         guard reader.problems.isEmpty, let username else { return .error(reader.error) }
         do {
             return .result(try store.get(username: username).fragment)
         } catch {
-            return .error(error.rpcError)
+            return .error(errors.rpcError(error))
         }
     }
 
-    static func list(_ params: Params, store: ContactStore, maxResponseBytes: Int) -> RPCOutcome {
+    static func list(
+        _ params: Params, store: ContactStore, maxResponseBytes: Int, errors: StoreErrorReporter
+    ) -> RPCOutcome {
         var reader = ParamReader(params)
         let limit = reader.integer("limit", in: 1...ListQuery.maxLimit) ?? ListQuery.defaultLimit
         var after: String?
@@ -104,11 +113,11 @@ public enum ContactMethods {
             }
             return .result(page)
         } catch {
-            return .error(error.rpcError)
+            return .error(errors.rpcError(error))
         }
     }
 
-    static func create(_ params: Params, store: ContactStore) -> RPCOutcome {
+    static func create(_ params: Params, store: ContactStore, errors: StoreErrorReporter) -> RPCOutcome {
         var reader = ParamReader(params)
         let username = reader.username("username")
         let first = reader.name("first_name", required: true)
@@ -119,11 +128,11 @@ public enum ContactMethods {
         }
         let new = NewContact(validatedUsername: username, firstName: first, lastName: last, emails: emails)
         return .deferred { finish in
-            store.create(new) { result in finish(result.map(\.fragment).mapError(\.rpcError)) }
+            store.create(new) { result in finish(result.map(\.fragment).mapError(errors.rpcError)) }
         }
     }
 
-    static func update(_ params: Params, store: ContactStore) -> RPCOutcome {
+    static func update(_ params: Params, store: ContactStore, errors: StoreErrorReporter) -> RPCOutcome {
         var reader = ParamReader(params)
         let username = reader.username("username")
         var change = ContactUpdate(username: username ?? "")
@@ -144,11 +153,11 @@ public enum ContactMethods {
         guard reader.problems.isEmpty, username != nil else { return .error(reader.error) }
         let validated = change
         return .deferred { finish in
-            store.update(validated) { result in finish(result.map(\.fragment).mapError(\.rpcError)) }
+            store.update(validated) { result in finish(result.map(\.fragment).mapError(errors.rpcError)) }
         }
     }
 
-    static func delete(_ params: Params, store: ContactStore) -> RPCOutcome {
+    static func delete(_ params: Params, store: ContactStore, errors: StoreErrorReporter) -> RPCOutcome {
         var reader = ParamReader(params)
         let username = reader.username("username")
         let expected = reader.integer("expected_version", in: 1...maxVersion).map(Int64.init)
@@ -158,7 +167,7 @@ public enum ContactMethods {
                 finish(
                     result.map { stored in
                         JSONFragment(["username": .string(stored), "deleted": true])
-                    }.mapError(\.rpcError))
+                    }.mapError(errors.rpcError))
             }
         }
     }

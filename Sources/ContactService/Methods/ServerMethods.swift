@@ -1,6 +1,7 @@
 import ContactPaths
 import ContactStore
 import JSONRPC
+import Logging
 import Synchronization
 
 /// Methods about the server itself, and the assembly of the whole registry.
@@ -10,9 +11,9 @@ enum ServerMethods {
     /// the server does not collect them (`--no-stats`).
     static func registry(
         store: ContactStore, stats: ServerStats?, limits: LimitEvents, connections: ConnectionCounters,
-        output: OutputBudget, maxResponseBytes: Int = 16 << 20, databasePath: String
+        output: OutputBudget, maxResponseBytes: Int = 16 << 20, logger: Logger, databasePath: String
     ) -> [RPCMethod] {
-        let served = ContactMethods.all(store: store, maxResponseBytes: maxResponseBytes) + [
+        let served = ContactMethods.all(store: store, maxResponseBytes: maxResponseBytes, logger: logger, limits: limits) + [
             ping, self.stats(
                 stats, limits: limits, store: store, databasePath: databasePath, connections: connections, output: output),
         ]

@@ -1,5 +1,6 @@
 import ContactStore
 import JSONRPC
+import Logging
 
 extension StoreError {
     /// The one place where a store failure becomes a JSON-RPC error object.
@@ -30,9 +31,60 @@ extension StoreError {
             return .internalError("the server is shutting down")
         case .schemaTooNew:
             return .internalError("the database was written by a newer version")
+        case .notWritable:
+            return .internalError("the database cannot be written")
+        case .databaseReplaced:
+            // No path: -32603 never names files.
+            return RPCError(
+                code: -32603, message: "Internal error: the database file was deleted or replaced; restart contactsd",
+                data: ["reason": "database_replaced"])
         case .database(let code, _):
             // SQLite's own message may name files or SQL; the client gets the code only.
-            return .internalError("database error \(code)")
+            let (reason, message) = Self.describe(sqliteCode: code)
+            return RPCError(
+                code: -32603, message: "Internal error: \(message)",
+                data: ["reason": .string(reason), "sqlite_code": .number(JSONNumber(Int(code)))])
+        }
+    }
+
+    /// SQLite's primary result codes told apart here (https://sqlite.org/rescode.html).
+    fileprivate enum PrimaryCode {
+        static let readOnly: Int32 = 8  // SQLITE_READONLY*: the file became read-only
+        static let ioError: Int32 = 10  // SQLITE_IOERR*
+        static let full: Int32 = 13  // SQLITE_FULL: the disk (or file system) is full
+    }
+
+    /// `data.reason` and the message of a database error, by SQLite's primary result code.
+    fileprivate static func describe(sqliteCode code: Int32) -> (reason: String, message: String) {
+        switch code & 0xFF {
+        case PrimaryCode.full: return ("disk_full", "the disk is full")
+        case PrimaryCode.readOnly: return ("read_only", "the database file cannot be written")
+        case PrimaryCode.ioError: return ("io_error", "database I/O error \(code)")
+        default: return ("database error \(code)", "database error \(code)")
+        }
+    }
+}
+
+/// Maps store failures to JSON-RPC errors and logs the database failures among them (at
+/// warning level, with their SQLite code; a full disk is counted and logged at most once a
+/// minute): the one place where a store error leaves the store.
+struct StoreErrorReporter: Sendable {
+    var logger: Logger?
+    var limits: LimitEvents?
+
+    func rpcError(_ error: StoreError) -> RPCError {
+        if case .database(let code, _) = error { log(sqliteCode: code) }
+        return error.rpcError
+    }
+
+    private func log(sqliteCode code: Int32) {
+        let metadata: Logger.Metadata = [
+            "sqlite_code": "\(code)", "reason": "\(StoreError.describe(sqliteCode: code).reason)",
+        ]
+        if code & 0xFF == StoreError.PrimaryCode.full {
+            limits?.record(.diskFull, "a write failed: the disk is full", metadata: metadata)
+        } else {
+            logger?.warning("database error", metadata: metadata)
         }
     }
 }

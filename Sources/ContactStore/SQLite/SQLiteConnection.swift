@@ -15,6 +15,9 @@ final class SQLiteConnection: @unchecked Sendable {
     private var keyed: [SQLiteStatement?] = []
     /// The database file path, for messages.
     let path: String
+    /// Frames in the WAL after this connection's last commit, as SQLite's WAL hook reports them
+    /// (only once `countWALFrames()` has installed it).
+    private let walFrames = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
 
     /// Opens (and with `create`, creates) the database at `path`.
     init(path: String, readOnly: Bool = false, create: Bool = true) throws(SQLiteError) {
@@ -34,6 +37,7 @@ final class SQLiteConnection: @unchecked Sendable {
         }
         self.handle = db
         self.path = path
+        walFrames.initialize(to: 0)
         sqlite3_extended_result_codes(db, 1)
     }
 
@@ -46,6 +50,40 @@ final class SQLiteConnection: @unchecked Sendable {
         statements.removeAll()  // finalize statements before closing the connection
         keyed.removeAll()
         sqlite3_close_v2(handle)
+        walFrames.deallocate()
+    }
+
+    /// True when SQLite opened the file read-only (it does so silently when the file or its
+    /// file system cannot be written).
+    var isReadOnly: Bool { sqlite3_db_readonly(handle, "main") == 1 }
+
+    /// Counts the frames in the WAL after each commit (`walFramesAfterCommit`). This replaces
+    /// SQLite's automatic checkpoint, which uses the same hook: the caller checkpoints instead.
+    func countWALFrames() {
+        sqlite3_wal_hook(
+            handle,
+            { context, _, _, frames in
+                context?.assumingMemoryBound(to: Int32.self).pointee = frames
+                return SQLITE_OK
+            }, UnsafeMutableRawPointer(walFrames))
+    }
+
+    /// Frames in the WAL after the last commit on this connection (see `countWALFrames`).
+    var walFramesAfterCommit: Int { Int(walFrames.pointee) }
+
+    /// Checkpoints the WAL in `mode` (`SQLITE_CHECKPOINT_PASSIVE`, `_RESTART`, `_TRUNCATE`),
+    /// waiting for readers up to the busy timeout in the blocking modes.
+    func checkpoint(_ mode: Int32) throws(SQLiteError) {
+        let rc = sqlite3_wal_checkpoint_v2(handle, "main", mode, nil, nil)
+        if rc != SQLITE_OK { throw lastError(sql: "wal_checkpoint") }
+    }
+
+    /// Makes closing this connection leave the `-wal` and `-shm` files where they are (SQLite's
+    /// persistent-WAL mode): a last close then truncates the WAL through its open descriptor but
+    /// deletes nothing by path, so it cannot remove the files of another database now at that path.
+    func keepWALFilesOnClose() {
+        var on: Int32 = 1
+        sqlite3_file_control(handle, "main", SQLITE_FCNTL_PERSIST_WAL, &on)
     }
 
     /// The start of the WAL index (the `-shm` shared memory) as SQLite maps it for this

@@ -1,3 +1,4 @@
+import CSQLite
 import Dispatch
 
 import Glibc
@@ -10,12 +11,24 @@ import Glibc
 public final class ContactStore: Sendable {
     /// The database file.
     public let path: String
+    /// The largest the `-wal` file grows to while the store is open: the writer resets the WAL
+    /// once it holds 8 MiB (`journal_size_limit` is 8 MiB too), and the group commit that
+    /// crosses that line may add its pages first. Readers holding snapshots cannot hold a reset
+    /// back for more than 100 ms at a time.
+    public static let walSizeBound: Int64 = 16 << 20
     private let readers: ReaderPool
     private let writer: GroupCommitWriter
+    private let file: DatabaseFile
 
     /// Opens (creating if needed) and migrates the database at `path`.
-    /// - Throws: `.schemaTooNew` for a file from a newer version, `.database` when SQLite fails.
-    public init(path: String, options: StoreOptions = StoreOptions()) throws(StoreError) {
+    /// - Parameter onReplaced: called once, on any thread, when the store finds that `path` no
+    ///   longer names the file it opened (see `StoreError.databaseReplaced`).
+    /// - Throws: `.notWritable` for a read-only file or directory, `.schemaTooNew` for a file
+    ///   from a newer version, `.database` when SQLite fails.
+    public init(
+        path: String, options: StoreOptions = StoreOptions(),
+        onReplaced: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws(StoreError) {
         self.path = path
         // Contacts are personal data: a new file is created private to its owner before SQLite
         // opens it (an empty file is a valid empty database), and SQLite gives its -wal and -shm
@@ -23,9 +36,12 @@ public final class ContactStore: Sendable {
         if !path.hasPrefix(":") {
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             if fd >= 0 { Glibc.close(fd) }
+            try Self.checkWritable(path)
         }
         let db: SQLiteConnection = try StoreError.translating {
             let db = try SQLiteConnection(path: path)
+            // SQLite silently opens a file it cannot write read-only.
+            if db.isReadOnly { throw StoreError.notWritable(path: path, reason: "SQLite can open it only read-only") }
             db.setBusyTimeout(milliseconds: options.busyTimeoutMilliseconds)
             // Check the version before anything writes to the file.
             let found = try db.scalarInt("PRAGMA user_version") ?? 0
@@ -41,9 +57,14 @@ public final class ContactStore: Sendable {
             try Schema.migrate(db, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)
         }
         let busy = options.busyTimeoutMilliseconds
+        let file = DatabaseFile(path: path, onReplaced: onReplaced)
+        self.file = file
         // The writer has read the file, so its -shm exists and can be watched.
         let watcher = options.reuseSnapshots && !path.hasPrefix(":") ? WALChangeWatcher(databasePath: path, busyTimeoutMilliseconds: busy) : nil
-        self.readers = ReaderPool(watcher: watcher, maxReaders: options.maxReaders, open: { () throws(StoreError) -> SQLiteConnection in
+        let readers = ReaderPool(watcher: watcher, maxReaders: options.maxReaders, file: file, open: { () throws(StoreError) -> SQLiteConnection in
+            // A new reader opens the path: it must still name our file (or the reader would read
+            // another database, and share its -shm by name with ours).
+            guard file.check() else { throw .databaseReplaced(path: path) }
             do throws(SQLiteError) {
                 let reader = try SQLiteConnection(path: path, create: false)
                 reader.setBusyTimeout(milliseconds: busy)
@@ -55,7 +76,28 @@ public final class ContactStore: Sendable {
                 throw .from(error)
             }
         })
-        self.writer = GroupCommitWriter(connection: db, maxBatch: options.maxWriteBatch)
+        self.readers = readers
+        self.writer = try StoreError.translating {
+            try GroupCommitWriter(
+                connection: db, maxBatch: options.maxWriteBatch, busyTimeoutMilliseconds: busy, file: file,
+                readers: readers)
+        }
+    }
+
+    /// Refuses a database SQLite could read but not write: a read-only file, or a directory in
+    /// which SQLite cannot create the `-wal` and `-shm` files (or a read-only file system).
+    private static func checkWritable(_ path: String) throws(StoreError) {
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        if faccessat(AT_FDCWD, path, F_OK, 0) == 0, faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) != 0 {
+            throw .notWritable(path: path, reason: "the file cannot be written (\(String(cString: strerror(errno))))")
+        }
+        if faccessat(AT_FDCWD, directory, W_OK, AT_EACCESS) != 0 {
+            throw .notWritable(
+                path: path,
+                reason: "its directory \(directory) cannot be written (\(String(cString: strerror(errno)))), "
+                    + "and SQLite needs to create the -wal and -shm files there")
+        }
     }
 
     /// Runs `body` again when SQLite reports busy at once: when two processes set up a new file
@@ -74,10 +116,22 @@ public final class ContactStore: Sendable {
         }
     }
 
-    /// Finishes queued writes and closes every connection. Later writes fail with `.closed`.
+    /// Finishes queued writes, checkpoints the WAL into the database file (`TRUNCATE`) and
+    /// closes every connection, so the file alone holds every acknowledged write. When no other
+    /// process has the database open, SQLite then deletes the `-wal` and `-shm` files. Later
+    /// reads and writes fail with `.closed`.
+    ///
+    /// After the file was replaced (`StoreError.databaseReplaced`) the `-wal` and `-shm` files at
+    /// the path may belong to the new file: then nothing is deleted by path, and the checkpoint
+    /// only empties the WAL this store has open (through its descriptor), so it cannot be
+    /// replayed into the new file.
     public func close() {
-        writer.close()
-        readers.closeAll()
+        writer.close { [readers, file] db in
+            readers.closeAll()
+            if !file.check() { db.keepWALFilesOnClose() }
+            try? db.checkpoint(SQLITE_CHECKPOINT_TRUNCATE)
+        }
+        file.stopWatching()
     }
 
     // MARK: Reads

@@ -1,3 +1,4 @@
+import CSQLite
 import Dispatch
 import Synchronization
 
@@ -6,26 +7,68 @@ import Synchronization
 /// Writes queue up while a transaction is committing; the next drain runs all of them in one
 /// `BEGIN IMMEDIATE … COMMIT`, each inside its own savepoint. A write that fails rolls back to
 /// its savepoint and fails alone; the others commit. Nobody hears "ok" before the COMMIT that
-/// made their write durable has returned.
+/// made their write durable has returned, and then only while the database path still names
+/// the file written (`DatabaseFile`).
+///
+/// When a write fails in a way that makes SQLite roll back the whole transaction (`SQLITE_FULL`,
+/// most `SQLITE_IOERR`s), the writes before it are gone too: they fail with that same error, and
+/// the writes after it fail with it without running, rather than run outside any transaction.
+/// The next group starts a new transaction, so writes succeed again once the cause is gone.
+///
+/// After each commit the writer keeps the WAL bounded: SQLite's automatic checkpoint (every
+/// 1000 frames) is done here, and once the WAL holds `walResetBytes` the writer waits for the
+/// readers of older snapshots to finish (`SQLITE_CHECKPOINT_RESTART`, with snapshot reuse
+/// suspended), so the next commit starts the WAL over and `journal_size_limit` truncates it.
 final class GroupCommitWriter: Sendable {
     /// One queued write.
     private struct Job: Sendable {
-        /// Runs the write; returns whether it succeeded and what to call once the commit's fate is known.
-        let run: @Sendable (SQLiteConnection, Timestamp) -> (ok: Bool, finish: @Sendable (StoreError?) -> Void)
+        /// Runs the write; returns its own error, if it failed, and what to call once the
+        /// transaction's fate is known (with the error that ended the transaction, if any).
+        let run:
+            @Sendable (SQLiteConnection, Timestamp) -> (error: StoreError?, finish: @Sendable (StoreError?) -> Void)
         /// Reports a failure without running the write.
         let fail: @Sendable (StoreError) -> Void
     }
+
+    /// SQLite's own automatic checkpoint threshold, in frames.
+    static let checkpointFrames = 1000
+    /// The WAL size at which the writer resets the WAL (see the type's comment).
+    static let walResetBytes = 8 << 20
+    /// `PRAGMA journal_size_limit`: what a reset WAL is truncated to.
+    static let journalSizeLimitBytes = 8 << 20
 
     private let queue = DispatchQueue(label: "contacts.store.writer")
     private let pending = Mutex<[Job]>([])
     // Touched only on `queue` (every access below runs there), so no two threads ever share it.
     private nonisolated(unsafe) var connection: SQLiteConnection?
     private let maxBatch: Int
+    private let file: DatabaseFile
+    private let readers: ReaderPool
+    /// Frames at which the WAL is reset (from `walResetBytes` and the page size).
+    private let walResetFrames: Int
+    /// No reset is tried below this many frames: raised after a reset that readers held back.
+    private nonisolated(unsafe) var nextResetFrames: Int
+    private let busyTimeoutMilliseconds: Int32
+    /// How long a WAL reset waits for readers of older snapshots before it gives up until the WAL
+    /// has grown by another `checkpointFrames` (a reader in another process may hold one for long).
+    private static let resetWaitMilliseconds: Int32 = 100
     private let stats = Mutex<(batches: Int, writes: Int)>((0, 0))
 
-    init(connection: SQLiteConnection, maxBatch: Int) {
+    /// Takes over `connection`, which must be in WAL mode.
+    init(
+        connection: SQLiteConnection, maxBatch: Int, busyTimeoutMilliseconds: Int32, file: DatabaseFile,
+        readers: ReaderPool
+    ) throws(SQLiteError) {
+        try connection.execute("PRAGMA journal_size_limit = \(Self.journalSizeLimitBytes)")
+        let pageSize = Int(try connection.scalarInt("PRAGMA page_size") ?? 4096)
+        connection.countWALFrames()
         self.connection = connection
         self.maxBatch = maxBatch
+        self.file = file
+        self.readers = readers
+        self.walResetFrames = Self.walResetBytes / (pageSize + 24)  // a frame: a 24-byte header and a page
+        self.nextResetFrames = walResetFrames
+        self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
     }
 
     /// Queues `body` and calls `completion`, on the writer queue, after its transaction committed
@@ -38,15 +81,18 @@ final class GroupCommitWriter: Sendable {
             run: { db, now in
                 let result: Result<T, StoreError>
                 do throws(StoreError) { result = .success(try body(db, now)) } catch { result = .failure(error) }
-                let ok: Bool
-                if case .success = result { ok = true } else { ok = false }
-                return (ok, { commitError in
-                    if let commitError, ok {
-                        completion(.failure(commitError))
-                    } else {
-                        completion(result)
+                let ownError: StoreError?
+                if case .failure(let error) = result { ownError = error } else { ownError = nil }
+                return (
+                    ownError,
+                    { transactionError in
+                        if let transactionError, ownError == nil {
+                            completion(.failure(transactionError))
+                        } else {
+                            completion(result)
+                        }
                     }
-                })
+                )
             },
             fail: { completion(.failure($0)) })
         pending.withLock { $0.append(job) }
@@ -61,15 +107,12 @@ final class GroupCommitWriter: Sendable {
     /// Writes queued and not yet started.
     var queueDepth: Int { pending.withLock { $0.count } }
 
-    /// Runs `body` with the writer connection, on the writer queue, and waits for it.
-    func sync<T>(_ body: (SQLiteConnection?) -> T) -> T {
-        queue.sync { body(connection) }
-    }
-
-    /// Finishes every queued write, then closes the connection; later writes fail with `.closed`.
-    func close() {
+    /// Finishes every queued write, runs `beforeClosing` with the connection (on the writer
+    /// queue), then closes it; later writes fail with `.closed`.
+    func close(_ beforeClosing: (SQLiteConnection) -> Void) {
         queue.sync {
             drain()
+            if let connection { beforeClosing(connection) }
             connection = nil
         }
     }
@@ -91,6 +134,10 @@ final class GroupCommitWriter: Sendable {
     }
 
     private func commit(_ jobs: [Job], on db: SQLiteConnection) {
+        if file.isReplaced {
+            for job in jobs { job.fail(.databaseReplaced(path: file.path)) }
+            return
+        }
         let now = Timestamp.now()
         do {
             try db.statement("BEGIN IMMEDIATE").run()
@@ -100,37 +147,71 @@ final class GroupCommitWriter: Sendable {
         }
         var finishers: [@Sendable (StoreError?) -> Void] = []
         finishers.reserveCapacity(jobs.count)
-        for (index, job) in jobs.enumerated() {
+        // Set once the transaction cannot commit: the error that ended it.
+        var abort: StoreError?
+        for job in jobs {
             do throws(SQLiteError) {
                 try db.statement("SAVEPOINT job").run()
                 let outcome = job.run(db, now)
-                if !outcome.ok {
+                finishers.append(outcome.finish)
+                if let failure = outcome.error {
+                    guard db.isInTransaction else {
+                        // SQLite rolled back the whole transaction (SQLITE_FULL, SQLITE_IOERR):
+                        // what the writes before this one did is gone, for this write's reason.
+                        abort = failure
+                        break
+                    }
                     // Undo whatever the failed write did before it failed; the others stay.
                     try db.statement("ROLLBACK TO job").run()
                 }
                 try db.statement("RELEASE job").run()
-                finishers.append(outcome.finish)
             } catch {
                 // The savepoint machinery itself failed (I/O error): the transaction is unusable.
-                rollback(db)
-                let failure = StoreError.from(error)
-                for finish in finishers { finish(failure) }
-                for job in jobs[index...] { job.fail(failure) }
-                return
+                abort = .from(error)
+                break
             }
         }
-        var commitError: StoreError?
-        do {
-            try db.statement("COMMIT").run()
-            stats.withLock {
-                $0.batches += 1
-                $0.writes += jobs.count
+        // Check the path before COMMIT (so nothing is written into a file that was replaced) and
+        // after (so nothing is acknowledged that went into one).
+        if abort == nil, !file.check() { abort = .databaseReplaced(path: file.path) }
+        if abort == nil {
+            do {
+                try db.statement("COMMIT").run()
+                if !file.check() { abort = .databaseReplaced(path: file.path) }
+            } catch {
+                abort = .from(error)
             }
-        } catch {
-            commitError = .from(error)
+        }
+        if let abort {
             rollback(db)
+            for finish in finishers { finish(abort) }
+            for job in jobs[finishers.count...] { job.fail(abort) }
+            return
         }
-        for finish in finishers { finish(commitError) }
+        stats.withLock {
+            $0.batches += 1
+            $0.writes += jobs.count
+        }
+        for finish in finishers { finish(nil) }
+        limitWAL(db)
+    }
+
+    /// Checkpoints after a commit, as SQLite's automatic checkpoint would, and resets a WAL that
+    /// has grown to `walResetFrames` (see the type's comment). Failures are left to the next commit.
+    private func limitWAL(_ db: SQLiteConnection) {
+        let frames = db.walFramesAfterCommit
+        if frames < walResetFrames { nextResetFrames = walResetFrames }
+        if frames >= nextResetFrames {
+            db.setBusyTimeout(milliseconds: Self.resetWaitMilliseconds)
+            defer { db.setBusyTimeout(milliseconds: busyTimeoutMilliseconds) }
+            readers.withoutSnapshotReuse {
+                if (try? db.checkpoint(SQLITE_CHECKPOINT_RESTART)) == nil {
+                    nextResetFrames = frames + Self.checkpointFrames
+                }
+            }
+        } else if frames >= Self.checkpointFrames {
+            try? db.checkpoint(SQLITE_CHECKPOINT_PASSIVE)
+        }
     }
 
     private func rollback(_ db: SQLiteConnection) {

@@ -15,8 +15,15 @@ public enum StoreError: Error, Sendable, Equatable {
     case schemaTooNew(found: Int64, supported: Int64)
     /// The store has been closed.
     case closed
-    /// SQLite failed (I/O error, lock held past the busy timeout, corruption...).
+    /// SQLite failed (disk full, I/O error, lock held past the busy timeout, corruption...):
+    /// `code` is the extended result code of the failure itself, never that of a later
+    /// statement that failed only because of it.
     case database(code: Int32, message: String)
+    /// The database cannot be written (read-only file or directory): refused at open.
+    case notWritable(path: String, reason: String)
+    /// The file at `path` is no longer the one the store opened (deleted, or another file moved
+    /// over it): every read and write is refused until the store is opened again.
+    case databaseReplaced(path: String)
 
     /// A description for logs that names no email address (those are personal data): the
     /// address of `emailTaken` is left out.

@@ -11,9 +11,10 @@ import CSQLite
 /// copy taken before a snapshot began mean nothing was committed since.
 final class WALChangeWatcher: @unchecked Sendable {
     // @unchecked Sendable: `connection` is never used after init (it stays open only so that
-    // SQLite keeps the mapping); the mapping is only read, with the acquire fence and volatile
+    // SQLite keeps the mapping) until `close`, which the reader pool calls once no reader can
+    // call `current` any more; the mapping is only read, with the acquire fence and volatile
     // loads of the C helper.
-    private let connection: SQLiteConnection
+    private var connection: SQLiteConnection?
     private let mapping: UnsafeRawPointer
 
     /// One reading of the header: 48 bytes, as six words.
@@ -38,6 +39,12 @@ final class WALChangeWatcher: @unchecked Sendable {
         else { return nil }
         self.connection = connection
         self.mapping = mapping
+    }
+
+    /// Closes the connection, and with it the mapping: `current()` must not be called after this.
+    /// Until it is closed, SQLite cannot delete the `-wal` and `-shm` files when the store closes.
+    func close() {
+        connection = nil
     }
 
     /// The header now, or nil while a commit is rewriting it (the two copies differ) or before
