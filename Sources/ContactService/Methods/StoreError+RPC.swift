@@ -83,6 +83,10 @@ struct StoreErrorReporter: Sendable {
         ]
         if code & 0xFF == StoreError.PrimaryCode.full {
             limits?.record(.diskFull, "a write failed: the disk is full", metadata: metadata)
+        } else if let limits {
+            // Rate-limited like every limit: a read-only file fails every write, and must not
+            // write a log line for each.
+            limits.record(.databaseErrors, "database error", metadata: metadata)
         } else {
             logger?.warning("database error", metadata: metadata)
         }

@@ -23,6 +23,8 @@ public enum LimitEvent: String, CaseIterable, Sendable {
     case diskFull = "disk_full"
     /// The file at `--db` is no longer the one the server has open.
     case databaseReplaced = "database_replaced"
+    /// Any other database failure answered with `-32603` (I/O error, read-only file, lock timeout).
+    case databaseErrors = "database_errors"
 }
 
 /// Counts `LimitEvent`s and logs each cause at most once a minute.
