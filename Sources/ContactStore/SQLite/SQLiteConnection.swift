@@ -128,6 +128,25 @@ final class SQLiteConnection: @unchecked Sendable {
         return statement
     }
 
+    /// Runs `body` with the cached statement for `sql` and resets it afterwards, however `body`
+    /// ends, so no call site can leave a statement holding its read or its bindings.
+    func withStatement<T>(
+        _ sql: String, _ body: (SQLiteStatement) throws(SQLiteError) -> T
+    ) throws(SQLiteError) -> T {
+        let statement = try statement(sql)
+        defer { statement.reset() }
+        return try body(statement)
+    }
+
+    /// `withStatement` for a statement cached under a small integer `key`.
+    func withStatement<T>(
+        key: Int, _ sql: @autoclosure () -> String, _ body: (SQLiteStatement) throws(SQLiteError) -> T
+    ) throws(SQLiteError) -> T {
+        let statement = try statement(key: key, sql())
+        defer { statement.reset() }
+        return try body(statement)
+    }
+
     /// Reads a single integer pragma or scalar query.
     func scalarInt(_ sql: String) throws(SQLiteError) -> Int64? {
         try firstRow(sql) { $0.int64(0) }
@@ -139,10 +158,9 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     private func firstRow<T>(_ sql: String, _ read: (SQLiteStatement) -> T) throws(SQLiteError) -> T? {
-        let statement = try statement(sql)
-        defer { statement.reset() }
-        guard try statement.step() else { return nil }
-        return read(statement)
+        try withStatement(sql) { statement throws(SQLiteError) in
+            try statement.step() ? read(statement) : nil
+        }
     }
 
 

@@ -14,10 +14,11 @@ extension SQLiteConnection {
 
     /// The contact with that username (case-insensitively), with its emails in insertion order.
     func fetchContact(username: String) throws(SQLiteError) -> (id: Int64, contact: Contact)? {
-        let statement = try statement(key: 0, "SELECT \(Self.contactColumns) FROM contacts c WHERE c.username = ?1")
-        defer { statement.reset() }
-        statement.bind(username, at: 1)
-        return try statement.step() ? readContact(statement) : nil
+        try withStatement(key: 0, "SELECT \(Self.contactColumns) FROM contacts c WHERE c.username = ?1") {
+            statement throws(SQLiteError) in
+            statement.bind(username, at: 1)
+            return try statement.step() ? readContact(statement) : nil
+        }
     }
 
     /// One page in case-insensitive username order, plus whether more rows follow.
@@ -30,28 +31,28 @@ extension SQLiteConnection {
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         // One cached statement per combination of filters (keys 1...8).
         let variant = 1 + (query.after != nil ? 1 : 0) + (query.usernamePrefix != nil ? 2 : 0) + (query.email != nil ? 4 : 0)
-        let statement = try statement(
-            key: variant, "SELECT \(Self.contactColumns) FROM contacts c \(join) \(filter) ORDER BY c.username LIMIT ?5")
-        defer { statement.reset() }
-        if let after = query.after { statement.bind(after, at: 1) }
-        if let prefix = query.usernamePrefix {
-            // Usernames are ASCII below 0x7F and NOCASE compares lower-cased ASCII, so every
-            // username starting with the prefix sorts in [prefix, prefix + "\u{7F}").
-            // ASCII-only lowercasing: Unicode rules would map e.g. the Kelvin sign to "k", and
-            // the prefix must match literally.
-            let lower = String(decoding: prefix.utf8.map { (65...90).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
-            statement.bind(lower, at: 2)
-            statement.bind(lower + "\u{7F}", at: 3)
+        let sql = "SELECT \(Self.contactColumns) FROM contacts c \(join) \(filter) ORDER BY c.username LIMIT ?5"
+        return try withStatement(key: variant, sql) { statement throws(SQLiteError) in
+            if let after = query.after { statement.bind(after, at: 1) }
+            if let prefix = query.usernamePrefix {
+                // Usernames are ASCII below 0x7F and NOCASE compares lower-cased ASCII, so every
+                // username starting with the prefix sorts in [prefix, prefix + "\u{7F}").
+                // ASCII-only lowercasing: Unicode rules would map e.g. the Kelvin sign to "k", and
+                // the prefix must match literally.
+                let lower = String(decoding: prefix.utf8.map { (65...90).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
+                statement.bind(lower, at: 2)
+                statement.bind(lower + "\u{7F}", at: 3)
+            }
+            if let email = query.email { statement.bind(Email(address: email).key, at: 4) }
+            statement.bind(Int64(query.limit + 1), at: 5)
+            var contacts: [Contact] = []
+            while try statement.step() {
+                contacts.append(readContact(statement).contact)
+            }
+            let hasMore = contacts.count > query.limit
+            if hasMore { contacts.removeLast() }
+            return (contacts, hasMore)
         }
-        if let email = query.email { statement.bind(Email(address: email).key, at: 4) }
-        statement.bind(Int64(query.limit + 1), at: 5)
-        var contacts: [Contact] = []
-        while try statement.step() {
-            contacts.append(readContact(statement).contact)
-        }
-        let hasMore = contacts.count > query.limit
-        if hasMore { contacts.removeLast() }
-        return (contacts, hasMore)
     }
 
     /// Number of contacts stored.
@@ -73,19 +74,19 @@ extension SQLiteConnection {
 
     /// The owner of an address, if any: (contact id, username).
     private func emailOwner(_ email: Email) throws(SQLiteError) -> (id: Int64, username: String)? {
-        let statement = try statement(
-            "SELECT c.id, c.username FROM emails e JOIN contacts c ON c.id = e.contact_id WHERE e.address_key = ?1")
-        defer { statement.reset() }
-        statement.bind(email.key, at: 1)
-        guard try statement.step() else { return nil }
-        return (statement.int64(0), statement.string(1))
+        try withStatement(
+            "SELECT c.id, c.username FROM emails e JOIN contacts c ON c.id = e.contact_id WHERE e.address_key = ?1"
+        ) { statement throws(SQLiteError) in
+            statement.bind(email.key, at: 1)
+            return try statement.step() ? (statement.int64(0), statement.string(1)) : nil
+        }
     }
 
     private func contactID(username: String) throws(SQLiteError) -> Int64? {
-        let statement = try statement("SELECT id FROM contacts WHERE username = ?1")
-        defer { statement.reset() }
-        statement.bind(username, at: 1)
-        return try statement.step() ? statement.int64(0) : nil
+        try withStatement("SELECT id FROM contacts WHERE username = ?1") { statement throws(SQLiteError) in
+            statement.bind(username, at: 1)
+            return try statement.step() ? statement.int64(0) : nil
+        }
     }
 
     /// Fails with `emailTaken` when another contact owns one of the addresses.
@@ -115,22 +116,25 @@ extension SQLiteConnection {
             // The id only links a contact to its email rows. It is above every id either table
             // holds, so email rows left behind by a tool that deleted a contact without foreign
             // keys (the sqlite3 shell's default) can never attach to a new contact.
-            let statement = try statement(
+            let id = try withStatement(
                 """
                 INSERT INTO contacts (id, username, first_name, last_name, created_at, updated_at, version, emails)
                 VALUES (
                     max(ifnull((SELECT max(id) FROM contacts), 0), ifnull((SELECT max(contact_id) FROM emails), 0)) + 1,
                     ?1, ?2, ?3, ?4, ?4, 1, ?5)
                 RETURNING id
-                """)
-            statement.bind(new.username, at: 1)
-            statement.bind(new.firstName, at: 2)
-            statement.bind(new.lastName, at: 3)
-            statement.bind(now.milliseconds, at: 4)
-            statement.bind(Self.storedEmails(new.emails.map(\.address)), at: 5)
-            guard try statement.step() else { throw SQLiteError(code: 1 /* SQLITE_ERROR */, message: "INSERT returned no id", sql: statement.sql) }
-            let id = statement.int64(0)
-            statement.reset()
+                """
+            ) { statement throws(SQLiteError) in
+                statement.bind(new.username, at: 1)
+                statement.bind(new.firstName, at: 2)
+                statement.bind(new.lastName, at: 3)
+                statement.bind(now.milliseconds, at: 4)
+                statement.bind(Self.storedEmails(new.emails.map(\.address)), at: 5)
+                guard try statement.step() else {
+                    throw SQLiteError(code: 1 /* SQLITE_ERROR */, message: "INSERT returned no id", sql: statement.sql)
+                }
+                return statement.int64(0)
+            }
             try insertEmails(new.emails, contactID: id)
         }
         return Contact(
@@ -217,14 +221,12 @@ extension SQLiteConnection {
     /// Deletes a contact (its emails go by cascade) and returns the stored username.
     func deleteContact(username: String, expectedVersion: Int64?) throws(StoreError) -> String {
         try StoreError.translating {
-            let find = try statement("SELECT username, version FROM contacts WHERE username = ?1")
-            find.bind(username, at: 1)
-            guard try find.step() else {
-                find.reset()
-                throw StoreError.notFound(username: username)
+            let found = try withStatement("SELECT username, version FROM contacts WHERE username = ?1") {
+                find throws(SQLiteError) in
+                find.bind(username, at: 1)
+                return try find.step() ? (stored: find.string(0), version: find.int64(1)) : nil
             }
-            let (stored, version) = (find.string(0), find.int64(1))
-            find.reset()
+            guard let (stored, version) = found else { throw StoreError.notFound(username: username) }
             if let expectedVersion, expectedVersion != version {
                 throw StoreError.versionMismatch(username: stored, expected: expectedVersion, actual: version)
             }

@@ -74,7 +74,6 @@ enum Schema {
                 SELECT address_key, contact_id FROM emails WHERE contact_id IN (SELECT id FROM contacts);
             """)
         // The address lists, in insertion order. (SQLite 3.40's group_concat has no ORDER BY.)
-        let read = try db.statement("SELECT contact_id, address FROM emails ORDER BY contact_id, id")
         let write = try db.statement("UPDATE contacts_v3 SET emails = ?2 WHERE id = ?1")
         var current: (id: Int64, addresses: [String])?
         func flush() throws(SQLiteError) {
@@ -83,15 +82,17 @@ enum Schema {
             write.bind(SQLiteConnection.storedEmails(current.addresses), at: 2)
             try write.run()
         }
-        while try read.step() {
-            let id = read.int64(0)
-            if current?.id != id {
-                try flush()
-                current = (id, [])
+        try db.withStatement("SELECT contact_id, address FROM emails ORDER BY contact_id, id") {
+            read throws(SQLiteError) in
+            while try read.step() {
+                let id = read.int64(0)
+                if current?.id != id {
+                    try flush()
+                    current = (id, [])
+                }
+                current?.addresses.append(read.string(1))
             }
-            current?.addresses.append(read.string(1))
         }
-        read.reset()
         try flush()
         try db.execute("""
             DROP TABLE emails;
