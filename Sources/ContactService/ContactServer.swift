@@ -84,7 +84,7 @@ public final class ContactServer: Sendable {
                 maxConnections: configuration.maxConnections, connectionSettings: connectionSettings,
                 graceSeconds: configuration.shutdownGraceSeconds, allowUIDs: configuration.allowUIDs,
                 allowGIDs: configuration.allowGIDs, limits: limits,
-                batchScope: { [store] body in store.withReadSnapshot(body) },
+                withSession: { [store] body in store.withReadSession { session in body(session) } },
                 counters: connections, logger: logger)
         } catch {
             store.close()

@@ -139,9 +139,9 @@ extension ContactsBench {
             }
             print("store.get: \(Double(LoadGenerator.now() - started) / Double(iterations)) ns")
             started = LoadGenerator.now()
-            store.withReadSnapshot {
+            store.withReadSession { session in
                 for name in names {
-                    _ = try? store.get(username: name)
+                    _ = try? store.get(username: name, in: session)
                 }
             }
             print("store.get in one snapshot: \(Double(LoadGenerator.now() - started) / Double(iterations)) ns")

@@ -53,18 +53,18 @@ struct ReaderPoolTests {
         }
     }
 
-    @Test("reads inside a snapshot use its pinned reader, so a pool of one does not deadlock")
-    func pinnedReaderIsReused() throws {
+    @Test("reads given a session use its reader, so a pool of one does not deadlock")
+    func sessionReaderIsReused() throws {
         try withTemporaryStore { _, path in
             let use = ReaderUse()
             let pool = makePool(path: path, maxReaders: 1, use: use)
-            let count = pool.withSnapshot {
-                (try? pool.withReader { db throws(StoreError) in
+            let count = pool.withSession { session in
+                (try? pool.withReader(in: session) { db throws(StoreError) in
                     try StoreError.translating { try db.scalarInt("SELECT 1") }
                 }) ?? nil
             }
             #expect(count == 1)
-            // And the snapshot's reader went back: a read after it does not wait forever.
+            // And the session's reader went back: a read after it does not wait forever.
             #expect((try? pool.withReader { _ throws(StoreError) in true }) == true)
             #expect(use.opened == 1)
         }

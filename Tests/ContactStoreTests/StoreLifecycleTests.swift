@@ -14,7 +14,7 @@ struct StoreLifecycleTests {
             for index in 0..<50 { _ = try store.create(try newContact("user\(index)")) }
             // Readers with warm snapshots, and one still checked out in a pipelined scope, at close.
             _ = try store.get(username: "user1")
-            #expect(store.withReadSnapshot { (try? store.get(username: "user2")) != nil })
+            #expect(store.withReadSession { session in (try? store.get(username: "user2", in: session)) != nil })
             store.close()
             #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
             #expect(!FileManager.default.fileExists(atPath: path + "-shm"))

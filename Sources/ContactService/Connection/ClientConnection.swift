@@ -21,6 +21,9 @@ import MonotonicClock
 // @unchecked Sendable: every mutable property below is read and written only on `queue`
 // (source handlers run there, and completions hop there with `queue.async`).
 final class ClientConnection: @unchecked Sendable {
+    /// Runs its body with a read session for a run of requests (nil: each read takes its own).
+    typealias ReadSessionScope = @Sendable (_ body: ((any RPCContext)?) -> Void) -> Void
+
     private enum State {
         case open
         /// No more input will be read (EOF, or the server is draining); finish and close.
@@ -35,7 +38,7 @@ final class ClientConnection: @unchecked Sendable {
     private let readSource: any DispatchSourceRead
     private let writeSource: any DispatchSourceWrite
     private let onClose: @Sendable (ClientConnection) -> Void
-    private let batchScope: @Sendable (() -> Void) -> Void
+    private let withSession: ReadSessionScope
 
     private var state = State.open
     private var framer: LineFramer
@@ -67,9 +70,9 @@ final class ClientConnection: @unchecked Sendable {
 
     init(
         fd: Int32, target: DispatchQueue, dispatcher: RPCDispatcher, settings: ConnectionSettings,
-        batchScope: @escaping @Sendable (() -> Void) -> Void, onClose: @escaping @Sendable (ClientConnection) -> Void
+        withSession: @escaping ReadSessionScope, onClose: @escaping @Sendable (ClientConnection) -> Void
     ) {
-        self.batchScope = batchScope
+        self.withSession = withSession
         self.fd = fd
         self.queue = DispatchQueue(label: "contacts.connection", target: target)
         self.dispatcher = dispatcher
@@ -189,11 +192,12 @@ final class ClientConnection: @unchecked Sendable {
 
     private func processLines() {
         guard state != .closed, !awaitingDeferred else { return }
-        // Several requests at once (pipelining, a batch): let them share one read snapshot.
+        // Several requests at once (pipelining, a batch): they share one read session (one
+        // snapshot, one reader), passed to each of them.
         if lines.count - nextLine > 1 || run?.isBatch == true {
-            batchScope { processQueued() }
+            withSession { session in processQueued(context: session) }
         } else {
-            processQueued()
+            processQueued(context: nil)
         }
         if nextLine == lines.count {
             lines.removeAll(keepingCapacity: lines.count < 64)
@@ -205,7 +209,7 @@ final class ClientConnection: @unchecked Sendable {
 
     /// Answers queued requests, one step at a time, until there is nothing to do, a write is
     /// pending, output is over a cap, or it is time to yield.
-    private func processQueued() {
+    private func processQueued(context: (any RPCContext)?) {
         let sliceStart = MonotonicClock.nanoseconds()
         var steps = 0
         while state != .closed, !awaitingDeferred {
@@ -242,7 +246,7 @@ final class ClientConnection: @unchecked Sendable {
                 return
             }
             steps += 1
-            switch run!.step(dispatcher) {
+            switch run!.step(dispatcher, context: context) {
             case .output(let bytes):
                 enqueue(bytes)
             case .nothing:

@@ -84,7 +84,7 @@ public enum ContactMethods {
         let username = reader.username("username")
         guard reader.problems.isEmpty, let username else { return .error(reader.error) }
         do {
-            return .result(try store.get(username: username).fragment)
+            return .result(try store.get(username: username, in: params.context as? ReadSession).fragment)
         } catch {
             return .error(errors.rpcError(error))
         }
@@ -108,7 +108,8 @@ public enum ContactMethods {
         guard reader.problems.isEmpty else { return .error(reader.error) }
         let query = ListQuery(limit: limit, after: after, usernamePrefix: prefix, email: email.map(Validation.trim))
         do {
-            guard let page = try store.list(query).fragment(maxBytes: maxResponseBytes) else {
+            guard let page = try store.list(query, in: params.context as? ReadSession).fragment(maxBytes: maxResponseBytes)
+            else {
                 return .error(.responseTooLarge(limit: maxResponseBytes))
             }
             return .result(page)

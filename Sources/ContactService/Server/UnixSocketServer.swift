@@ -31,7 +31,7 @@ public final class UnixSocketServer: @unchecked Sendable {
     private let maxConnections: Int
     private let connectionSettings: ConnectionSettings
     private let graceSeconds: Double
-    private let batchScope: @Sendable (() -> Void) -> Void
+    private let withSession: ClientConnection.ReadSessionScope
     private let limits: LimitEvents
     private let logger: Logger
     private let acceptQueue = DispatchQueue(label: "contacts.accept")
@@ -56,12 +56,12 @@ public final class UnixSocketServer: @unchecked Sendable {
         path: String, mode: UInt32, dispatcher: RPCDispatcher, maxConnections: Int,
         connectionSettings: ConnectionSettings,
         graceSeconds: Double, allowUIDs: [UInt32] = [], allowGIDs: [UInt32] = [], limits: LimitEvents,
-        batchScope: @escaping @Sendable (() -> Void) -> Void = { $0() },
+        withSession: @escaping ClientConnection.ReadSessionScope = { $0(nil) },
         counters: ConnectionCounters, logger: Logger
     ) throws(SocketError) {
         self.counters = counters
         self.graceSeconds = graceSeconds
-        self.batchScope = batchScope
+        self.withSession = withSession
         self.listener = try UnixListener(path: path, mode: mode_t(mode))
         self.peers = PeerPolicy(
             extraUIDs: allowUIDs, extraGIDs: allowGIDs, socketMode: mode, socketGroup: listener.group)
@@ -242,7 +242,7 @@ public final class UnixSocketServer: @unchecked Sendable {
         allClosed.enter()
         let connection = ClientConnection(
             fd: fd, target: connectionQueue, dispatcher: dispatcher, settings: connectionSettings,
-            batchScope: batchScope
+            withSession: withSession
         ) { [self] closed in
             connections.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(closed)) }
             counters.closed()

@@ -136,34 +136,35 @@ public final class ContactStore: Sendable {
 
     // MARK: Reads
 
-    /// The contact with that username, compared case-insensitively.
+    /// The contact with that username, compared case-insensitively, read in `session` if given.
     /// - Throws: `.notFound` when there is none.
-    public func get(username: String) throws(StoreError) -> Contact {
-        let found = try readers.withReader { db throws(StoreError) in
+    public func get(username: String, in session: ReadSession? = nil) throws(StoreError) -> Contact {
+        let found = try readers.withReader(in: session) { db throws(StoreError) in
             do throws(SQLiteError) { return try db.fetchContact(username: username) } catch { throw .from(error) }
         }
         guard let found else { throw .notFound(username: username) }
         return found.contact
     }
 
-    /// Runs `body` with every read it makes on this thread sharing one snapshot (one SQLite read
-    /// transaction). The server wraps a run of pipelined requests in it; writes are unaffected.
-    public func withReadSnapshot<T>(_ body: () -> T) -> T {
-        readers.withSnapshot(body)
+    /// Runs `body` with a read session: every read given it shares one snapshot (one SQLite read
+    /// transaction) and one reader. The server opens one for a run of pipelined requests or a
+    /// batch; writes are unaffected. The session is nil when no reader could be had.
+    public func withReadSession<T>(_ body: (ReadSession?) -> T) -> T {
+        readers.withSession(body)
     }
 
-    /// One page of contacts in case-insensitive username order.
-    public func list(_ query: ListQuery) throws(StoreError) -> ContactPage {
-        let page = try readers.withReader { db throws(StoreError) in
+    /// One page of contacts in case-insensitive username order, read in `session` if given.
+    public func list(_ query: ListQuery, in session: ReadSession? = nil) throws(StoreError) -> ContactPage {
+        let page = try readers.withReader(in: session) { db throws(StoreError) in
             do throws(SQLiteError) { return try db.fetchPage(query) } catch { throw .from(error) }
         }
         let next = page.hasMore ? page.contacts.last.map { ListCursor.encode(after: $0.username) } : nil
         return ContactPage(contacts: page.contacts, nextCursor: next)
     }
 
-    /// How many contacts are stored.
-    public func count() throws(StoreError) -> Int64 {
-        try readers.withReader { db throws(StoreError) in
+    /// How many contacts are stored, read in `session` if given.
+    public func count(in session: ReadSession? = nil) throws(StoreError) -> Int64 {
+        try readers.withReader(in: session) { db throws(StoreError) in
             do throws(SQLiteError) { return try db.countContacts() } catch { throw .from(error) }
         }
     }

@@ -47,23 +47,6 @@ final class ReaderPool: Sendable {
     private let reaperQueue = DispatchQueue(label: "contacts.store.readers")
     private let reaperScheduled = Mutex(false)
 
-    /// The reader pinned to this thread by `withSnapshot`, if any, and which pool it belongs to.
-    private final class Pinned {
-        let pool: ObjectIdentifier
-        let reader: SQLiteConnection
-        init(pool: ObjectIdentifier, reader: SQLiteConnection) {
-            self.pool = pool
-            self.reader = reader
-        }
-    }
-
-    // One process-wide key; values are unretained `Pinned` pointers that live for one scope.
-    private static let pinnedKey: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }()
-
     /// - Parameters:
     ///   - watcher: nil disables snapshot reuse (every read is its own transaction).
     ///   - maxReaders: most readers open (and checked out) at once.
@@ -156,14 +139,13 @@ final class ReaderPool: Sendable {
         entry.snapshot = nil
     }
 
-    /// Runs `body` with a reader connection that no one else uses meanwhile (the pinned one
-    /// inside `withSnapshot`).
-    func withReader<T>(_ body: (SQLiteConnection) throws(StoreError) -> T) throws(StoreError) -> T {
+    /// Runs `body` with a reader connection that no one else uses meanwhile: the session's, when
+    /// it is open and from this pool, else one checked out for this read.
+    func withReader<T>(
+        in session: ReadSession? = nil, _ body: (SQLiteConnection) throws(StoreError) -> T
+    ) throws(StoreError) -> T {
         if file.isReplaced { throw .databaseReplaced(path: file.path) }
-        if let raw = pthread_getspecific(Self.pinnedKey) {
-            let pinned = Unmanaged<Pinned>.fromOpaque(raw).takeUnretainedValue()
-            if pinned.pool == ObjectIdentifier(self) { return try body(pinned.reader) }
-        }
+        if let session, session.isOpen, session.pool == ObjectIdentifier(self) { return try body(session.reader) }
         var entry = try checkout()
         do {
             let result = try body(entry.reader)
@@ -177,26 +159,24 @@ final class ReaderPool: Sendable {
         }
     }
 
-    /// Runs `body` with every read on this thread sharing one read transaction (one snapshot).
-    func withSnapshot<T>(_ body: () -> T) -> T {
-        if pthread_getspecific(Self.pinnedKey) != nil { return body() }
-        guard var entry = try? checkout() else { return body() }
+    /// Runs `body` with a session: one reader and one read transaction (one snapshot) for every
+    /// read given it. Nil when no reader could be had (each read then takes its own).
+    func withSession<T>(_ body: (ReadSession?) -> T) -> T {
+        guard var entry = try? checkout() else { return body(nil) }
         if entry.snapshot == nil {
             // No snapshot reuse: open a transaction just for this scope.
             guard (try? entry.reader.statement("BEGIN").run()) != nil else {
                 checkin(entry)
-                return body()
+                return body(nil)
             }
         }
-        let pinned = Pinned(pool: ObjectIdentifier(self), reader: entry.reader)
-        pthread_setspecific(Self.pinnedKey, Unmanaged.passUnretained(pinned).toOpaque())
+        let session = ReadSession(reader: entry.reader, pool: ObjectIdentifier(self))
         defer {
-            pthread_setspecific(Self.pinnedKey, nil)
+            session.isOpen = false
             if entry.snapshot == nil, entry.reader.isInTransaction { end(&entry) }
             checkin(entry)
-            withExtendedLifetime(pinned) {}
         }
-        return body()
+        return body(session)
     }
 
     /// Ends idle snapshots older than the warm period; runs again while any remain.

@@ -149,7 +149,8 @@ public final class RPCDispatcher: Sendable {
     // MARK: One request
 
     /// Runs one request (an element of a batch, or a single request) and frames its response.
-    public func process(_ element: JSONValue, framing: Framing) -> Outcome {
+    /// - Parameter context: handed to the method in `Params.context`, untouched.
+    public func process(_ element: JSONValue, framing: Framing, context: (any RPCContext)? = nil) -> Outcome {
         let started = observer == nil ? 0 : MonotonicClock.nanoseconds()
         guard case .object(let request) = element else {
             return invalid("a request must be a JSON object", id: .null, framing: framing)
@@ -177,7 +178,7 @@ public final class RPCDispatcher: Sendable {
         guard let method = methods[name] else {
             return .finished(finish(.failure(.methodNotFound(name)), method: name, id: id, started: started, framing: framing))
         }
-        let params = Params.decode(rawParams, names: method.parameters)
+        let params = Params.decode(rawParams, names: method.parameters, context: context)
         switch method.handler(params) {
         case .result(let fragment):
             // A handler that ignored the unknown names still may not succeed with them.

@@ -35,7 +35,8 @@ public struct RPCLineRun: Sendable {
     }
 
     /// Runs the next request, or finishes the reply.
-    public mutating func step(_ dispatcher: RPCDispatcher) -> Step {
+    /// - Parameter context: handed to the method (see `RPCContext`).
+    public mutating func step(_ dispatcher: RPCDispatcher, context: (any RPCContext)? = nil) -> Step {
         switch request {
         case .rejected(let line):
             guard next == 0 else { return .done }
@@ -44,7 +45,7 @@ public struct RPCLineRun: Sendable {
         case .single(let value):
             guard next == 0 else { return .done }
             next = 1
-            return Self.step(for: dispatcher.process(value, framing: .line))
+            return Self.step(for: dispatcher.process(value, framing: .line, context: context))
         case .batch(let elements):
             guard next < elements.count else {
                 guard opened, !closed else { return .done }
@@ -54,7 +55,7 @@ public struct RPCLineRun: Sendable {
             let element = elements[next]
             next += 1
             let framing = RPCDispatcher.Framing(lead: UInt8(ascii: opened ? "," : "["), trail: nil)
-            let outcome = dispatcher.process(element, framing: framing)
+            let outcome = dispatcher.process(element, framing: framing, context: context)
             switch outcome {
             case .response: opened = true
             case .deferred(let deferred) where deferred.producesOutput: opened = true

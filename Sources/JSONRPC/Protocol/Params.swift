@@ -1,3 +1,7 @@
+/// What the caller of a request shares with its method, untouched by the dispatcher: for the
+/// server, the read session of a run of pipelined requests. A method that knows its type casts it.
+public typealias RPCContext = AnyObject & Sendable
+
 /// A request's params, by name, whether the client sent them by name or by position.
 public struct Params: Sendable {
     /// The params as a name → value object; positional params are named by the method's order.
@@ -8,12 +12,18 @@ public struct Params: Sendable {
     public let problems: [ParamProblem]
     /// Problems found but not kept in `problems`.
     public let omittedProblems: Int
+    /// The caller's context for this request (see `RPCContext`), if any.
+    public let context: (any RPCContext)?
 
     /// Wraps named values.
-    public init(_ values: JSONObject = JSONObject(), problems: [ParamProblem] = [], omittedProblems: Int = 0) {
+    public init(
+        _ values: JSONObject = JSONObject(), problems: [ParamProblem] = [], omittedProblems: Int = 0,
+        context: (any RPCContext)? = nil
+    ) {
         self.values = values
         self.problems = problems
         self.omittedProblems = omittedProblems
+        self.context = context
     }
 
     /// The `-32602` for the problems found while decoding.
@@ -27,14 +37,14 @@ public struct Params: Sendable {
 
     /// Maps raw `params` (an object, an array or absent) onto the method's parameter names,
     /// noting unknown names and extra positions as problems.
-    static func decode(_ raw: JSONValue?, names: [String]) -> Params {
+    static func decode(_ raw: JSONValue?, names: [String], context: (any RPCContext)?) -> Params {
         switch raw {
         case .object(let object)?:
             let unknown = object.keys.filter { !names.contains($0) }
             let kept = unknown.prefix(RPCError.maxListedProblems)
             return Params(
                 object, problems: kept.map { ParamProblem(field: $0, message: "is not a parameter of this method") },
-                omittedProblems: unknown.count - kept.count)
+                omittedProblems: unknown.count - kept.count, context: context)
         case .array(let array)?:
             var object = JSONObject()
             for (name, value) in zip(names, array) { object.append(name, value) }
@@ -47,9 +57,9 @@ public struct Params: Sendable {
                         ? "is not expected: this method takes no parameters"
                         : "is past the \(names.count) positional parameters (\(names.joined(separator: ", ")))")
             }
-            return Params(object, problems: extra, omittedProblems: array.count - keptEnd)
+            return Params(object, problems: extra, omittedProblems: array.count - keptEnd, context: context)
         default:
-            return Params()
+            return Params(context: context)
         }
     }
 }
