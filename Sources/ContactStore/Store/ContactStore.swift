@@ -11,7 +11,7 @@ public final class ContactStore: Sendable {
     /// The database file.
     public let path: String
     private let readers: ReaderPool
-    private let writer: GroupCommitWriter
+    let writer: GroupCommitWriter
 
     /// Opens (creating if needed) and migrates the database at `path`.
     /// - Throws: `.schemaTooNew` for a file from a newer version, `.database` when SQLite fails.
@@ -172,7 +172,7 @@ public final class ContactStore: Sendable {
         (writer.queueDepth, writer.meanBatchSize)
     }
 
-    private func wait<T: Sendable>(
+    func wait<T: Sendable>(
         _ start: (@escaping @Sendable (Result<T, StoreError>) -> Void) -> Void
     ) throws(StoreError) -> T {
         let done = DispatchSemaphore(value: 0)
