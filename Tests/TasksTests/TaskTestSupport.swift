@@ -1,6 +1,7 @@
 import ContactStore
 import Foundation
 import Redis
+import CSQLite
 import Testing
 import TestSupport
 
@@ -124,5 +125,25 @@ final class TaskEnvironment: @unchecked Sendable {
 
     var keys: TaskKeys { TaskKeys(prefix: prefix) }
 
+    /// The job ids recorded as run in the store's `task_runs` table, scheduled create-random ones only.
+    func ranJobs() throws -> [String] {
+        try sqliteRows("SELECT job_id FROM task_runs WHERE job_id LIKE 'create-random:%' AND job_id NOT LIKE '%:manual:%'")
+    }
+
+    /// The first column of every row `sql` returns, read with a separate connection.
+    func sqliteRows(_ sql: String) throws -> [String] {
+        var db: OpaquePointer?
+        guard sqlite3_open_v2(databasePath, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else { throw TestFailure("open") }
+        defer { sqlite3_close(db) }
+        sqlite3_busy_timeout(db, 5000)
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK else { throw TestFailure("prepare \(sql)") }
+        defer { sqlite3_finalize(statement) }
+        var rows: [String] = []
+        while sqlite3_step(statement) == SQLITE_ROW { rows.append(String(cString: sqlite3_column_text(statement, 0))) }
+        return rows
+    }
+
     deinit { try? FileManager.default.removeItem(at: directory) }
 }
+
