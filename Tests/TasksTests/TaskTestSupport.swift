@@ -12,6 +12,8 @@ final class RedisServer: @unchecked Sendable {
     // @unchecked Sendable: `process` is replaced only by `restart`, which tests call from one thread.
     let directory: URL
     let socketPath: String
+    /// Extra redis-server arguments (a password, a TCP port, cluster mode, a renamed command).
+    let extraArguments: [String]
     private(set) var process: Process
 
     /// Where redis-server is, if installed.
@@ -20,22 +22,32 @@ final class RedisServer: @unchecked Sendable {
     }
     static var isInstalled: Bool { binary != nil }
 
-    init() throws {
+    init(_ extraArguments: [String] = [], waitForIt: Bool = true) throws {
         directory = try makeTemporaryDirectory(prefix: "redis")
         socketPath = directory.appendingPathComponent("r.sock").path
+        self.extraArguments = extraArguments
         process = Process()
-        try start()
+        try start(waitForIt: waitForIt)
+    }
+
+    /// A loopback TCP port nobody listens on now (a test may still lose a race for it; rare).
+    static func freePort() -> Int {
+        Int.random(in: 20_000...60_000)
     }
 
     var url: String { "unix://\(socketPath)" }
 
-    func start() throws {
+    func start(waitForIt: Bool = true) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: RedisServer.binary!)
-        process.arguments = ["--port", "0", "--unixsocket", socketPath, "--save", "", "--appendonly", "no"]
+        process.arguments = ["--port", "0", "--unixsocket", socketPath, "--save", "", "--appendonly", "no"] + extraArguments
+        process.currentDirectoryURL = directory
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        try waitUntil("redis-server answers") { (try? RedisConnection(url: RedisURL(url))) != nil }
+        try waitUntil("redis-server listens") { FileManager.default.fileExists(atPath: socketPath) }
+        if waitForIt {
+            try waitUntil("redis-server answers") { (try? RedisConnection(url: RedisURL(url))) != nil }
+        }
     }
 
     func kill() {
@@ -62,9 +74,20 @@ final class TasksProcess: @unchecked Sendable {
             .appendingPathComponent("contacts-tasks")
     }
 
-    init(_ arguments: [String]) throws {
-        process.executableURL = TasksProcess.binary
-        process.arguments = arguments
+    /// Runs `contacts-tasks` with `arguments`; with `clockOffset` (libfaketime's `+70s`, `-70s`)
+    /// through the `faketime` wrapper, its wall clock skewed and its monotonic clock left alone
+    /// (Dispatch's timers need the real one).
+    init(_ arguments: [String], clockOffset: String? = nil) throws {
+        if let clockOffset {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/faketime")
+            process.arguments = ["-f", clockOffset, TasksProcess.binary.path] + arguments
+            var environment = ProcessInfo.processInfo.environment
+            environment["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
+            process.environment = environment
+        } else {
+            process.executableURL = TasksProcess.binary
+            process.arguments = arguments
+        }
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -72,7 +95,9 @@ final class TasksProcess: @unchecked Sendable {
 
     @discardableResult
     func stop(signal: Int32 = SIGTERM) -> Int32 {
-        if process.isRunning { kill(process.processIdentifier, signal) }
+        // Foundation starts the child in a process group of its own; the faketime wrapper does
+        // not pass signals on, so signal the whole group.
+        if process.isRunning { kill(-process.processIdentifier, signal) }
         process.waitUntilExit()
         return process.terminationStatus
     }
@@ -81,7 +106,7 @@ final class TasksProcess: @unchecked Sendable {
 
     deinit {
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            kill(-process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }
