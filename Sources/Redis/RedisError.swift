@@ -31,7 +31,9 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
     /// An error reply from the server, classified by its code.
     public init(reply: String) {
         let code = reply.prefix { $0 != " " }
-        let isAuthentication = code == "NOAUTH" || code == "WRONGPASS"
+        // Redis 7 answers a large request from a client that has not authenticated with
+        // "ERR Protocol error: unauthenticated multibulk length" (then closes the connection).
+        let isAuthentication = code == "NOAUTH" || code == "WRONGPASS" || reply.contains("Protocol error: unauthenticated")
         self.init(isAuthentication ? .authentication : .server, "Redis error: \(reply)", code: String(code))
     }
 

@@ -30,9 +30,21 @@ final class RedisServer: @unchecked Sendable {
         try start(waitForIt: waitForIt)
     }
 
-    /// A loopback TCP port nobody listens on now (a test may still lose a race for it; rare).
+    /// A loopback TCP port the kernel just handed out and nobody listens on now.
     static func freePort() -> Int {
-        Int.random(in: 20_000...60_000)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                bind(fd, raw, length)
+                return getsockname(fd, raw, &length)
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     var url: String { "unix://\(socketPath)" }

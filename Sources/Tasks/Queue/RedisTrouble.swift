@@ -38,7 +38,8 @@ public struct RedisTrouble: Sendable, Error, CustomStringConvertible {
         case .server:
             let words = error.message.split(separator: " ")
             switch error.code {
-            case "LOADING", "READONLY", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN":
+            // UNBLOCKED: a blocked BLMOVE released because the server became a replica.
+            case "LOADING", "READONLY", "MASTERDOWN", "UNBLOCKED", "BUSY", "TRYAGAIN", "CLUSTERDOWN":
                 self.init(kind: .outage, message: error.message)
             case "MOVED", "ASK":
                 // "Redis error: MOVED 3999 127.0.0.1:6381"
