@@ -149,7 +149,7 @@ extension ContactsTasks {
     }
 
     struct Beat: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Run only the scheduler (any number of beats enqueue each tick once).")
+        static let configuration = CommandConfiguration(abstract: "Run only the scheduler (any number of beats enqueue each tick once, by Redis's clock).")
         @OptionGroup var options: SharedOptions
         func run() throws { try serve([.beat], options: options) }
     }
@@ -224,26 +224,14 @@ extension ContactsTasks {
                 abstract: "Put a dead job (or every one) back on the queue with fresh attempts.")
             @OptionGroup var target: DeadTarget
             @OptionGroup var options: SharedOptions
-
-            func run() throws {
-                let count = try withQueue(options.makeConfiguration()) { queue, redis throws(RedisError) in
-                    try queue.retryDead(target.id, on: redis)
-                }
-                try target.report(count, "requeued")
-            }
+            func run() throws { try target.apply(.retry, options: options, done: "requeued") }
         }
 
         struct Drop: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Delete a dead job (or every one) and its record.")
             @OptionGroup var target: DeadTarget
             @OptionGroup var options: SharedOptions
-
-            func run() throws {
-                let count = try withQueue(options.makeConfiguration()) { queue, redis throws(RedisError) in
-                    try queue.dropDead(target.id, on: redis)
-                }
-                try target.report(count, "dropped")
-            }
+            func run() throws { try target.apply(.drop, options: options, done: "dropped") }
         }
     }
 }
@@ -257,11 +245,11 @@ struct DeadTarget: ParsableArguments {
         guard (jobID != nil) != all else { throw ValidationError("give a job id or --all (not both)") }
     }
 
-    /// The id, or nil for all.
-    var id: String? { all ? nil : jobID }
-
-    /// Prints what was done; exit 1 when a named job was not on the dead list.
-    func report(_ count: Int, _ verb: String) throws {
+    /// Applies `action` and prints what was done; exit 1 when a named job was not on the dead list.
+    func apply(_ action: JobQueue.DeadAction, options: SharedOptions, done verb: String) throws {
+        let count = try withQueue(options.makeConfiguration()) { queue, redis throws(RedisError) in
+            try queue.apply(action, toDead: all ? nil : jobID, on: redis)
+        }
         print("\(verb) \(count) job\(count == 1 ? "" : "s")")
         if let jobID, count == 0 {
             printError("contacts-tasks: \(jobID) is not on the dead-letter list")

@@ -179,43 +179,42 @@ struct TaskGuaranteeTests {
         #expect(status.status == 78)
     }
 
-    @Test("credentials revoked during a run: logged once, retried, and the runner goes on when they work again")
-    func authenticationDuringRun() throws {
+    /// Breaks a running Redis for 1.5 s and mends it: the outage kinds a runner must ride out.
+    struct Interruption: Sendable, CustomStringConvertible {
+        var description: String
+        var breaking: [[String]]
+        var mending: [[String]]
+        /// What each logged line must say.
+        var logged: [String]
+    }
+
+    @Test("credentials revoked or a READONLY replica during a run: logged once, retried, and the runner goes on", arguments: [
+        Interruption(
+            description: "credentials revoked",
+            breaking: [["CONFIG", "SET", "requirepass", "changed"], ["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]],
+            mending: [["CONFIG", "SET", "requirepass", ""]], logged: ["authentication failed"]),
+        // After a failover the old primary is a replica: READONLY, or UNBLOCKED for a waiting BLMOVE.
+        Interruption(
+            description: "READONLY replica", breaking: [["REPLICAOF", "127.0.0.1", "1"]], mending: [["REPLICAOF", "NO", "ONE"]],
+            logged: ["READONLY", "UNBLOCKED"]),
+    ])
+    func outageDuringRun(_ interruption: Interruption) throws {
         let env = try TaskEnvironment()
         let runner = try TasksProcess(["run"] + env.flags(["--create-every", "300ms", "--redis-backoff-max", "300ms"]))
         let store = try env.openStore()
         try waitUntil("a contact was created") { try store.count() >= 1 }
         let admin = try env.redis.connection()
-        try admin.command(["CONFIG", "SET", "requirepass", "changed"])
-        try admin.command(["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"])
+        for command in interruption.breaking { try admin.command(command) }
         usleep(1_500_000)
-        try admin.command(["CONFIG", "SET", "requirepass", ""])
+        for command in interruption.mending { try admin.command(command) }
         let before = try store.count()
         try waitUntil("contacts are created again") { try store.count() >= before + 2 }
         #expect(runner.stop() == 0)
         let log = runner.log()
-        let lines = log.split(separator: "\n").filter { $0.contains("authentication failed") }
+        let lines = log.split(separator: "\n").filter { line in interruption.logged.contains { line.contains($0) } }
         // One line per connection owner (the beat and the worker), not one per retry.
         #expect((1...2).contains(lines.count), "\(lines)")
         #expect(log.contains("reachable again"))
-    }
-
-    @Test("a READONLY replica (after a failover) is an outage: logged once, retried until it is a primary again")
-    func readOnlyDuringRun() throws {
-        let env = try TaskEnvironment()
-        let runner = try TasksProcess(["run"] + env.flags(["--create-every", "300ms", "--redis-backoff-max", "300ms"]))
-        let store = try env.openStore()
-        try waitUntil("a contact was created") { try store.count() >= 1 }
-        let admin = try env.redis.connection()
-        try admin.command(["REPLICAOF", "127.0.0.1", "1"])
-        usleep(1_500_000)
-        try admin.command(["REPLICAOF", "NO", "ONE"])
-        let before = try store.count()
-        try waitUntil("contacts are created again") { try store.count() >= before + 2 }
-        #expect(runner.stop() == 0)
-        let lines = runner.log().split(separator: "\n").filter { $0.contains("Redis unavailable") }
-        #expect((1...2).contains(lines.count), "\(lines)")
-        #expect(lines.allSatisfy { $0.contains("READONLY") || $0.contains("UNBLOCKED") }, "\(lines)")
     }
 
     @Test("a Redis Cluster node that does not hold the queue's slot: exit 78 naming the node to use")

@@ -31,16 +31,19 @@ extension JobQueue {
         return jobs
     }
 
-    /// Puts a dead job (or, with nil, every one) back on the queue with fresh attempts; returns
-    /// how many were requeued.
-    public func retryDead(_ id: String?, on redis: RedisConnection) throws(RedisError) -> Int {
-        Int(try redis.command([
-            "EVAL", QueueScripts.deadRetry, "2", keys.dead, keys.queue, id ?? "", keys.jobPrefix, keys.pendingPrefix,
-        ]).int ?? 0)
+    /// What to do with dead jobs.
+    public enum DeadAction: String, Sendable {
+        /// Back on the queue with fresh attempts.
+        case retry
+        /// Deleted with their records.
+        case drop
     }
 
-    /// Deletes a dead job (or, with nil, every one) and its record; returns how many went.
-    public func dropDead(_ id: String?, on redis: RedisConnection) throws(RedisError) -> Int {
-        Int(try redis.command(["EVAL", QueueScripts.deadDrop, "1", keys.dead, id ?? "", keys.jobPrefix]).int ?? 0)
+    /// Applies `action` to a dead job (or, with nil, to every one); returns how many it touched.
+    public func apply(_ action: DeadAction, toDead id: String?, on redis: RedisConnection) throws(RedisError) -> Int {
+        Int(try redis.command([
+            "EVAL", QueueScripts.deadApply, "2", keys.dead, keys.queue, action.rawValue, id ?? "", keys.jobPrefix,
+            keys.pendingPrefix,
+        ]).int ?? 0)
     }
 }

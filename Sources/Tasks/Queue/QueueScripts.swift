@@ -231,34 +231,26 @@ enum QueueScripts {
         return out
         """
 
-    /// Puts dead jobs back on the queue with fresh attempts (one id, or all when the id is '').
-    /// KEYS: dead, queue. ARGV: id or '', job_prefix, pending_prefix. Returns how many were requeued.
-    static let deadRetry = """
-        local ids = {ARGV[1]}
-        if ARGV[1] == '' then ids = redis.call('LRANGE', KEYS[1], 0, -1) end
+    /// Retries or drops dead jobs (one id, or all when the id is ''). 'retry' puts each back on
+    /// the queue with fresh attempts (pending again); 'drop' deletes it and its record.
+    /// KEYS: dead, queue. ARGV: 'retry' or 'drop', id or '', job_prefix, pending_prefix.
+    /// Returns how many were handled.
+    static let deadApply = """
+        local ids = {ARGV[2]}
+        if ARGV[2] == '' then ids = redis.call('LRANGE', KEYS[1], 0, -1) end
         local count = 0
         for _, id in ipairs(ids) do
-            local job = ARGV[2] .. id
-            if redis.call('LREM', KEYS[1], 0, id) > 0 and redis.call('EXISTS', job) == 1 then
-                redis.call('HSET', job, 'attempts', 0, 'deliveries', 0)
-                redis.call('RPUSH', KEYS[2], id)
-                redis.call('SADD', ARGV[3] .. redis.call('HGET', job, 'task'), id)
-                count = count + 1
-            end
-        end
-        return count
-        """
-
-    /// Deletes dead jobs and their records (one id, or all when the id is '').
-    /// KEYS: dead. ARGV: id or '', job_prefix. Returns how many were dropped.
-    static let deadDrop = """
-        local ids = {ARGV[1]}
-        if ARGV[1] == '' then ids = redis.call('LRANGE', KEYS[1], 0, -1) end
-        local count = 0
-        for _, id in ipairs(ids) do
+            local job = ARGV[3] .. id
             if redis.call('LREM', KEYS[1], 0, id) > 0 then
-                redis.call('DEL', ARGV[2] .. id)
-                count = count + 1
+                if ARGV[1] == 'drop' then
+                    redis.call('DEL', job)
+                    count = count + 1
+                elseif redis.call('EXISTS', job) == 1 then
+                    redis.call('HSET', job, 'attempts', 0, 'deliveries', 0)
+                    redis.call('RPUSH', KEYS[2], id)
+                    redis.call('SADD', ARGV[4] .. redis.call('HGET', job, 'task'), id)
+                    count = count + 1
+                end
             end
         end
         return count

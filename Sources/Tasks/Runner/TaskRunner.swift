@@ -7,8 +7,8 @@ import Glibc
 
 /// Runs the beat and/or workers of `contacts-tasks` until SIGINT or SIGTERM.
 ///
-/// On a signal the beat stops, each worker finishes and acknowledges the job in hand, and
-/// `run` returns (the executable then exits 0).
+/// On a signal the beat stops, each worker finishes and acknowledges the job in hand (or, in a
+/// purge, hands it back after the current chunk), and `run` returns (the executable then exits 0).
 public final class TaskRunner: Sendable {
     /// Which parts run in this process.
     public struct Roles: OptionSet, Sendable {
