@@ -219,7 +219,11 @@ struct TaskGuaranteeTests {
 
     @Test("a Redis Cluster node that does not hold the queue's slot: exit 78 naming the node to use")
     func clusterRedirect() throws {
-        let ports = (RedisServer.freePort(), RedisServer.freePort())
+        // A Cluster node also listens on its port + 10000 (the cluster bus).
+        func clusterPort() -> Int {
+            while true { let port = RedisServer.freePort(); if port < 55_000 { return port } }
+        }
+        let ports = (clusterPort(), clusterPort())
         func node(_ port: Int) throws -> RedisServer {
             try RedisServer([
                 "--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
