@@ -17,8 +17,8 @@ struct ContactsTasks: ParsableCommand {
         abstract: "Run the periodic contact tasks (create-random, purge-expired) over a Redis queue.",
         discussion: """
             Design, Redis keys and guarantees: docs/tasks.md. Shared flags go after the subcommand: \
-            contacts-tasks run --redis URL --db PATH. Exit codes: 0 clean stop or success, 1 Redis or \
-            the database cannot be reached (status, enqueue, dead) or opened, 64 usage error (a malformed \
+            contacts-tasks run --redis URL --db PATH. Exit codes: 0 clean stop or success, 1 Redis cannot be \
+            reached (status, enqueue, dead) or the database cannot be opened, 64 usage error (a malformed \
             flag or --redis URL), 78 configuration error (Redis refused the credentials, is a Cluster node \
             that does not hold the queue, or is older than 6.2).
             """,
