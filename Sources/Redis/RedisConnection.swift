@@ -35,9 +35,16 @@ public final class RedisConnection {
         }
         context = made
         setReadTimeout(readTimeout)
-        if let password = url.password {
-            let auth = url.username.map { ["AUTH", $0, password] } ?? ["AUTH", password]
-            _ = try command(auth)
+        if url.username != nil || url.password != nil {
+            // `redis://user@host` names a user without a password: an ACL user with `nopass`
+            // accepts any password, the empty one included.
+            let auth = url.username.map { ["AUTH", $0, url.password ?? ""] } ?? ["AUTH", url.password ?? ""]
+            do {
+                _ = try command(auth)
+            } catch where error.kind == .server {
+                // e.g. "AUTH <password> called without any password configured for the default user"
+                throw RedisError(.authentication, "\(url) refused the credentials: \(error.message)", code: error.code)
+            }
         }
         if url.database != 0 {
             _ = try command(["SELECT", String(url.database)])
@@ -75,7 +82,7 @@ public final class RedisConnection {
         defer { freeReplyObject(raw) }
         let reply = raw.assumingMemoryBound(to: redisReply.self)
         if reply.pointee.type == REDIS_REPLY_ERROR {
-            throw RedisError(.server, "Redis error: \(Self.text(reply))")
+            throw RedisError(reply: Self.text(reply))
         }
         return Self.decode(reply)
     }

@@ -1,5 +1,7 @@
-/// Where and how to reach Redis: `redis://[[user]:password@]host[:port][/db]` or
-/// `unix:///path/redis.sock[?db=N][&password=P]`.
+/// Where and how to reach Redis: `redis://[user][:password]@host[:port][/db]` (user and password
+/// percent-encoded, host a name, an IPv4 address or a bracketed IPv6 one such as `[::1]`) or
+/// `unix:///path/redis.sock[?db=N][&user=U][&password=P]`. `rediss://` (TLS) is refused: Debian's
+/// hiredis 0.14 has no TLS.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     /// TCP host and port, or a Unix socket path.
     public enum Endpoint: Sendable, Equatable {
@@ -35,24 +37,33 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
                 case "db":
                     guard let db = Int(parts[1]), db >= 0 else { throw invalid("db must be a number") }
                     database = db
-                case "password": password = String(parts[1])
-                case "user", "username": username = String(parts[1])
+                case "password", "user", "username":
+                    guard let value = Self.percentDecoded(parts[1]) else { throw invalid("bad percent-encoding in \(parts[0])") }
+                    if parts[0] == "password" { password = value } else { username = value }
                 default: throw invalid("unknown query parameter \"\(parts[0])\"")
                 }
             }
             return
+        }
+        if text.hasPrefix("rediss://") {
+            throw invalid(
+                "rediss:// (TLS) is not supported: Debian's hiredis 0.14 has no TLS. Use a Unix socket, or a local "
+                    + "TLS tunnel (stunnel, spiped) and redis://127.0.0.1:PORT")
         }
         guard text.hasPrefix("redis://") else { throw invalid("expected redis://host:port/db or unix:///path") }
         var rest = Substring(text.dropFirst("redis://".count))
         if let at = rest.lastIndex(of: "@") {
             let credentials = rest[..<at]
             rest = rest[rest.index(after: at)...]
+            // RFC 3986 userinfo: `user:password`, `:password` or `user`, each percent-encoded.
+            let user = credentials.firstIndex(of: ":").map { credentials[..<$0] } ?? credentials
+            guard let decodedUser = Self.percentDecoded(user) else { throw invalid("bad percent-encoding in the user name") }
+            username = decodedUser.isEmpty ? nil : decodedUser
             if let colon = credentials.firstIndex(of: ":") {
-                let user = credentials[..<colon]
-                username = user.isEmpty ? nil : String(user)
-                password = String(credentials[credentials.index(after: colon)...])
-            } else {
-                password = String(credentials)
+                guard let decoded = Self.percentDecoded(credentials[credentials.index(after: colon)...]) else {
+                    throw invalid("bad percent-encoding in the password")
+                }
+                password = decoded
             }
         }
         var hostPort = rest
@@ -65,11 +76,26 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
                 database = number
             }
         }
-        var host = String(hostPort)
-        var port: Int32 = 6379
-        if let colon = hostPort.lastIndex(of: ":") {
+        var host: String
+        var portText: Substring?
+        if hostPort.hasPrefix("[") {
+            // An IPv6 literal: `[::1]` or `[::1]:6380`.
+            guard let close = hostPort.firstIndex(of: "]") else { throw invalid("missing ] after the IPv6 address") }
+            host = String(hostPort[hostPort.index(after: hostPort.startIndex)..<close])
+            let after = hostPort[hostPort.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { throw invalid("expected :port after the IPv6 address") }
+                portText = after.dropFirst()
+            }
+        } else if let colon = hostPort.lastIndex(of: ":") {
             host = String(hostPort[..<colon])
-            guard let number = Int32(hostPort[hostPort.index(after: colon)...]), (1...65535).contains(number) else {
+            portText = hostPort[hostPort.index(after: colon)...]
+        } else {
+            host = String(hostPort)
+        }
+        var port: Int32 = 6379
+        if let portText {
+            guard let number = Int32(portText), (1...65535).contains(number) else {
                 throw invalid("the port must be a number from 1 to 65535")
             }
             port = number
@@ -78,10 +104,38 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         endpoint = .tcp(host: host, port: port)
     }
 
+    /// `%XX` sequences decoded as UTF-8; nil when a sequence is malformed.
+    static func percentDecoded(_ text: Substring) -> String? {
+        var bytes: [UInt8] = []
+        var iterator = text.utf8.makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard let high = iterator.next().flatMap(Self.hexValue), let low = iterator.next().flatMap(Self.hexValue) else {
+                return nil
+            }
+            bytes.append(high << 4 | low)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
     /// The URL without its password, for logs.
     public var description: String {
         switch endpoint {
-        case .tcp(let host, let port): return "redis://\(host):\(port)/\(database)"
+        case .tcp(let host, let port):
+            let shown = host.contains(":") ? "[\(host)]" : host
+            return "redis://\(username.map { "\($0)@" } ?? "")\(shown):\(port)/\(database)"
         case .unix(let path): return "unix://\(path)?db=\(database)"
         }
     }

@@ -17,16 +17,23 @@ struct ContactsTasks: ParsableCommand {
         abstract: "Run the periodic contact tasks (create-random, purge-expired) over a Redis queue.",
         discussion: """
             Design, Redis keys and guarantees: docs/tasks.md. Shared flags go after the subcommand: \
-            contacts-tasks run --redis URL --db PATH.
+            contacts-tasks run --redis URL --db PATH. Exit codes: 0 clean stop or success, 1 Redis cannot be \
+            reached (status, enqueue, dead) or the database cannot be opened, 64 usage error (a malformed \
+            flag or --redis URL), 78 configuration error (Redis refused the credentials, is a Cluster node \
+            that does not hold the queue, or is older than 6.2).
             """,
         version: ContactsVersion.current,
-        subcommands: [Run.self, Beat.self, Worker.self, Status.self, Enqueue.self],
+        subcommands: [Run.self, Beat.self, Worker.self, Status.self, Enqueue.self, Dead.self],
         defaultSubcommand: Run.self)
 }
 
 /// Flags every subcommand takes.
 struct SharedOptions: ParsableArguments {
-    @Option(help: "Redis URL: redis://[:password@]host:port/db or unix:///path/redis.sock?db=N (env CONTACTS_REDIS_URL).")
+    @Option(help: """
+        Redis URL: redis://[user][:password]@host[:port][/db] (user and password percent-encoded; IPv6 as [::1]) \
+        or unix:///path/redis.sock?db=N[&user=U&password=P] (env CONTACTS_REDIS_URL). rediss:// (TLS) is not \
+        supported.
+        """)
     var redis: String?
 
     @Option(help: "SQLite database file (same default as contactsd: env CONTACTS_DB, then the XDG data dir).")
@@ -50,6 +57,9 @@ struct SharedOptions: ParsableArguments {
     @Option(help: "Attempts before a failing job goes to the dead-letter list.")
     var maxAttempts: Int = 5
 
+    @Option(help: "Most jobs the dead-letter list keeps; past it the oldest are dropped (and logged).")
+    var deadMax: Int = 10_000
+
     @Option(help: "Longest wait between attempts to reach Redis again.", transform: parseDuration)
     var redisBackoffMax: TaskDuration = .seconds(5)
 
@@ -70,10 +80,11 @@ struct SharedOptions: ParsableArguments {
             throw ValidationError("\(name) must be longer than zero")
         }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+        guard deadMax >= 1 else { throw ValidationError("--dead-max must be at least 1") }
         guard !queuePrefix.isEmpty else { throw ValidationError("--queue-prefix must not be empty") }
     }
 
-    /// The configuration, or exit 2 with a clear message for a malformed Redis URL.
+    /// The configuration, or exit 64 (usage error) with a clear message for a malformed Redis URL.
     func makeConfiguration() throws -> TaskRunnerConfiguration {
         let text = redis ?? getenv("CONTACTS_REDIS_URL").map { String(cString: $0) } ?? "redis://127.0.0.1:6379/0"
         let url: RedisURL
@@ -89,6 +100,7 @@ struct SharedOptions: ParsableArguments {
         configuration.queuePrefix = queuePrefix
         configuration.visibilityTimeout = visibilityTimeout
         configuration.maxAttempts = maxAttempts
+        configuration.deadMax = deadMax
         configuration.redisBackoffCap = redisBackoffMax
         configuration.seed = seed
         return configuration
@@ -116,6 +128,9 @@ private func serve(_ roles: TaskRunner.Roles, options: SharedOptions, concurrenc
     do {
         try ContactPaths.createParentDirectories(of: configuration.databasePath)
         try TaskRunner(configuration: configuration, logger: logger).run(roles)
+    } catch let trouble as RedisTrouble {
+        logger.critical("cannot start: \(trouble.message)")
+        throw ExitCode(78)
     } catch let error as PathError {
         logger.critical("cannot start: \(error.message)")
         throw ExitCode(1)
@@ -134,7 +149,7 @@ extension ContactsTasks {
     }
 
     struct Beat: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Run only the scheduler (any number of beats enqueue each tick once).")
+        static let configuration = CommandConfiguration(abstract: "Run only the scheduler (any number of beats enqueue each tick once, by Redis's clock).")
         @OptionGroup var options: SharedOptions
         func run() throws { try serve([.beat], options: options) }
     }
@@ -150,26 +165,23 @@ extension ContactsTasks {
     }
 
     struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show queue depth, jobs in flight, dead jobs and each periodic task's state.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show queue depth, jobs in flight, dead jobs and each periodic task's state (with skipped ticks).")
         @OptionGroup var options: SharedOptions
         @Flag(help: "Print JSON for scripts.") var json = false
 
         func run() throws {
             let configuration = try options.makeConfiguration()
-            let status: TaskStatus
-            do {
-                let redis = try RedisConnection(url: configuration.redis)
-                status = try TaskStatus.read(configuration: configuration, on: redis)
-            } catch {
-                printError("contacts-tasks: \(error.message)")
-                throw ExitCode(1)
+            let status = try withQueue(configuration) { queue, redis throws(RedisError) in
+                try queue.status(intervals: configuration.interval(of:), on: redis)
             }
             print(json ? StatusOutput.json(status) : StatusOutput.text(status))
         }
     }
 
     struct Enqueue: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Enqueue one job to run now; prints its id.")
+        static let configuration = CommandConfiguration(
+            abstract: "Enqueue one job to run now (always accepted; it counts as pending for its task); prints its id.")
         @Argument(help: "create-random or purge-expired.") var task: String
         @OptionGroup var options: SharedOptions
 
@@ -184,15 +196,80 @@ extension ContactsTasks {
             let kind = TaskKind(rawValue: task)!
             var random = SystemRandomNumberGenerator()
             let id = "\(kind.rawValue):manual:\(String(random.next(), radix: 36))"
-            do {
-                let redis = try RedisConnection(url: configuration.redis)
-                try JobQueue(keys: TaskKeys(prefix: configuration.queuePrefix)).enqueue(kind, id: id, on: redis)
-            } catch {
-                printError("contacts-tasks: \(error.message)")
-                throw ExitCode(1)
-            }
+            try withQueue(configuration) { queue, redis throws(RedisError) in try queue.enqueue(kind, id: id, on: redis) }
             print(id)
         }
+    }
+
+    struct Dead: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List, retry or drop the jobs on the dead-letter list.",
+            subcommands: [List.self, Retry.self, Drop.self])
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List dead jobs, newest first, with why each died.")
+            @OptionGroup var options: SharedOptions
+            @Flag(help: "Print JSON for scripts.") var json = false
+
+            func run() throws {
+                let jobs = try withQueue(options.makeConfiguration()) { queue, redis throws(RedisError) in
+                    try queue.deadJobs(on: redis)
+                }
+                print(json ? StatusOutput.json(jobs) : StatusOutput.text(jobs))
+            }
+        }
+
+        struct Retry: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Put a dead job (or every one) back on the queue with fresh attempts.")
+            @OptionGroup var target: DeadTarget
+            @OptionGroup var options: SharedOptions
+            func run() throws { try target.apply(.retry, options: options, done: "requeued") }
+        }
+
+        struct Drop: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Delete a dead job (or every one) and its record.")
+            @OptionGroup var target: DeadTarget
+            @OptionGroup var options: SharedOptions
+            func run() throws { try target.apply(.drop, options: options, done: "dropped") }
+        }
+    }
+}
+
+/// `ID` or `--all`, for `dead retry` and `dead drop`.
+struct DeadTarget: ParsableArguments {
+    @Argument(help: "The dead job's id (see dead list).") var jobID: String?
+    @Flag(help: "Every dead job.") var all = false
+
+    func validate() throws {
+        guard (jobID != nil) != all else { throw ValidationError("give a job id or --all (not both)") }
+    }
+
+    /// Applies `action` and prints what was done; exit 1 when a named job was not on the dead list.
+    func apply(_ action: JobQueue.DeadAction, options: SharedOptions, done verb: String) throws {
+        let count = try withQueue(options.makeConfiguration()) { queue, redis throws(RedisError) in
+            try queue.apply(action, toDead: all ? nil : jobID, on: redis)
+        }
+        print("\(verb) \(count) job\(count == 1 ? "" : "s")")
+        if let jobID, count == 0 {
+            printError("contacts-tasks: \(jobID) is not on the dead-letter list")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Runs `body` against the queue; exit 1 when Redis cannot be reached or fails, 78 when it
+/// refuses the credentials or cannot serve the queue.
+func withQueue<T>(
+    _ configuration: TaskRunnerConfiguration, _ body: (JobQueue, RedisConnection) throws(RedisError) -> T
+) throws -> T {
+    do {
+        let redis = try RedisConnection(url: configuration.redis)
+        return try body(JobQueue(keys: TaskKeys(prefix: configuration.queuePrefix)), redis)
+    } catch {
+        let trouble = RedisTrouble(error, url: configuration.redis)
+        printError("contacts-tasks: \(trouble.message)")
+        throw ExitCode(trouble.needsOperator ? 78 : 1)
     }
 }
 

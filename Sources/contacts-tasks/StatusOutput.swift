@@ -14,7 +14,9 @@ enum StatusOutput {
         for task in status.periodic {
             let name = task.task.rawValue.padding(toLength: width)
             let last = task.lastRunAt.map { "\($0.rfc3339) (\(task.lastOutcome ?? "?"))" } ?? "never"
-            lines.append("\(name)  every \(task.interval)  last run: \(last)  next due: \(task.nextDueAt.rfc3339)")
+            lines.append(
+                "\(name)  every \(task.interval)  last run: \(last)  next due: \(task.nextDueAt.rfc3339)  "
+                    + "pending: \(task.pending)  enqueued: \(task.enqueued)  skipped: \(task.skipped)")
         }
         return lines.joined(separator: "\n")
     }
@@ -28,6 +30,9 @@ enum StatusOutput {
                 "last_outcome": task.lastOutcome.map { .string($0) } ?? .null,
                 "last_duration_ms": task.lastDurationMilliseconds.map { .number(JSONNumber(Int($0))) } ?? .null,
                 "next_due_at": .string(task.nextDueAt.rfc3339),
+                "pending": .number(JSONNumber(task.pending)),
+                "enqueued": .number(JSONNumber(task.enqueued)),
+                "skipped": .number(JSONNumber(task.skipped)),
             ]
         }
         let value: JSONValue = [
@@ -39,6 +44,31 @@ enum StatusOutput {
             "periodic": .array(periodic),
         ]
         return value.jsonString
+    }
+
+    /// Dead jobs as a table, newest first.
+    static func text(_ jobs: [JobQueue.DeadJob]) -> String {
+        guard !jobs.isEmpty else { return "no dead jobs" }
+        return jobs.map { job in
+            let when = job.failedAt.map { Timestamp(milliseconds: $0).rfc3339 } ?? "?"
+            return "\(job.id)  \(job.task)  attempts: \(job.attempts)  deliveries: \(job.deliveries)  died: \(when)  "
+                + "reason: \(job.lastError ?? "?")"
+        }.joined(separator: "\n")
+    }
+
+    /// Dead jobs as one JSON array.
+    static func json(_ jobs: [JobQueue.DeadJob]) -> String {
+        let values: [JSONValue] = jobs.map { job in
+            [
+                "id": .string(job.id),
+                "task": .string(job.task),
+                "attempts": .number(JSONNumber(job.attempts)),
+                "deliveries": .number(JSONNumber(job.deliveries)),
+                "last_error": job.lastError.map { .string($0) } ?? .null,
+                "failed_at": job.failedAt.map { .string(Timestamp(milliseconds: $0).rfc3339) } ?? .null,
+            ]
+        }
+        return JSONValue.array(values).jsonString
     }
 }
 

@@ -15,15 +15,16 @@ struct TaskRunnerTests {
     @Test("two beats side by side enqueue each tick exactly once")
     func twoBeatsOneEnqueuePerTick() throws {
         let env = try TaskEnvironment()
-        let flags = env.flags(["--create-every", "200ms", "--purge-every", "1h"])
+        let flags = env.flags(["--create-every", "200ms", "--purge-every", "1h", "--max-age", "1h"])
+        let worker = try TasksProcess(["worker"] + flags)
         let a = try TasksProcess(["beat"] + flags)
         let b = try TasksProcess(["beat"] + flags)
-        let redis = try env.redis.connection()
-        try waitUntil("about 15 ticks were enqueued") { (try redis.command(["LLEN", env.keys.queue]).int ?? 0) >= 15 }
-        #expect(a.stop() == 0 && b.stop() == 0)
-        let ids = try redis.command(["LRANGE", env.keys.queue, "0", "-1"]).elements.compactMap(\.text)
-            .filter { $0.hasPrefix("create-random:") }
-        let ticks = ids.compactMap { Int64($0.split(separator: ":").last!) }.sorted()
+        let store = try env.openStore()
+        try waitUntil("about 15 ticks ran") { try store.count() >= 15 }
+        #expect(a.stop() == 0 && b.stop() == 0 && worker.stop() == 0)
+        let ids = try store.list(ListQuery(limit: 1000)).contacts.map(\.username)
+        #expect(ids.count == Set(ids).count)
+        let ticks = try env.ranJobs().compactMap { Int64($0.split(separator: ":").last!) }.sorted()
         #expect(Set(ticks).count == ticks.count, "a tick was enqueued twice")
         #expect(ticks.last! - ticks.first! + 1 == Int64(ticks.count), "ticks were skipped: \(ticks)")
     }
@@ -32,17 +33,19 @@ struct TaskRunnerTests {
     func oneCatchUpAfterDowntime() throws {
         let env = try TaskEnvironment()
         let flags = env.flags(["--create-every", "200ms", "--purge-every", "1h"])
-        let redis = try env.redis.connection()
+        let store = try env.openStore()
+        let worker = try TasksProcess(["worker"] + flags)
+        defer { worker.stop() }
         let first = try TasksProcess(["beat"] + flags)
-        try waitUntil("two ticks were enqueued") { (try redis.command(["LLEN", env.keys.queue]).int ?? 0) >= 2 }
+        try waitUntil("two ticks ran") { try store.count() >= 2 }
         #expect(first.stop() == 0)
-        let before = try redis.command(["LLEN", env.keys.queue]).int ?? 0
+        usleep(300_000)
+        let before = try store.count()
         usleep(1_100_000)  // about five ticks pass with no beat running
         let second = try TasksProcess(["beat"] + flags)
-        try waitUntil("the catch-up was enqueued") { (try redis.command(["LLEN", env.keys.queue]).int ?? 0) > before }
+        try waitUntil("the catch-up ran") { try store.count() > before }
         #expect(second.stop() == 0)
-        let ticks = try redis.command(["LRANGE", env.keys.queue, "0", "-1"]).elements.compactMap(\.text)
-            .compactMap { Int64($0.split(separator: ":").last!) }.sorted()
+        let ticks = try env.ranJobs().compactMap { Int64($0.split(separator: ":").last!) }.sorted()
         // The ticks before and after the downtime are consecutive runs with one gap, never filled.
         let gaps = zip(ticks, ticks.dropFirst()).filter { $1 - $0 > 1 }
         #expect(gaps.count == 1)
@@ -89,15 +92,18 @@ struct TaskRunnerTests {
         try queue.enqueue(.createRandom, id: "create-random:manual:crash", on: redis)
         // Play a worker that commits the task and dies before acknowledging.
         let id = try #require(try queue.wait(block: 1, on: redis))
-        let job = try #require(try queue.lease(id, visibility: .seconds(1), worker: "doomed", maxDeliveries: 5, on: redis))
+        guard case .leased(let job) = try queue.lease(
+            id, visibility: .seconds(1), worker: "doomed", maxDeliveries: 5, deadMax: 10, on: redis)
+        else { throw TestFailure("not leased") }
         _ = try TaskExecutor(store: store, maxAge: .seconds(60), logger: Logger(label: "test")).run(job)
         #expect(try store.count() == 1)
         let worker = try TasksProcess(["worker"] + env.flags(["--visibility-timeout", "1s"]))
         defer { worker.stop() }
         try waitUntil("the job was redelivered and acknowledged") {
-            try redis.command(["EXISTS", env.keys.job(job.id)]).int == 0
+            try redis.command(["HEXISTS", env.keys.job(job.id), "finished_at"]).int == 1
         }
         #expect(try store.count() == 1)
+        #expect(try redis.command(["HGET", env.keys.job(job.id), "outcome"]).text == "ok: already ran")
     }
 
     @Test("a failing job retries with backoff, then goes to the dead-letter list that status shows")

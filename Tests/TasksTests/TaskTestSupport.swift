@@ -1,6 +1,7 @@
 import ContactStore
 import Foundation
 import Redis
+import CSQLite
 import Testing
 import TestSupport
 
@@ -11,6 +12,8 @@ final class RedisServer: @unchecked Sendable {
     // @unchecked Sendable: `process` is replaced only by `restart`, which tests call from one thread.
     let directory: URL
     let socketPath: String
+    /// Extra redis-server arguments (a password, a TCP port, cluster mode, a renamed command).
+    let extraArguments: [String]
     private(set) var process: Process
 
     /// Where redis-server is, if installed.
@@ -19,22 +22,44 @@ final class RedisServer: @unchecked Sendable {
     }
     static var isInstalled: Bool { binary != nil }
 
-    init() throws {
+    init(_ extraArguments: [String] = [], waitForIt: Bool = true) throws {
         directory = try makeTemporaryDirectory(prefix: "redis")
         socketPath = directory.appendingPathComponent("r.sock").path
+        self.extraArguments = extraArguments
         process = Process()
-        try start()
+        try start(waitForIt: waitForIt)
+    }
+
+    /// A loopback TCP port the kernel just handed out and nobody listens on now.
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                bind(fd, raw, length)
+                return getsockname(fd, raw, &length)
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     var url: String { "unix://\(socketPath)" }
 
-    func start() throws {
+    func start(waitForIt: Bool = true) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: RedisServer.binary!)
-        process.arguments = ["--port", "0", "--unixsocket", socketPath, "--save", "", "--appendonly", "no"]
+        process.arguments = ["--port", "0", "--unixsocket", socketPath, "--save", "", "--appendonly", "no"] + extraArguments
+        process.currentDirectoryURL = directory
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        try waitUntil("redis-server answers") { (try? RedisConnection(url: RedisURL(url))) != nil }
+        try waitUntil("redis-server listens") { FileManager.default.fileExists(atPath: socketPath) }
+        if waitForIt {
+            try waitUntil("redis-server answers") { (try? RedisConnection(url: RedisURL(url))) != nil }
+        }
     }
 
     func kill() {
@@ -61,9 +86,20 @@ final class TasksProcess: @unchecked Sendable {
             .appendingPathComponent("contacts-tasks")
     }
 
-    init(_ arguments: [String]) throws {
-        process.executableURL = TasksProcess.binary
-        process.arguments = arguments
+    /// Runs `contacts-tasks` with `arguments`; with `clockOffset` (libfaketime's `+70s`, `-70s`)
+    /// through the `faketime` wrapper, its wall clock skewed and its monotonic clock left alone
+    /// (Dispatch's timers need the real one).
+    init(_ arguments: [String], clockOffset: String? = nil) throws {
+        if let clockOffset {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/faketime")
+            process.arguments = ["-f", clockOffset, TasksProcess.binary.path] + arguments
+            var environment = ProcessInfo.processInfo.environment
+            environment["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
+            process.environment = environment
+        } else {
+            process.executableURL = TasksProcess.binary
+            process.arguments = arguments
+        }
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -71,7 +107,9 @@ final class TasksProcess: @unchecked Sendable {
 
     @discardableResult
     func stop(signal: Int32 = SIGTERM) -> Int32 {
-        if process.isRunning { kill(process.processIdentifier, signal) }
+        // Foundation starts the child in a process group of its own; the faketime wrapper does
+        // not pass signals on, so signal the whole group.
+        if process.isRunning { kill(-process.processIdentifier, signal) }
         process.waitUntilExit()
         return process.terminationStatus
     }
@@ -80,7 +118,7 @@ final class TasksProcess: @unchecked Sendable {
 
     deinit {
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            kill(-process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }
@@ -124,5 +162,25 @@ final class TaskEnvironment: @unchecked Sendable {
 
     var keys: TaskKeys { TaskKeys(prefix: prefix) }
 
+    /// The job ids recorded as run in the store's `task_runs` table, scheduled create-random ones only.
+    func ranJobs() throws -> [String] {
+        try sqliteRows("SELECT job_id FROM task_runs WHERE job_id LIKE 'create-random:%' AND job_id NOT LIKE '%:manual:%'")
+    }
+
+    /// The first column of every row `sql` returns, read with a separate connection.
+    func sqliteRows(_ sql: String) throws -> [String] {
+        var db: OpaquePointer?
+        guard sqlite3_open_v2(databasePath, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else { throw TestFailure("open") }
+        defer { sqlite3_close(db) }
+        sqlite3_busy_timeout(db, 5000)
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK else { throw TestFailure("prepare \(sql)") }
+        defer { sqlite3_finalize(statement) }
+        var rows: [String] = []
+        while sqlite3_step(statement) == SQLITE_ROW { rows.append(String(cString: sqlite3_column_text(statement, 0))) }
+        return rows
+    }
+
     deinit { try? FileManager.default.removeItem(at: directory) }
 }
+

@@ -31,7 +31,30 @@ struct TaskUnitTests {
         #expect(!tcp.description.contains("secret"))
     }
 
+    @Test("Redis URLs: percent-encoded credentials, a user alone, IPv6 literals")
+    func redisURLCredentials() throws {
+        let both = try RedisURL("redis://app%40eu:p%3As%2Fw%25d@cache:6380/1")
+        #expect(both.username == "app@eu" && both.password == "p:s/w%d" && both.database == 1)
+        let user = try RedisURL("redis://worker@cache")
+        #expect(user.username == "worker" && user.password == nil && user.endpoint == .tcp(host: "cache", port: 6379))
+        let password = try RedisURL("redis://:secret@cache")
+        #expect(password.username == nil && password.password == "secret")
+        #expect(try RedisURL("redis://[::1]:6390/4").endpoint == .tcp(host: "::1", port: 6390))
+        #expect(try RedisURL("redis://[::1]").endpoint == .tcp(host: "::1", port: 6379))
+        #expect(try RedisURL("redis://[::1]:6390").description == "redis://[::1]:6390/0")
+    }
+
+    @Test("rediss:// is refused with a message about TLS, not read as plain Redis")
+    func tlsRefused() {
+        #expect {
+            try RedisURL("rediss://cache:6380/0")
+        } throws: { error in
+            (error as? RedisError)?.message.contains("TLS") ?? false
+        }
+    }
+
     @Test("malformed Redis URLs are refused with a reason", arguments: [
+        "redis://%zz@host", "redis://[::1", "redis://[::1]x",
         "localhost:6379", "redis://", "redis://host:99999", "redis://host/x", "unix://relative.sock", "unix:///r.sock?db=x",
     ])
     func badRedisURLs(text: String) {

@@ -2,7 +2,7 @@
 # only those missing, so a fresh Debian machine needs nothing done by hand.
 # shellcheck shell=bash
 
-CONTACTS_APT_PACKAGES=(libsqlite3-dev libhiredis-dev redis-server socat netcat-openbsd pkg-config)
+CONTACTS_APT_PACKAGES=(libsqlite3-dev libhiredis-dev redis-server socat netcat-openbsd pkg-config faketime sqlite3)
 
 install_missing_packages() {
     local missing=()

@@ -16,8 +16,9 @@ public final class ContactStore: Sendable {
     /// crosses that line may add its pages first. Readers holding snapshots cannot hold a reset
     /// back for more than 100 ms at a time.
     public static let walSizeBound: Int64 = 16 << 20
-    private let readers: ReaderPool
-    private let writer: GroupCommitWriter
+    /// Internal (not private): the job-record extension reads and submits through them.
+    let readers: ReaderPool
+    let writer: GroupCommitWriter
     private let file: DatabaseFile
 
     /// Opens (creating if needed) and migrates the database at `path`.
@@ -227,7 +228,7 @@ public final class ContactStore: Sendable {
         (writer.queueDepth, writer.meanBatchSize)
     }
 
-    private func wait<T: Sendable>(
+    func wait<T: Sendable>(
         _ start: (@escaping @Sendable (Result<T, StoreError>) -> Void) -> Void
     ) throws(StoreError) -> T {
         let done = DispatchSemaphore(value: 0)

@@ -45,6 +45,15 @@ enum Schema {
         """),
         // 3: one B-tree per get (docs/performance.md).
         .code(storeContactsByUsername),
+        // 4: the job ids contacts-tasks has run, each committed with its task's effect
+        // (docs/tasks.md, "Idempotent tasks"). Self-contained: touches no other table.
+        .sql("""
+        CREATE TABLE task_runs (
+            job_id      TEXT    NOT NULL PRIMARY KEY,
+            ran_at      INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX task_runs_ran_at ON task_runs (ran_at);
+        """),
     ]
 
     /// Version 3: contacts are stored in their username index (`WITHOUT ROWID`) with their

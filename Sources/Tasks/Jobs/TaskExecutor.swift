@@ -19,9 +19,21 @@ public struct TaskExecutor: Sendable {
         self.logger = logger
     }
 
-    /// Runs `job`; returns a short outcome for status, or throws what went wrong.
-    /// - Parameter heartbeat: called between chunks of long work, to keep the lease alive.
-    public func run(_ job: Job, heartbeat: () -> Void = {}) throws(StoreError) -> String {
+    /// How long a job's record in the store outlives it: a redelivery within this time finds it.
+    public static let jobRecordRetention = TaskDuration.seconds(25 * 3600)
+
+    /// How a run ended.
+    public enum Outcome: Sendable, Equatable {
+        /// Done; a short summary for status.
+        case done(String)
+        /// Stopped between chunks (`heartbeat` said so) before the work was done.
+        case interrupted
+    }
+
+    /// Runs `job`, or throws what went wrong.
+    /// - Parameter heartbeat: called between chunks of long work; renews the lease and returns
+    ///   false when the work should stop there (the runner is stopping, or the lease was lost).
+    public func run(_ job: Job, heartbeat: () -> Bool = { true }) throws(StoreError) -> Outcome {
         switch job.task {
         case .createRandom: return try createRandom(job)
         case .purgeExpired: return try purgeExpired(heartbeat: heartbeat)
@@ -29,37 +41,55 @@ public struct TaskExecutor: Sendable {
     }
 
     /// The contact a job creates: fully determined by the job id (and the seed), so a
-    /// redelivered job builds the same contact and finds its own earlier attempt.
+    /// redelivered job builds the same contact.
     public func contact(for jobID: String) throws(StoreError) -> NewContact {
         let hash = SeededGenerator.stableHash(jobID)
         var generator = SeededGenerator(seed: hash ^ seed)
         return try RandomContactFactory.make(suffix: String(hash, radix: 36), using: &generator)
     }
 
-    private func createRandom(_ job: Job) throws(StoreError) -> String {
+    private func createRandom(_ job: Job) throws(StoreError) -> Outcome {
         let new = try contact(for: job.id)
         do throws(StoreError) {
-            let created = try store.create(new)
-            logger.info("created contact", metadata: ["job": "\(job.id)", "username": "\(created.username)"])
-            return "ok: created \(created.username)"
+            // The contact and the record that this job ran commit together: a redelivery finds
+            // the record even after the contact was purged or deleted.
+            switch try store.create(new, jobID: job.id) {
+            case .created(let created):
+                logger.info("created contact", metadata: ["job": "\(job.id)", "username": "\(created.username)"])
+                return .done("ok: created \(created.username)")
+            case .alreadyRan:
+                logger.info("job already ran: nothing to do", metadata: ["job": "\(job.id)"])
+                return .done("ok: already ran")
+            }
         } catch .usernameTaken(_) {
             // The username is derived from the job id: only an earlier attempt of this very job
-            // can have taken it, so the work is already done.
+            // (made by a version that kept no record) can have taken it, so the work is done.
             logger.info("contact already created by an earlier attempt", metadata: ["job": "\(job.id)"])
-            return "ok: \(new.username) already existed"
+            return .done("ok: \(new.username) already existed")
         }
     }
 
-    private func purgeExpired(heartbeat: () -> Void) throws(StoreError) -> String {
-        let cutoff = Timestamp(milliseconds: Timestamp.now().milliseconds - maxAge.milliseconds)
+    private func purgeExpired(heartbeat: () -> Bool) throws(StoreError) -> Outcome {
+        let now = Timestamp.now().milliseconds
+        let contacts = Timestamp(milliseconds: now - maxAge.milliseconds)
+        let records = Timestamp(milliseconds: now - Self.jobRecordRetention.milliseconds)
+        guard let total = try inChunks(heartbeat, { limit throws(StoreError) in try store.purge(createdBefore: contacts, limit: limit) }),
+            try inChunks(heartbeat, { limit throws(StoreError) in try store.purgeJobRecords(ranBefore: records, limit: limit) }) != nil
+        else { return .interrupted }
+        if total > 0 { logger.info("purged expired contacts", metadata: ["count": "\(total)"]) }
+        return .done("ok: removed \(total)")
+    }
+
+    /// Runs `chunk` (one transaction of at most `purgeChunk` rows) until a chunk comes back
+    /// short; returns the rows removed, or nil when `heartbeat` stopped it between chunks (a stop
+    /// or a lost lease then ends the job one chunk later at most).
+    private func inChunks(_ heartbeat: () -> Bool, _ chunk: (Int) throws(StoreError) -> Int) throws(StoreError) -> Int? {
         var total = 0
         while true {
-            let removed = try store.purge(createdBefore: cutoff, limit: Self.purgeChunk)
+            let removed = try chunk(Self.purgeChunk)
             total += removed
-            if removed < Self.purgeChunk { break }
-            heartbeat()
+            if removed < Self.purgeChunk { return total }
+            guard heartbeat() else { return nil }
         }
-        if total > 0 { logger.info("purged expired contacts", metadata: ["count": "\(total)"]) }
-        return "ok: removed \(total)"
     }
 }

@@ -1,29 +1,32 @@
-import ContactStore
+import Dispatch
 import Logging
 import Redis
 
-/// The scheduler: enqueues each periodic task once per tick.
+/// The scheduler: enqueues each periodic task once per tick, by Redis's clock.
 ///
-/// Ticks are aligned to the wall clock (tick n of a task covers [n·interval, (n+1)·interval)),
-/// and each is claimed in Redis with `SET NX PX`, so any number of beats enqueue it exactly once.
-/// After downtime the beat does not replay missed ticks: it enqueues the current one (the one
-/// catch-up) and logs the gap.
+/// Tick n of a task covers [n·interval, (n+1)·interval) of Redis's `TIME`, so beats on hosts
+/// whose clocks disagree still agree on the tick. The claim script refuses any tick at or before
+/// the last one recorded (so each is enqueued once, across any number of beats) and skips a tick
+/// while a job of the task is still pending (no pile-up). After downtime the beat does not replay
+/// missed ticks: it claims the current one (the one catch-up) and logs the gap. The beat sleeps
+/// on the monotonic clock for the time the script says is left until the next boundary.
 final class Beat {
     private let configuration: TaskRunnerConfiguration
     private let queue: JobQueue
     private let session: RedisSession
     private let stop: StopSignal
     private let logger: Logger
-    private let name: String
-    /// The last tick handled per task (enqueued here or seen claimed by another beat).
+    /// The last tick handled per task (claimed here or seen handled by another beat). Used when
+    /// Redis lost its history (a restart without persistence), to tell the gap.
     private var handled: [TaskKind: Int64] = [:]
+    /// When each task's next claim falls due (monotonic nanoseconds).
+    private var due: [TaskKind: UInt64] = [:]
 
-    init(configuration: TaskRunnerConfiguration, stop: StopSignal, logger: Logger, name: String) {
+    init(configuration: TaskRunnerConfiguration, stop: StopSignal, logger: Logger) {
         self.configuration = configuration
         self.queue = JobQueue(keys: TaskKeys(prefix: configuration.queuePrefix))
         self.stop = stop
         self.logger = logger
-        self.name = name
         self.session = RedisSession(url: configuration.redis, backoffCap: configuration.redisBackoffCap, stop: stop, logger: logger)
     }
 
@@ -33,42 +36,34 @@ final class Beat {
             "create_every": "\(configuration.createEvery)", "purge_every": "\(configuration.purgeEvery)",
         ])
         while !stop.isStopped {
-            for task in TaskKind.allCases { tickIfDue(task) }
-            let now = Timestamp.now().milliseconds
-            let next = TaskKind.allCases.map { task -> Int64 in
-                let interval = configuration.interval(of: task).milliseconds
-                return ((handled[task] ?? (now / interval - 1)) + 1) * interval
-            }.min() ?? now + 1000
-            stop.sleep(seconds: Double(max(next - now, 1)) / 1000)
+            for task in TaskKind.allCases where (due[task] ?? 0) <= DispatchTime.now().uptimeNanoseconds {
+                claim(task)
+            }
+            let next = due.values.min() ?? DispatchTime.now().uptimeNanoseconds
+            let now = DispatchTime.now().uptimeNanoseconds
+            stop.sleep(seconds: next > now ? Double(next - now) / 1e9 : 0)
         }
         logger.info("beat stopped")
     }
 
-    private func tickIfDue(_ task: TaskKind) {
+    private func claim(_ task: TaskKind) {
         let interval = configuration.interval(of: task)
-        if let last = handled[task], last >= Timestamp.now().milliseconds / interval.milliseconds { return }
-        let result: (tick: Int64, previous: Int64?, claimed: Bool)? = session.run("enqueue \(task.rawValue)") {
-            redis throws(RedisError) in
-            // Read the clock inside the retry loop: after waiting out a Redis outage, the tick
-            // to claim is the current one, not the one that was due when the outage began.
-            let tick = Timestamp.now().milliseconds / interval.milliseconds
-            var previous = handled[task]
-            if previous == nil { previous = try queue.lastTick(task, on: redis) }
-            // A beat with no history anywhere starts at the next boundary, so ticks stay on the
-            // wall-clock grid; with history, the current tick is the (one) catch-up.
-            guard let previous else { return (tick, nil, false) }
-            let claimed = try queue.claimTick(task, tick: tick, interval: interval, beat: name, on: redis)
-            return (tick, previous, claimed)
-        }
-        guard let result else { return }  // stopping
-        if let previous = result.previous, result.tick - previous > 1 {
+        guard let claim = session.run("enqueue \(task.rawValue)", body: { redis throws(RedisError) in
+            try queue.claimTick(task, interval: interval, after: handled[task], on: redis)
+        }) else { return }  // stopping
+        let metadata: Logger.Metadata = ["task": "\(task.rawValue)", "tick": "\(claim.tick)"]
+        if let previous = claim.previous, claim.tick - previous > 1, claim.outcome != .taken {
             logger.notice(
                 "missed ticks: running one catch-up instead of replaying them",
-                metadata: ["task": "\(task.rawValue)", "missed": "\(result.tick - previous - 1)"])
+                metadata: metadata.merging(["missed": "\(claim.tick - previous - 1)", "after_tick": "\(previous)"]) { $1 })
         }
-        if result.claimed {
-            logger.debug("enqueued", metadata: ["task": "\(task.rawValue)", "tick": "\(result.tick)"])
+        switch claim.outcome {
+        case .enqueued: logger.debug("tick enqueued", metadata: metadata)
+        case .skipped: logger.debug("tick skipped: a job of this task is still pending", metadata: metadata)
+        case .taken, .fresh: break
         }
-        handled[task] = result.tick
+        handled[task] = claim.tick
+        // Wake just past the boundary by Redis's clock (a millisecond late rather than early).
+        due[task] = DispatchTime.now().uptimeNanoseconds + UInt64(max(claim.untilNext, 0) + 1) * 1_000_000
     }
 }

@@ -7,8 +7,8 @@ import Glibc
 
 /// Runs the beat and/or workers of `contacts-tasks` until SIGINT or SIGTERM.
 ///
-/// On a signal the beat stops, each worker finishes and acknowledges the job in hand, and
-/// `run` returns (the executable then exits 0).
+/// On a signal the beat stops, each worker finishes and acknowledges the job in hand (or, in a
+/// purge, hands it back after the current chunk), and `run` returns (the executable then exits 0).
 public final class TaskRunner: Sendable {
     /// Which parts run in this process.
     public struct Roles: OptionSet, Sendable {
@@ -35,10 +35,20 @@ public final class TaskRunner: Sendable {
     public func stop() { stopSignal.stop() }
 
     /// Runs `roles` until stopped; returns once every part has finished.
-    /// - Throws: `StoreError` when the database cannot be opened.
-    public func run(_ roles: Roles) throws(StoreError) {
-        let signals = installSignalHandlers()
-        defer { withExtendedLifetime(signals) {} }
+    ///
+    /// SIGINT and SIGTERM are blocked first thing, in the calling thread, so every thread started
+    /// later inherits the block and a signal stays pending until the one thread that waits for it
+    /// (`sigwait`) takes it: there is no window in which a signal is missed or kills the process.
+    /// Then Redis is checked (waiting through an outage), and the roles start.
+    /// - Throws: `RedisTrouble` when Redis refuses the credentials or cannot serve the queue
+    ///   (`needsOperator`); `StoreError` when the database cannot be opened.
+    public func run(_ roles: Roles) throws {
+        watchStopSignals()
+        let check = RedisSession(url: configuration.redis, backoffCap: configuration.redisBackoffCap, stop: stopSignal, logger: logger)
+        guard try check.checkAtStart(JobQueue(keys: TaskKeys(prefix: configuration.queuePrefix))) else {
+            logger.info("stopped cleanly")
+            return
+        }
         let done = DispatchGroup()
         var store: ContactStore?
         if roles.contains(.worker) {
@@ -49,22 +59,11 @@ public final class TaskRunner: Sendable {
                 let worker = Worker(
                     configuration: configuration, executor: executor, stop: stopSignal, logger: logger,
                     name: "\(Self.hostIdentity())-w\(index)")
-                done.enter()
-                let box = UncheckedBox(worker)
-                BackgroundThread.start {
-                    box.value.run()
-                    done.leave()
-                }
+                start(worker.run, in: done)
             }
         }
         if roles.contains(.beat) {
-            let beat = Beat(configuration: configuration, stop: stopSignal, logger: logger, name: Self.hostIdentity())
-            done.enter()
-            let box = UncheckedBox(beat)
-            BackgroundThread.start {
-                box.value.run()
-                done.leave()
-            }
+            start(Beat(configuration: configuration, stop: stopSignal, logger: logger).run, in: done)
         }
         logger.info("contacts-tasks running", metadata: [
             "redis": "\(configuration.redis)", "database": "\(configuration.databasePath)",
@@ -75,6 +74,16 @@ public final class TaskRunner: Sendable {
         logger.info("stopped cleanly")
     }
 
+    /// Runs a part's loop on a thread of its own; the part is used by that thread only.
+    private func start(_ body: @escaping () -> Void, in group: DispatchGroup) {
+        group.enter()
+        let box = UncheckedBox(body)
+        BackgroundThread.start {
+            box.value()
+            group.leave()
+        }
+    }
+
     /// `hostname:pid`, naming this process in job records.
     static func hostIdentity() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
@@ -83,16 +92,23 @@ public final class TaskRunner: Sendable {
         return "\(host):\(getpid())"
     }
 
-    private func installSignalHandlers() -> [any DispatchSourceSignal] {
-        [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { [stopSignal, logger] in
+    /// Blocks SIGINT and SIGTERM in this thread (and so in every thread it starts later) and
+    /// takes them on a thread of their own with `sigwait`.
+    private func watchStopSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        let signals = UncheckedBox(set)
+        BackgroundThread.start { [stopSignal, logger] in
+            var set = signals.value
+            while true {
+                var number: Int32 = 0
+                guard sigwait(&set, &number) == 0 else { continue }
                 logger.info("signal received: finishing the jobs in hand", metadata: ["signal": "\(number)"])
                 stopSignal.stop()
             }
-            source.activate()
-            return source
         }
     }
 }

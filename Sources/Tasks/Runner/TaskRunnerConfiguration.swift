@@ -13,6 +13,8 @@ public struct TaskRunnerConfiguration: Sendable {
     public var visibilityTimeout = TaskDuration.seconds(30)
     /// Attempts before a failing job is dead-lettered.
     public var maxAttempts = 5
+    /// Most jobs the dead-letter list keeps; past it the oldest are dropped (and logged).
+    public var deadMax = 10_000
     /// Backoff between attempts of a failing job.
     public var retryBackoff = Backoff(base: TaskDuration(milliseconds: 500), cap: .seconds(60))
     /// Longest wait between reconnection attempts when Redis is away.

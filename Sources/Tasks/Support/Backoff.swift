@@ -1,4 +1,5 @@
-/// Exponential backoff with full jitter: attempt n waits a random time in [0, min(cap, base·2ⁿ)].
+/// Exponential backoff with "equal" jitter: attempt n waits a random time in the upper half of
+/// [0, min(cap, base·2ⁿ)], so a retry never comes right after a failure.
 public struct Backoff: Sendable, Equatable {
     /// The first delay's upper bound.
     public var base: TaskDuration

@@ -4,6 +4,8 @@ import Synchronization
 /// A one-way "please stop" flag that sleeping threads wake up for.
 public final class StopSignal: Sendable {
     private let stopped = Mutex(false)
+    /// When `stop()` first ran (monotonic nanoseconds), 0 before.
+    private let stoppedAt = Mutex<UInt64>(0)
     private let wakeups = Mutex<[DispatchSemaphore]>([])
     private let onStop = Mutex<[@Sendable () -> Void]>([])
 
@@ -20,8 +22,15 @@ public final class StopSignal: Sendable {
             return !value
         }
         guard first else { return }
+        stoppedAt.withLock { $0 = DispatchTime.now().uptimeNanoseconds }
         for semaphore in wakeups.withLock({ $0 }) { semaphore.signal() }
         for hook in onStop.withLock({ $0 }) { hook() }
+    }
+
+    /// Seconds since the signal fired (0 before it has).
+    public var secondsSinceStop: Double {
+        let at = stoppedAt.withLock { $0 }
+        return at == 0 ? 0 : Double(DispatchTime.now().uptimeNanoseconds - at) / 1e9
     }
 
     /// Registers a hook to run when the signal fires (at once if it already has).
