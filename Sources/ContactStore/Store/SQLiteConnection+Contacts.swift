@@ -240,12 +240,7 @@ extension SQLiteConnection {
     /// Deletes up to `limit` contacts created before `cutoff`; returns how many went.
     func purgeContacts(createdBefore cutoff: Timestamp, limit: Int) throws(StoreError) -> Int {
         do throws(SQLiteError) {
-            let statement = try statement(
-                "DELETE FROM contacts WHERE username IN (SELECT username FROM contacts WHERE created_at < ?1 LIMIT ?2)")
-            statement.bind(cutoff.milliseconds, at: 1)
-            statement.bind(Int64(limit), at: 2)
-            try statement.run()
-            return changes
+            return try deleteChunk(from: "contacts", key: "username", before: cutoff, in: "created_at", limit: limit)
         } catch {
             throw .from(error)
         }

@@ -2,10 +2,10 @@
 extension SQLiteConnection {
     /// True when `jobID` was recorded as run.
     func jobRecorded(_ jobID: String) throws(SQLiteError) -> Bool {
-        let statement = try statement("SELECT 1 FROM task_runs WHERE job_id = ?1")
-        defer { statement.reset() }
-        statement.bind(jobID, at: 1)
-        return try statement.step()
+        try withStatement("SELECT 1 FROM task_runs WHERE job_id = ?1") { statement throws(SQLiteError) in
+            statement.bind(jobID, at: 1)
+            return try statement.step()
+        }
     }
 
     /// Records `jobID` as run at `now` (inside the transaction that made its effect).
@@ -18,8 +18,16 @@ extension SQLiteConnection {
 
     /// Deletes up to `limit` records older than `cutoff`; returns how many went.
     func purgeJobRecords(ranBefore cutoff: Timestamp, limit: Int) throws(SQLiteError) -> Int {
+        try deleteChunk(from: "task_runs", key: "job_id", before: cutoff, in: "ran_at", limit: limit)
+    }
+
+    /// Deletes up to `limit` rows of `table` whose time `column` is before `cutoff`, by their
+    /// primary `key`, in one statement (a purge in small chunks); returns how many went.
+    func deleteChunk(
+        from table: String, key: String, before cutoff: Timestamp, in column: String, limit: Int
+    ) throws(SQLiteError) -> Int {
         let statement = try statement(
-            "DELETE FROM task_runs WHERE job_id IN (SELECT job_id FROM task_runs WHERE ran_at < ?1 LIMIT ?2)")
+            "DELETE FROM \(table) WHERE \(key) IN (SELECT \(key) FROM \(table) WHERE \(column) < ?1 LIMIT ?2)")
         statement.bind(cutoff.milliseconds, at: 1)
         statement.bind(Int64(limit), at: 2)
         try statement.run()
