@@ -29,13 +29,14 @@ let package = Package(
         ),
         .target(name: "ContactPaths"),
         .target(name: "MonotonicClock"),
+        .target(name: "Locking"),
         .target(name: "UnixSocketAddress"),
         .target(name: "Redis", dependencies: ["CHiredis"]),
         .target(
             name: "Tasks",
-            dependencies: ["ContactStore", "Redis", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ContactStore", "Redis", "Locking", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "ContactStore", dependencies: ["CSQLite", "MonotonicClock"]),
+        .target(name: "ContactStore", dependencies: ["CSQLite", "MonotonicClock", "Locking"]),
         .target(name: "JSONRPC", dependencies: ["MonotonicClock"]),
         .target(
             name: "ContactsLogging", dependencies: ["JSONRPC", .product(name: "Logging", package: "swift-log")]
@@ -44,7 +45,7 @@ let package = Package(
         .target(
             name: "ContactService",
             dependencies: [
-                "ContactStore", "JSONRPC", "ContactPaths", "UnixSocketAddress", "MonotonicClock",
+                "ContactStore", "JSONRPC", "ContactPaths", "UnixSocketAddress", "MonotonicClock", "Locking",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -67,11 +68,11 @@ let package = Package(
         .executableTarget(
             name: "contacts",
             dependencies: [
-                "ContactClient", "ContactPaths", "JSONRPC", "MonotonicClock",
+                "ContactClient", "ContactPaths", "JSONRPC", "MonotonicClock", "Locking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "LoadGenerator", dependencies: ["UnixSocketAddress", "MonotonicClock"]),
+        .target(name: "LoadGenerator", dependencies: ["UnixSocketAddress", "MonotonicClock", "Locking"]),
         .executableTarget(
             name: "contacts-bench",
             dependencies: [
@@ -81,7 +82,7 @@ let package = Package(
         ),
         .target(name: "TestSupport", dependencies: ["CSQLite"], path: "Tests/TestSupport"),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"], exclude: ["JSONTestSuite"]),
-        .testTarget(name: "ContactStoreTests", dependencies: ["ContactStore", "TestSupport"]),
+        .testTarget(name: "ContactStoreTests", dependencies: ["ContactStore", "TestSupport", "Locking"]),
         .testTarget(name: "ContactPathsTests", dependencies: ["ContactPaths"]),
         .testTarget(
             name: "TasksTests", dependencies: ["Tasks", "Redis", "ContactStore", "TestSupport", "contacts-tasks"]

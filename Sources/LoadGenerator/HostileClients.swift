@@ -1,5 +1,5 @@
 import Glibc
-import Synchronization
+import Locking
 
 /// The hostile clients of the server-hardening scenarios: connections that send batches of big
 /// `contacts.list` pages and either never read the reply (`stall`) or read it and send the next
@@ -76,7 +76,7 @@ public enum HostileClients {
 
 /// Counts replies from several threads.
 private final class ReplyCounter: Sendable {
-    private let count = Mutex(0)
+    private let count = LockedValue(0)
     func add() { count.withLock { $0 += 1 } }
     var value: Int { count.withLock { $0 } }
 }

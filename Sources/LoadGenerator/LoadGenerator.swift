@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 import Glibc
 
@@ -59,8 +59,8 @@ public enum LoadGenerator {
     /// Runs the load and merges every thread's measurements.
     public static func run(_ configuration: LoadConfiguration) throws -> LoadResult {
         let threads = max(1, min(configuration.threads, configuration.connections))
-        let results = Mutex<[LoadResult]>([])
-        let failures = Mutex<[String]>([])
+        let results = LockedValue<[LoadResult]>([])
+        let failures = LockedValue<[String]>([])
         var handles: [pthread_t] = []
         // Creates must not collide with an earlier run's names on the same database.
         let run = String(now() % 1_000_000_007, radix: 36)

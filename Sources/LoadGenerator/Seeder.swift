@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 import Glibc
 
@@ -95,13 +95,13 @@ public enum Seeder {
 }
 
 private final class Counter: Sendable {
-    private let count = Mutex(0)
+    private let count = LockedValue(0)
     func add(_ n: Int) { count.withLock { $0 += n } }
     var value: Int { count.withLock { $0 } }
 }
 
 private final class FailureBox: Sendable {
-    private let message = Mutex<String?>(nil)
+    private let message = LockedValue<String?>(nil)
     func set(_ text: String) { message.withLock { $0 = $0 ?? text } }
     var value: String? { message.withLock { $0 } }
 }

@@ -1,6 +1,6 @@
 import ContactClient
 import Dispatch
-import Synchronization
+import Locking
 
 import Glibc
 
@@ -9,10 +9,10 @@ import Glibc
 /// flowing, so a long input never deadlocks on full socket buffers.
 final class StdinPump: @unchecked Sendable {
     // @unchecked Sendable: `client` is used here only for sending (a write-only path of its
-    // socket), while the main thread only reads; `failed` is behind a Mutex.
+    // socket), while the main thread only reads; `failed` is behind a lock (LockedValue).
     private let client: ContactClient
-    private let failed = Mutex<ClientError?>(nil)
-    private let finished = Mutex(false)
+    private let failed = LockedValue<ClientError?>(nil)
+    private let finished = LockedValue(false)
 
     init(client: ContactClient) {
         self.client = client

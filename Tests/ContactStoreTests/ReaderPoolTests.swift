@@ -1,12 +1,12 @@
+import Locking
 import Foundation
-import Synchronization
 import Testing
 
 @testable import ContactStore
 
 /// Readers opened by a pool, and how many were in use at once (now and at most).
 private final class ReaderUse: Sendable {
-    let counts = Mutex((opened: 0, inUse: 0, peak: 0))
+    let counts = LockedValue((opened: 0, inUse: 0, peak: 0))
     var opened: Int { counts.withLock { $0.opened } }
     var peak: Int { counts.withLock { $0.peak } }
 }

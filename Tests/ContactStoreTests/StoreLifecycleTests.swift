@@ -1,3 +1,4 @@
+import Locking
 import Foundation
 import Synchronization
 import TestSupport
@@ -35,7 +36,7 @@ struct StoreLifecycleTests {
             let old = try ContactStore(path: backup)
             _ = try old.create(try newContact("restored"))
             old.close()
-            let replaced = Mutex(0)
+            let replaced = LockedValue(0)
             let store = try ContactStore(path: path, onReplaced: { _ in replaced.withLock { $0 += 1 } })
             _ = try store.create(try newContact("before"))
             #expect(rename(backup, path) == 0)

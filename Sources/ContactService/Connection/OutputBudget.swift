@@ -1,3 +1,4 @@
+import Locking
 import Synchronization
 
 /// The server-wide budget of unsent output (`--max-output-bytes`): while all connections'
@@ -10,7 +11,7 @@ final class OutputBudget: Sendable {
     let limit: Int
     private let used = Atomic<Int>(0)
     private let hasWaiters = Atomic<Bool>(false)
-    private let waiters = Mutex<[@Sendable () -> Void]>([])
+    private let waiters = LockedValue<[@Sendable () -> Void]>([])
 
     init(limit: Int) {
         self.limit = limit

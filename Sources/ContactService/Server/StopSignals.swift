@@ -1,6 +1,6 @@
 import Dispatch
 import Logging
-import Synchronization
+import Locking
 
 import Glibc
 
@@ -13,7 +13,7 @@ import Glibc
 /// later inherit the mask) and then ignored, so none is lost or delivered to a thread as its
 /// default action; `DispatchSourceSignal` receives them.
 // @unchecked Sendable: `sources` (non-Sendable Dispatch protocol types) is written once in init
-// and only keeps the sources alive; the mutable state is behind a Mutex.
+// and only keeps the sources alive; the mutable state is behind a lock (LockedValue).
 public final class StopSignals: @unchecked Sendable {
     private enum State {
         /// Starting up: remembers the first signal until the server runs.
@@ -24,7 +24,7 @@ public final class StopSignals: @unchecked Sendable {
         case stopping
     }
 
-    private let state = Mutex(State.starting(received: nil))
+    private let state = LockedValue(State.starting(received: nil))
     private let queue = DispatchQueue(label: "contacts.signals")
     private let logger: Logger
     private let exit: @Sendable (Int32) -> Void

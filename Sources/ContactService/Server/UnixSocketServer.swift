@@ -1,7 +1,7 @@
 import Dispatch
 import JSONRPC
 import Logging
-import Synchronization
+import Locking
 
 import Glibc
 
@@ -16,7 +16,7 @@ import Glibc
 /// wait in the backlog) until one closes. If the process runs out of descriptors anyway, the
 /// reserve is spent on refusing the waiting connection, and other accept failures back off.
 // @unchecked Sendable: `acceptSource`, `reserve` and the `accept*`/`refusing` variables are touched
-// only on `acceptQueue` after init; every other stored property is immutable or behind a Mutex.
+// only on `acceptQueue` after init; every other stored property is immutable or behind a lock (LockedValue).
 public final class UnixSocketServer: @unchecked Sendable {
     private enum Phase { case idle, running, draining, stopped }
 
@@ -37,8 +37,8 @@ public final class UnixSocketServer: @unchecked Sendable {
     private let acceptQueue = DispatchQueue(label: "contacts.accept")
     private let connectionQueue = DispatchQueue(label: "contacts.connections", attributes: .concurrent)
     private let acceptSource: any DispatchSourceRead
-    private let connections = Mutex<[ObjectIdentifier: ClientConnection]>([:])
-    private let phase = Mutex(Phase.idle)
+    private let connections = LockedValue<[ObjectIdentifier: ClientConnection]>([:])
+    private let phase = LockedValue(Phase.idle)
     private let allClosed = DispatchGroup()
     private let counters: ConnectionCounters
     private let reserve = ReserveDescriptors()

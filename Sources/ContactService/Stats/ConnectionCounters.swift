@@ -1,9 +1,9 @@
-import Synchronization
+import Locking
 
 /// Connection counts for `server.stats`: open now, accepted since start, refused since start.
 /// Created before the socket server and the methods, and handed to both.
 final class ConnectionCounters: Sendable {
-    private let counts = Mutex<(open: Int, accepted: Int, refused: Int)>((0, 0, 0))
+    private let counts = LockedValue<(open: Int, accepted: Int, refused: Int)>((0, 0, 0))
 
     /// A connection was admitted.
     func opened() { counts.withLock { $0.open += 1; $0.accepted += 1 } }

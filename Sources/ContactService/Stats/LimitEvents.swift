@@ -1,6 +1,6 @@
 import Logging
 import MonotonicClock
-import Synchronization
+import Locking
 
 /// Every limit or fault the server enforces or meets, counted for `server.stats` (under
 /// `limits`) and logged at most once a minute per cause, so a hostile client cannot fill the log.
@@ -31,7 +31,7 @@ public enum LimitEvent: String, CaseIterable, Sendable {
 public final class LimitEvents: Sendable {
     /// Counts and the last time each cause was logged (monotonic ns). These events are rare
     /// (off the hot path), so one lock is simpler than an atomic per cause.
-    private let state = Mutex<(counts: [LimitEvent: Int], lastLogged: [LimitEvent: UInt64])>(([:], [:]))
+    private let state = LockedValue<(counts: [LimitEvent: Int], lastLogged: [LimitEvent: UInt64])>(([:], [:]))
     private let logger: Logger
     private let logInterval: UInt64
 

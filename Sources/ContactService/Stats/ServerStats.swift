@@ -1,6 +1,7 @@
 import ContactStore
 import JSONRPC
 import MonotonicClock
+import Locking
 import Synchronization
 
 import Glibc
@@ -21,7 +22,7 @@ final class ServerStats: Sendable {
 
     private let methods: [String: MethodStats]
     private let errorCounts: InlineArray<8, Atomic<Int>> = InlineArray { _ in Atomic(0) }
-    private let otherErrors = Mutex<[Int: Int]>([:])
+    private let otherErrors = LockedValue<[Int: Int]>([:])
     private let startedAt = MonotonicClock.nanoseconds()
 
     /// Counters for these method names (others count only under their error code).

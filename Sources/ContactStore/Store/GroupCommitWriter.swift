@@ -1,6 +1,6 @@
 import CSQLite
 import Dispatch
-import Synchronization
+import Locking
 
 /// The single writer connection, with group commit.
 ///
@@ -38,7 +38,7 @@ final class GroupCommitWriter: Sendable {
     static let journalSizeLimitBytes = 8 << 20
 
     private let queue = DispatchQueue(label: "contacts.store.writer")
-    private let pending = Mutex<[Job]>([])
+    private let pending = LockedValue<[Job]>([])
     // Touched only on `queue` (every access below runs there), so no two threads ever share it.
     private nonisolated(unsafe) var connection: SQLiteConnection?
     private let maxBatch: Int
@@ -52,7 +52,7 @@ final class GroupCommitWriter: Sendable {
     /// How long a WAL reset waits for readers of older snapshots before it gives up until the WAL
     /// has grown by another `checkpointFrames` (a reader in another process may hold one for long).
     private static let resetWaitMilliseconds: Int32 = 100
-    private let stats = Mutex<(batches: Int, writes: Int)>((0, 0))
+    private let stats = LockedValue<(batches: Int, writes: Int)>((0, 0))
 
     /// Takes over `connection`, which must be in WAL mode.
     init(

@@ -1,5 +1,6 @@
 import Dispatch
 import MonotonicClock
+import Locking
 import Synchronization
 
 import Glibc
@@ -35,7 +36,7 @@ final class ReaderPool: Sendable {
         var drained: DispatchSemaphore?
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     /// One permit per reader that may be checked out (`--max-readers`); a checkout waits for one.
     private let permits: DispatchSemaphore
     private let open: @Sendable () throws(StoreError) -> SQLiteConnection
@@ -45,7 +46,7 @@ final class ReaderPool: Sendable {
     private let reuseSuspended = Atomic<Bool>(false)
     private let warmNanoseconds: UInt64 = 20_000_000
     private let reaperQueue = DispatchQueue(label: "contacts.store.readers")
-    private let reaperScheduled = Mutex(false)
+    private let reaperScheduled = LockedValue(false)
 
     /// - Parameters:
     ///   - watcher: nil disables snapshot reuse (every read is its own transaction).

@@ -2,7 +2,7 @@ import ContactStore
 import Dispatch
 import Logging
 import Redis
-import Synchronization
+import Locking
 
 /// Takes jobs from the queue and runs them, at least once each.
 ///
@@ -169,7 +169,7 @@ final class Worker {
 /// Every transition happens under one lock, so a stop is never missed: one that comes before
 /// the wait makes `begin` refuse, one that comes while connecting shuts the new socket down.
 final class IdleDescriptor: Sendable {
-    private let state = Mutex<(descriptor: Int32?, idle: Bool, stopped: Bool)>((nil, false, false))
+    private let state = LockedValue<(descriptor: Int32?, idle: Bool, stopped: Bool)>((nil, false, false))
 
     func connected(_ descriptor: Int32) {
         state.withLock { state in

@@ -1,13 +1,13 @@
 import Dispatch
-import Synchronization
+import Locking
 
 /// A one-way "please stop" flag that sleeping threads wake up for.
 public final class StopSignal: Sendable {
-    private let stopped = Mutex(false)
+    private let stopped = LockedValue(false)
     /// When `stop()` first ran (monotonic nanoseconds), 0 before.
-    private let stoppedAt = Mutex<UInt64>(0)
-    private let wakeups = Mutex<[DispatchSemaphore]>([])
-    private let onStop = Mutex<[@Sendable () -> Void]>([])
+    private let stoppedAt = LockedValue<UInt64>(0)
+    private let wakeups = LockedValue<[DispatchSemaphore]>([])
+    private let onStop = LockedValue<[@Sendable () -> Void]>([])
 
     /// A signal that has not fired yet.
     public init() {}
