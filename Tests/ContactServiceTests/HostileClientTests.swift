@@ -176,6 +176,61 @@ struct HostileClientTests {
             #expect(last < 1000, "every element of the abandoned batch ran")
         }
     }
+    @Test("a pipelined server.stats on a server with one reader is answered: its read uses the run's session")
+    func pipelinedStatsWithOneReader() throws {
+        try withRunningServer(arguments: ["--max-readers", "1"]) { server in
+            let client = try server.connect()
+            // The get takes the run's reader; the stats after it must read through it too.
+            try client.send(
+                #"{"jsonrpc":"2.0","id":1,"method":"contacts.get","params":["x"]}"# + "\n"
+                    + #"{"jsonrpc":"2.0","id":2,"method":"server.stats"}"#)
+            #expect(try client.readJSON()["id"] == 1)
+            #expect(try client.readJSON()["result"]?["store"]?["contacts"] == 0)
+        }
+    }
+
+    @Test("an error that would be over --max-response-bytes is replaced by -32003 as well")
+    func errorRepliesAreCapped() throws {
+        try withRunningServer(arguments: ["--max-response-bytes", "1024"]) { server in
+            let method = String(repeating: "m", count: 5000)
+            let client = try server.connect()
+            try client.send(#"{"jsonrpc":"2.0","id":4,"method":"\#(method)"}"#)
+            let line = try #require(try client.readLine())
+            let reply = try JSONReader.parse(Array(line.utf8))
+            #expect(reply.errorCode == -32003 && reply["id"] == 4)
+            #expect(line.utf8.count < 1024)
+        }
+    }
+
+    @Test("a client that leaves in the middle of a big reply leaves no unsent bytes counted")
+    func budgetIsReleasedWhenClientsLeave() throws {
+        try withRunningServer(arguments: ["--max-connection-output", "65536"]) { server in
+            try Self.seed(server, count: 100)
+            for _ in 0..<5 {
+                let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+                var address = sockaddr_un()
+                address.sun_family = sa_family_t(AF_UNIX)
+                withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                    server.socketPath.utf8CString.withUnsafeBytes { raw.copyMemory(from: $0) }
+                }
+                let connected = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                    }
+                }
+                #expect(connected == 0)
+                let batch = Array((Self.listBatch(100) + "\n").utf8)
+                _ = batch.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                var buffer = [UInt8](repeating: 0, count: 32 * 1024)
+                _ = read(fd, &buffer, buffer.count)  // a little of the reply, then gone
+                close(fd)
+            }
+            try waitUntil("every left connection's output is given back") {
+                let stats = try Self.stats(server)
+                return stats["connections"]?["open"] == 1 && stats["connections"]?["unsent_bytes"] == 0
+            }
+        }
+    }
 }
 
 /// A flag set once from another thread.

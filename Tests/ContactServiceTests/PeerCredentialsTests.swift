@@ -66,4 +66,22 @@ struct PeerCredentialsTests {
             #expect(result.err.contains("uid \(otherUser)"), "\(result.err)")
         }
     }
+
+    @Test("a client in the socket's group as a supplementary group is served by default (mode 0660)")
+    func supplementaryGroupServed() throws {
+        let directory = try TestServer.makeTemporaryDirectory()
+        guard chmod(directory.path, 0o755) == 0 else { throw TestFailure("cannot chmod \(directory.path)") }
+        let server = try TestServer(arguments: ["--socket-mode", "0660"], directory: directory)
+        defer { server.stop() }
+        var info = stat()
+        guard stat(server.socketPath, &info) == 0 else { throw TestFailure("cannot stat the socket") }
+        // Primary group 65534, the socket's group only as a supplementary one.
+        let result = try runProgram(
+            URL(fileURLWithPath: "/usr/bin/setpriv"),
+            ["--reuid", "\(otherUser)", "--regid", "\(otherUser)", "--groups", "\(info.st_gid)",
+             "socat", "-t", "5", "-", "UNIX-CONNECT:\(server.socketPath)"],
+            stdin: ping)
+        let answer = try JSONReader.parse(Array(result.out.utf8))
+        #expect(answer["result"]?["pong"] == true, "\(result.out)\(result.err)")
+    }
 }

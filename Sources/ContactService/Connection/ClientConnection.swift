@@ -191,13 +191,18 @@ final class ClientConnection: @unchecked Sendable {
     // MARK: Processing
 
     private func processLines() {
-        guard state != .closed, !awaitingDeferred else { return }
-        // Several requests at once (pipelining, a batch): they share one read session (one
-        // snapshot, one reader), passed to each of them.
-        if lines.count - nextLine > 1 || run?.isBatch == true {
-            withSession { session in processQueued(context: session) }
-        } else {
-            processQueued(context: nil)
+        guard state != .closed else { return }
+        // While a write is pending nothing runs, but reading must still pause at the input cap
+        // (the level-triggered read source would otherwise fire without end).
+        if !awaitingDeferred {
+            // Several requests at once (pipelining, a batch): they share one read session (one
+            // snapshot, one reader), passed to each of them; it takes a reader only when a read
+            // first uses it.
+            if lines.count - nextLine > 1 || run?.isBatch == true {
+                withSession { session in processQueued(context: session) }
+            } else {
+                processQueued(context: nil)
+            }
         }
         if nextLine == lines.count {
             lines.removeAll(keepingCapacity: lines.count < 64)
@@ -301,7 +306,9 @@ final class ClientConnection: @unchecked Sendable {
         guard state != .closed else { return }
         let sent: Int
         switch output.send(to: fd) {
-        case .broken:
+        case .broken(let partly):
+            // What went out before the peer broke is no longer unsent: give it back too.
+            if partly > 0 { settings.budget.release(partly) }
             peerGone = true
             closeNow()
             return

@@ -39,8 +39,8 @@ struct OutputQueue {
     enum SendResult {
         /// This many bytes went out (0: the socket is full).
         case sent(Int)
-        /// The peer is gone (EPIPE, ECONNRESET).
-        case broken
+        /// The peer is gone (EPIPE, ECONNRESET), after this many bytes went out in this call.
+        case broken(sent: Int)
     }
 
     /// Writes as much as the socket takes now, without blocking.
@@ -50,7 +50,7 @@ struct OutputQueue {
             let n = writeHead(fd)
             if n < 0 {
                 if errno == EAGAIN || errno == EWOULDBLOCK { break }
-                return .broken
+                return .broken(sent: total)
             }
             total += n
             consume(n)

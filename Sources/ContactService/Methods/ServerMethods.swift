@@ -72,7 +72,10 @@ enum ServerMethods {
         ) { params in
             guard params.problems.isEmpty else { return .error(params.error) }
             guard let stats else { return .error(.internalError("stats are not collected (--no-stats)")) }
-            return .result(JSONFragment(stats.snapshot(connections: connections.snapshot, unsentBytes: output.usedBytes, limits: limits, store: store, databasePath: databasePath)))
+            return .result(JSONFragment(stats.snapshot(
+                connections: connections.snapshot, unsentBytes: output.usedBytes, limits: limits,
+                // The request's read session, if any: a second reader on this thread could wait forever.
+                session: params.context as? ReadSession, store: store, databasePath: databasePath)))
         }
     }
 }

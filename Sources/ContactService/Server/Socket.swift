@@ -84,6 +84,22 @@ enum Socket {
     }
 
     /// The uid and gid of the process at the other end of a connected Unix socket (`SO_PEERCRED`).
+    /// The peer's supplementary groups (`SO_PEERGROUPS`, Linux 4.13 and later), as the kernel
+    /// recorded them when it connected; empty when they cannot be read.
+    static func peerGroups(_ fd: Int32) -> [gid_t] {
+        let optionPeerGroups: Int32 = 59  // SO_PEERGROUPS (asm-generic/socket.h); not in Glibc's Swift module
+        var groups = [gid_t](repeating: 0, count: 64)
+        var length = socklen_t(groups.count * MemoryLayout<gid_t>.size)
+        var rc = groups.withUnsafeMutableBytes { getsockopt(fd, SOL_SOCKET, optionPeerGroups, $0.baseAddress, &length) }
+        if rc != 0, errno == ERANGE {
+            // More than 64 groups: the kernel said how much room it needs.
+            groups = [gid_t](repeating: 0, count: Int(length) / MemoryLayout<gid_t>.size)
+            rc = groups.withUnsafeMutableBytes { getsockopt(fd, SOL_SOCKET, optionPeerGroups, $0.baseAddress, &length) }
+        }
+        guard rc == 0 else { return [] }
+        return Array(groups.prefix(Int(length) / MemoryLayout<gid_t>.size))
+    }
+
     static func peerCredentials(_ fd: Int32) -> (uid: uid_t, gid: gid_t)? {
         // struct ucred (pid, uid, gid: three 32-bit fields) is hidden behind _GNU_SOURCE in Glibc's
         // Swift module, so read it into three words.

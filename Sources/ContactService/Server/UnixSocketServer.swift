@@ -160,6 +160,9 @@ public final class UnixSocketServer: @unchecked Sendable {
 
     /// Accepts again unless shut down, backing off, or out of room. On `acceptQueue`.
     private func resumeAccepting() {
+        // A refill that found the process out of descriptors is retried here, whenever
+        // descriptors may have come free (a connection or a refusal closed, a back-off ended).
+        reserve.refill()
         guard acceptSuspended, !backingOff, hasRoom, phase.withLock({ $0 == .running }) else { return }
         acceptSuspended = false
         acceptSource.resume()
@@ -204,7 +207,18 @@ public final class UnixSocketServer: @unchecked Sendable {
     }
 
     /// Sends `error` to `fd` and closes it (see `ConnectionRefusal`), holding a refusal slot meanwhile.
+    /// When every slot is taken (a flood of refused clients), the line is written and the
+    /// connection closed at once, without the drain: refused clients never take the room that
+    /// allowed ones need.
     private func refuse(_ fd: Int32, _ error: RPCError, onClosed: @escaping @Sendable () -> Void = {}) {
+        guard refusing < Self.refusalSlots else {
+            let line = RPCDispatcher.errorLine(error)
+            // A fresh socket's send buffer is empty: the short line fits without blocking.
+            _ = line.withUnsafeBytes { Socket.writeSome(fd, $0) }
+            close(fd)
+            onClosed()
+            return
+        }
         refusing += 1
         _ = ConnectionRefusal(fd: fd, error: error, queue: acceptQueue) { [self] in
             refusing -= 1
@@ -229,13 +243,15 @@ public final class UnixSocketServer: @unchecked Sendable {
 
     private func admit(_ fd: Int32) {
         let peer = Socket.peerCredentials(fd)
-        guard let peer, peers.allows(uid: peer.uid, gid: peer.gid) else { return refusePeer(fd, uid: peer?.uid) }
+        guard let peer, peers.allows(uid: peer.uid, gid: peer.gid, groups: { Socket.peerGroups(fd) }) else {
+            return refusePeer(fd, uid: peer?.uid)
+        }
         let open = connections.withLock { $0.count }
         guard open < maxConnections else {
             refuseBusy(
                 fd, "too many connections (--max-connections \(maxConnections))",
                 data: ["reason": "too_many_connections", "max_connections": .number(JSONNumber(maxConnections))])
-            logger.warning("refused a connection: \(maxConnections) already open")
+            limits.record(.refusedTooManyConnections, "refused a connection: \(maxConnections) already open")
             return
         }
         counters.opened()

@@ -5,6 +5,8 @@ import Locking
 /// Every limit or fault the server enforces or meets, counted for `server.stats` (under
 /// `limits`) and logged at most once a minute per cause, so a hostile client cannot fill the log.
 public enum LimitEvent: String, CaseIterable, Sendable {
+    /// A connection over `--max-connections` was refused (also counted in `connections.refused`).
+    case refusedTooManyConnections = "refused_too_many_connections"
     /// A peer whose uid/gid is not allowed (`--allow-uid`, `--allow-gid`) was refused.
     case refusedPeerCredentials = "refused_peer_credentials"
     /// A connection whose unsent output did not move for `--write-timeout` was closed.

@@ -53,7 +53,8 @@ final class ServerStats: Sendable {
 
     /// The `server.stats` result.
     func snapshot(
-        connections: (open: Int, accepted: Int, refused: Int), unsentBytes: Int, limits: LimitEvents, store: ContactStore,
+        connections: (open: Int, accepted: Int, refused: Int), unsentBytes: Int, limits: LimitEvents,
+        session: ReadSession?, store: ContactStore,
         databasePath: String
     ) -> JSONValue {
         let now = MonotonicClock.nanoseconds()
@@ -91,7 +92,7 @@ final class ServerStats: Sendable {
             "errors": .object(errorObject),
             "limits": .object(limitObject),
             "store": [
-                "contacts": .number(JSONNumber(Int((try? store.count()) ?? -1))),
+                "contacts": .number(JSONNumber(Int((try? store.count(in: session)) ?? -1))),
                 "db_bytes": .number(JSONNumber(fileSize(databasePath))),
                 "wal_bytes": .number(JSONNumber(fileSize(databasePath + "-wal"))),
                 "writer_queue_depth": .number(JSONNumber(writer.queueDepth)),

@@ -148,9 +148,9 @@ public final class ContactStore: Sendable {
     }
 
     /// Runs `body` with a read session: every read given it shares one snapshot (one SQLite read
-    /// transaction) and one reader. The server opens one for a run of pipelined requests or a
-    /// batch; writes are unaffected. The session is nil when no reader could be had.
-    public func withReadSession<T>(_ body: (ReadSession?) -> T) -> T {
+    /// transaction) and one reader, taken at the first read. The server opens one for a run of
+    /// pipelined requests or a batch; writes are unaffected.
+    public func withReadSession<T>(_ body: (ReadSession) -> T) -> T {
         readers.withSession(body)
     }
 

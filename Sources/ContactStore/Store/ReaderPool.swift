@@ -20,7 +20,7 @@ import Glibc
 /// writer resets a large WAL (`withoutSnapshotReuse`).
 final class ReaderPool: Sendable {
     /// A reader, with its open snapshot if it has one.
-    private struct Entry: @unchecked Sendable {
+    struct Entry: @unchecked Sendable {
         // @unchecked Sendable: an entry is owned by whoever popped it (or by the locked state).
         let reader: SQLiteConnection
         var snapshot: (header: WALChangeWatcher.Header, since: UInt64)?
@@ -146,7 +146,9 @@ final class ReaderPool: Sendable {
         in session: ReadSession? = nil, _ body: (SQLiteConnection) throws(StoreError) -> T
     ) throws(StoreError) -> T {
         if file.isReplaced { throw .databaseReplaced(path: file.path) }
-        if let session, session.isOpen, session.pool == ObjectIdentifier(self) { return try body(session.reader) }
+        if let session, session.isOpen, session.pool == ObjectIdentifier(self) {
+            return try body(try reader(of: session))
+        }
         var entry = try checkout()
         do {
             let result = try body(entry.reader)
@@ -161,23 +163,30 @@ final class ReaderPool: Sendable {
     }
 
     /// Runs `body` with a session: one reader and one read transaction (one snapshot) for every
-    /// read given it. Nil when no reader could be had (each read then takes its own).
-    func withSession<T>(_ body: (ReadSession?) -> T) -> T {
-        guard var entry = try? checkout() else { return body(nil) }
-        if entry.snapshot == nil {
-            // No snapshot reuse: open a transaction just for this scope.
-            guard (try? entry.reader.statement("BEGIN").run()) != nil else {
-                checkin(entry)
-                return body(nil)
-            }
-        }
-        let session = ReadSession(reader: entry.reader, pool: ObjectIdentifier(self))
+    /// read given it. The reader is taken only when a read first uses the session, so a run of
+    /// requests that reads nothing (writes, or a run that pauses at once) holds no reader.
+    func withSession<T>(_ body: (ReadSession) -> T) -> T {
+        let session = ReadSession(pool: ObjectIdentifier(self))
         defer {
             session.isOpen = false
-            if entry.snapshot == nil, entry.reader.isInTransaction { end(&entry) }
-            checkin(entry)
+            if var entry = session.entry {
+                session.entry = nil
+                if entry.snapshot == nil, entry.reader.isInTransaction { end(&entry) }
+                checkin(entry)
+            }
         }
         return body(session)
+    }
+
+    /// The session's reader, checked out (with a read transaction begun) on first use.
+    private func reader(of session: ReadSession) throws(StoreError) -> SQLiteConnection {
+        if let entry = session.entry { return entry.reader }
+        let entry = try checkout()
+        // Without snapshot reuse, a transaction just for this session; if it cannot begin, the
+        // reads still run, each in its own.
+        if entry.snapshot == nil { _ = try? entry.reader.statement("BEGIN").run() }
+        session.entry = entry
+        return entry.reader
     }
 
     /// Ends idle snapshots older than the warm period; runs again while any remain.

@@ -200,7 +200,7 @@ public final class RPCDispatcher: Sendable {
     private func invalid(_ reason: String, id: RPCID, framing: Framing, idReadable: Bool = true) -> Outcome {
         // Invalid requests are answered even without an id: the spec's examples answer `[1,2,3]`.
         observer?.completed(nil, idReadable ? id : nil, 0, -32600)
-        return .response(Self.format(.failure(.invalidRequest(reason)), id: id, framing: framing))
+        return .response(format(.failure(.invalidRequest(reason)), id: id, framing: framing))
     }
 
     /// The one place a finished request is counted and formatted; a response over the limit
@@ -217,13 +217,18 @@ public final class RPCDispatcher: Sendable {
             observer.completed(method, id, MonotonicClock.nanoseconds() - started, code)
         }
         guard let id else { return nil }
-        return Self.format(result, id: id, framing: framing)
+        return format(result, id: id, framing: framing)
     }
 
-    private static func format(_ result: Result<JSONFragment, RPCError>, id: RPCID, framing: Framing) -> [UInt8] {
+    /// The framed response; an error that echoes so much of the request (a huge method name)
+    /// that it passes `maxResponseBytes` becomes `-32003` too, so no reply is ever over it.
+    private func format(_ result: Result<JSONFragment, RPCError>, id: RPCID, framing: Framing) -> [UInt8] {
         var writer = JSONWriter()
         if let lead = framing.lead { writer.bytes.append(lead) }
-        write(result, id: id, to: &writer)
+        Self.write(result, id: id, to: &writer)
+        if case .failure(let error) = result, error.code != -32003, writer.bytes.count > limits.maxResponseBytes {
+            return format(.failure(.responseTooLarge(limit: limits.maxResponseBytes)), id: id, framing: framing)
+        }
         if let trail = framing.trail { writer.bytes.append(trail) }
         return writer.bytes
     }

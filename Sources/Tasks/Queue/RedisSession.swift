@@ -154,6 +154,9 @@ final class RedisSession {
 
     private func connected(connectTimeout: Double) throws(RedisError) -> RedisConnection {
         if let connection, !connection.isBroken { return connection }
+        // A broken connection is dropped through `reset`, so whoever may interrupt its descriptor
+        // forgets it before it is closed (and its number reused by another socket).
+        if connection != nil { reset() }
         let fresh = try RedisConnection(url: url, connectTimeout: connectTimeout, readTimeout: readTimeout)
         connection = fresh
         onConnect?(fresh.descriptor)
