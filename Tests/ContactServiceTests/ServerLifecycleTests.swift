@@ -96,7 +96,7 @@ struct ServerLifecycleTests {
             answered += 1
         }
         #expect(try idle.readLine() == nil)
-        #expect(server.stop() == 0)
+        #expect(server.waitForExit() == 0)
         #expect(!FileManager.default.fileExists(atPath: server.socketPath))
         // Everything acknowledged is in the database.
         let again = try TestServer(directory: server.directory)

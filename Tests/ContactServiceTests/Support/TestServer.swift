@@ -61,6 +61,14 @@ final class TestServer: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// Waits for the process to exit by itself (after a signal already sent); returns its status.
+    /// Unlike `stop`, it sends nothing: a second SIGTERM during a drain exits at once with 143.
+    @discardableResult
+    func waitForExit() -> Int32 {
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
     /// Everything the server wrote to stderr (call after it exited).
     func stderrText() -> String {
         String(decoding: stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
