@@ -101,8 +101,9 @@ public enum ContactMethods {
             if after == nil { reader.problem("cursor", "is not a cursor this server issued") }
         }
         let prefix = reader.string("username_prefix", required: false)
-        if let prefix, prefix.unicodeScalars.count > Validation.maxUsernameLength {
-            reader.problem("username_prefix", "must be at most \(Validation.maxUsernameLength) characters")
+        // Bytes, not characters: usernames are ASCII, so a longer prefix could match nothing.
+        if let prefix, prefix.utf8.count > Validation.maxUsernameLength {
+            reader.problem("username_prefix", "must be at most \(Validation.maxUsernameLength) bytes of UTF-8")
         }
         let email = reader.string("email", required: false)
         guard reader.problems.isEmpty else { return .error(reader.error) }
