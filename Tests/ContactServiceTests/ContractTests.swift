@@ -102,3 +102,25 @@ struct ContractTests {
         }
     }
 }
+
+@Suite("Unicode NFC on input")
+struct NormalisationTests {
+    @Test("an address written in NFD is the address another contact owns in NFC, and is stored in NFC")
+    func emailsAreNormalised() throws {
+        try withRunningServer { server in
+            let client = try server.connect()
+            let nfc = "\u{E9}@x.com", nfd = "e\u{301}@x.com"
+            let created = try client.request(
+                "contacts.create", ["username": "one", "first_name": "Rene\u{301}", "last_name": "L", "emails": [.string(nfd)]])
+            #expect(created["result"]?["emails"]?[0]?.stringValue.map { Array($0.utf8) } == Array(nfc.utf8))
+            #expect(created["result"]?["first_name"]?.stringValue.map { Array($0.utf8) } == Array("Ren\u{E9}".utf8))
+            let second = try client.request("contacts.create", ["username": "two", "first_name": "T", "last_name": "W", "emails": [.string(nfc)]])
+            #expect(second.errorCode == 409)
+            #expect(second["error"]?["data"]?["reason"] == "email_taken")
+            let found = try client.request("contacts.list", ["email": .string(nfd)])
+            #expect(found["result"]?["contacts"]?[0]?["username"] == "one")
+            let removed = try client.request("contacts.update", ["username": "one", "remove_emails": [.string(nfc)]])
+            #expect(removed["result"]?["emails"] == [])
+        }
+    }
+}

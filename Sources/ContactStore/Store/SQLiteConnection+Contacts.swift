@@ -43,7 +43,7 @@ extension SQLiteConnection {
                 statement.bind(lower, at: 2)
                 statement.bind(lower + "\u{7F}", at: 3)
             }
-            if let email = query.email { statement.bind(Email(address: email).key, at: 4) }
+            if let email = query.email { statement.bind(Email(address: Validation.nfc(email)).key, at: 4) }
             statement.bind(Int64(query.limit + 1), at: 5)
             var contacts: [Contact] = []
             while try statement.step() {
