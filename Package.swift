@@ -28,6 +28,13 @@ let package = Package(
             providers: [.apt(["libhiredis-dev"])]
         ),
         .target(name: "ContactPaths"),
+        .target(
+            name: "CommandLineConventions",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(name: "MonotonicClock"),
         .target(name: "UnixSocketAddress"),
         .target(name: "Redis", dependencies: ["CHiredis"]),
@@ -51,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "contactsd",
             dependencies: [
-                "ContactService", "ContactPaths", "ContactsLogging",
+                "ContactService", "ContactPaths", "ContactsLogging", "CommandLineConventions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -59,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "contacts-tasks",
             dependencies: [
-                "Tasks", "Redis", "ContactStore", "ContactPaths", "JSONRPC", "ContactsLogging",
+                "Tasks", "Redis", "ContactStore", "ContactPaths", "JSONRPC", "ContactsLogging", "CommandLineConventions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -67,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "contacts",
             dependencies: [
-                "ContactClient", "ContactPaths", "JSONRPC", "MonotonicClock",
+                "ContactClient", "ContactPaths", "JSONRPC", "MonotonicClock", "CommandLineConventions", "UnixSocketAddress",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -83,6 +90,7 @@ let package = Package(
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"], exclude: ["JSONTestSuite"]),
         .testTarget(name: "ContactStoreTests", dependencies: ["ContactStore", "TestSupport"]),
         .testTarget(name: "ContactPathsTests", dependencies: ["ContactPaths"]),
+        .testTarget(name: "CommandLineConventionsTests", dependencies: ["CommandLineConventions"]),
         .testTarget(
             name: "TasksTests", dependencies: ["Tasks", "Redis", "ContactStore", "TestSupport", "contacts-tasks"]
         ),
@@ -90,6 +98,7 @@ let package = Package(
             name: "ContactServiceTests",
             dependencies: [
                 "ContactService", "ContactStore", "ContactClient", "JSONRPC", "TestSupport", "contactsd", "contacts",
+                "contacts-tasks",
             ]
         ),
     ]

@@ -12,6 +12,10 @@ extension ContactsCLI {
         @Option(help: "Continue from a page's next_cursor.") var cursor: String?
         @Flag(help: "Follow cursors to the end, printing page by page (with --json: one contact per line).") var all = false
 
+        func validate() throws {
+            try UsageCheck.limit(limit)
+        }
+
         func run() throws {
             try global.withClient { client throws(ClientError) in
                 var cursor = self.cursor
@@ -38,14 +42,40 @@ extension ContactsCLI {
                         } else if !records.isEmpty {
                             Terminal.output(Render.table(records, header: first))
                         }
-                        if !all, let cursor { Terminal.output(Terminal.dim("more: contacts list --cursor \(cursor)")) }
+                        // On stderr, so `contacts list | wc -l` counts contacts only.
+                        if !all, let cursor { Terminal.error(Terminal.dim("more: " + nextPageCommand(cursor: cursor))) }
                     }
                     first = false
                 } while all && cursor != nil
             }
         }
     }
+}
 
+extension ContactsCLI.List {
+    /// The command that lists the next page of this same query: its filters, limit and socket.
+    func nextPageCommand(cursor: String) -> String {
+        var words = ["contacts", "list"]
+        if let socket = global.socket { words += ["--socket", socket] }
+        if let limit { words += ["--limit", String(limit)] }
+        if let prefix { words += ["--prefix", prefix] }
+        if let email { words += ["--email", email] }
+        words += ["--cursor", cursor]
+        return words.map(shellQuoted).joined(separator: " ")
+    }
+}
+
+/// `word` as one shell word: as is when it holds only safe characters, else in single quotes.
+func shellQuoted(_ word: String) -> String {
+    let safe = word.utf8.allSatisfy { byte in
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || Array("-_./@+:,=".utf8).contains(byte)
+    }
+    if safe && !word.isEmpty { return word }
+    return "'" + word.replacing("'", with: #"'\''"#) + "'"
+}
+
+extension ContactsCLI {
     struct Get: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one contact.")
         @Argument(help: "The username (case-insensitive).") var username: String
@@ -65,6 +95,11 @@ extension ContactsCLI {
         @Option(help: "Last name.") var last: String
         @Option(help: "An email address (repeat for more).") var email: [String] = []
         @OptionGroup var global: GlobalOptions
+
+        func validate() throws {
+            try UsageCheck.name(first, flag: "--first")
+            try UsageCheck.name(last, flag: "--last")
+        }
 
         func run() throws {
             try show(global) { client throws(ClientError) in
@@ -94,6 +129,9 @@ extension ContactsCLI {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
+            try UsageCheck.name(first, flag: "--first")
+            try UsageCheck.name(last, flag: "--last")
+            try UsageCheck.version(ifVersion)
             if first == nil && last == nil && rename == nil && email.isEmpty && addEmail.isEmpty && removeEmail.isEmpty {
                 throw ValidationError("nothing to change: give --first, --last, --rename, --email, --add-email or --remove-email")
             }
@@ -124,6 +162,10 @@ extension ContactsCLI {
         @Option(help: "Fail with a conflict unless the contact is at this version.") var ifVersion: Int?
         @OptionGroup var global: GlobalOptions
 
+        func validate() throws {
+            try UsageCheck.version(ifVersion)
+        }
+
         func run() throws {
             var params = JSONObject()
             params.append("username", .string(username))
@@ -147,7 +189,8 @@ extension ContactsCLI {
                 or batches from stdin, one per line, and prints each response line as it comes \
                 (exit 1 if any response is an error).
                 """)
-        @Argument(help: "The method, or - to read raw request lines from stdin.") var method: String
+        @Argument(help: "The method, or - to read raw request lines from stdin.", completion: .list(knownMethods))
+        var method: String
         @Argument(help: "Params as JSON: an object (by name) or an array (by position).") var params: String?
         @OptionGroup var global: GlobalOptions
 
@@ -210,5 +253,24 @@ private func show(_ global: GlobalOptions, _ call: (ContactClient) throws(Client
         Terminal.output(Render.record(record))
     } else {
         Terminal.output(Render.prettyJSON(result))
+    }
+}
+
+/// Checks of flag values that need no server: a usage error (exit 2) naming the flag, before
+/// anything is sent, so exit 1 stays for the server's answers. The bounds are protocol.md's.
+enum UsageCheck {
+    static func limit(_ limit: Int?) throws {
+        guard let limit, !(1...1000).contains(limit) else { return }
+        throw ValidationError("--limit must be 1 to 1000")
+    }
+
+    static func version(_ version: Int?) throws {
+        guard let version, !(1...9_007_199_254_740_991).contains(version) else { return }
+        throw ValidationError("--if-version must be 1 to 9007199254740991")
+    }
+
+    static func name(_ name: String?, flag: String) throws {
+        guard let name, name.unicodeScalars.allSatisfy(\.properties.isWhitespace) else { return }
+        throw ValidationError("\(flag) must not be empty")
     }
 }

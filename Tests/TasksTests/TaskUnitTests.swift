@@ -7,18 +7,6 @@ import Testing
 
 @Suite("task runner building blocks")
 struct TaskUnitTests {
-    @Test("durations accept ms, s, m, h and plain seconds", arguments: [
-        ("500ms", 500), ("15s", 15_000), ("1m", 60_000), ("1h", 3_600_000), ("2", 2000), ("0.25", 250),
-    ] as [(String, Int64)])
-    func durations(text: String, milliseconds: Int64) {
-        #expect(TaskDuration(parsing: text)?.milliseconds == milliseconds)
-    }
-
-    @Test("malformed durations are refused", arguments: ["", "s", "-1s", "1d", "abc", "1.2.3s", "1 s"])
-    func badDurations(text: String) {
-        #expect(TaskDuration(parsing: text) == nil)
-    }
-
     @Test("Redis URLs: TCP with password and db, and Unix sockets with db")
     func redisURLs() throws {
         let tcp = try RedisURL("redis://:secret@cache.local:6380/3")

@@ -26,7 +26,11 @@ public enum ContactMethods {
                     RPCParam("limit", schema: S.limit, summary: "Contacts per page."),
                     RPCParam("cursor", schema: ["type": ["string", "null"]], summary: "next_cursor of the previous page."),
                     RPCParam(
-                        "username_prefix", schema: ["type": "string", "maxLength": .number(JSONNumber(Validation.maxUsernameLength))],
+                        "username_prefix",
+                        schema: [
+                            "type": "string", "maxLength": .number(JSONNumber(Validation.maxUsernameLength)),
+                            "description": "At most 64 bytes of UTF-8 (maxLength counts characters).",
+                        ],
                         summary: "Only usernames starting with this, literally and case-insensitively."),
                     RPCParam("email", schema: ["type": "string"], summary: "Only the contact owning this address."),
                 ],
