@@ -11,6 +11,7 @@ extension ContactsCLI {
         @Option(help: "Only the contact that owns this address.") var email: String?
         @Option(help: "Continue from a page's next_cursor.") var cursor: String?
         @Flag(help: "Follow cursors to the end, printing page by page (with --json: one contact per line).") var all = false
+        @Flag(help: "Show every value whole, even past the terminal's width.") var wide = false
 
         func validate() throws {
             try UsageCheck.limit(limit)
@@ -20,6 +21,8 @@ extension ContactsCLI {
             try global.withClient { client throws(ClientError) in
                 var cursor = self.cursor
                 var first = true
+                // Set by the first page, so every page of --all lines up with it.
+                var widths: [Int]?
                 repeat {
                     var params = JSONObject()
                     if let limit { params.append("limit", .number(JSONNumber(limit))) }
@@ -40,7 +43,14 @@ extension ContactsCLI {
                         if first && records.isEmpty {
                             Terminal.output(Terminal.dim("no contacts"))
                         } else if !records.isEmpty {
-                            Terminal.output(Render.table(records, header: first))
+                            if !Terminal.isTTY {
+                                Terminal.output(Render.tabSeparated(records, header: first))
+                            } else {
+                                let columns =
+                                    widths ?? Render.widths(records, fitting: Terminal.columns, wide: wide, fill: all)
+                                widths = columns
+                                Terminal.output(Render.table(records, widths: columns, header: first, wide: wide))
+                            }
                         }
                         // On stderr, so `contacts list | wc -l` counts contacts only.
                         if !all, let cursor { Terminal.error(Terminal.dim("more: " + nextPageCommand(cursor: cursor))) }

@@ -99,3 +99,76 @@ struct CLIContractTests {
         #expect(readme.contains("`methods --json`: the whole\n  `rpc.discover` document"))
     }
 }
+
+/// `contacts list` tables on a terminal (a pseudo-terminal from util-linux `script`) and in a pipe.
+@Suite("tables by display width, fitted to the terminal")
+struct TableTests {
+    /// Display width as a terminal shows it, for the characters these tests use.
+    static func width(_ text: Substring) -> Int {
+        text.reduce(0) { total, character in
+            let value = character.unicodeScalars.first!.value
+            return total + ((0x4E00...0x9FFF).contains(value) || value >= 0x1F300 ? 2 : 1)
+        }
+    }
+
+    /// `contacts ARGS` on a terminal `columns` wide: its lines, without escapes and carriage returns.
+    static func onTerminal(_ arguments: [String], columns: Int) throws -> [Substring] {
+        let command = ([contactsBinary.path] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        let result = try runProgram(
+            URL(fileURLWithPath: "/usr/bin/script"), ["-qc", command, "/dev/null"], environment: ["COLUMNS": "\(columns)"])
+        return result.out.replacing(/\u{1B}\[[0-9;]*m/, with: "").replacing("\r\n", with: "\n")
+            .split(separator: "\n").filter { !$0.hasPrefix("more: ") }
+    }
+
+    /// Where each line's last column (VERSION) starts, in display columns.
+    static func lastColumnStarts(_ lines: [Substring]) -> [Int] {
+        lines.map { line in width(line[..<line.lastIndex(of: " ")!]) + 1 }
+    }
+
+    static func withPeople(_ body: (TestServer) throws -> Void) throws {
+        try withRunningServer { server in
+            let people = [
+                ["emo", "--first", "😀😀", "--last", "Zoë"],
+                ["mary", "--first", "Mary Ann", "--last", "山田太郎", "--email", "mary.ann.with.a.rather.long.address@example.com"],
+                ["zed", "--first", "Zed", "--last", "Z"],
+            ]
+            for person in people {
+                #expect(try runCLI(["create"] + person + ["--socket", server.socketPath]).status == 0)
+            }
+            try body(server)
+        }
+    }
+
+    @Test("piped, list prints tab-separated rows under a header, nothing padded or cut")
+    func pipedIsTabSeparated() throws {
+        try Self.withPeople { server in
+            let lines = try runCLI(["list", "--socket", server.socketPath]).out.split(separator: "\n")
+            #expect(lines.first == "USERNAME\tFIRST\tLAST\tEMAILS\tVERSION")
+            let mary = try #require(lines.first { $0.hasPrefix("mary\t") })
+            #expect(mary.split(separator: "\t").map(String.init) == ["mary", "Mary Ann", "山田太郎", "mary.ann.with.a.rather.long.address@example.com", "1"])
+        }
+    }
+
+    @Test("on a terminal, columns line up by display width and the table fits, cut with …; --wide shows all")
+    func terminalTablesFit() throws {
+        try Self.withPeople { server in
+            let wide = try Self.onTerminal(["list", "--socket", server.socketPath], columns: 200)
+            #expect(Set(Self.lastColumnStarts(wide)).count == 1, "\(wide)")
+            let narrow = try Self.onTerminal(["list", "--socket", server.socketPath], columns: 50)
+            #expect(narrow.allSatisfy { Self.width($0) <= 50 }, "\(narrow)")
+            #expect(narrow.contains { $0.contains("…") })
+            #expect(Set(Self.lastColumnStarts(narrow)).count == 1, "\(narrow)")
+            let whole = try Self.onTerminal(["list", "--wide", "--socket", server.socketPath], columns: 50)
+            #expect(whole.contains { $0.contains("mary.ann.with.a.rather.long.address@example.com") })
+        }
+    }
+
+    @Test("every page of list --all keeps the widths of the first")
+    func allPagesKeepWidths() throws {
+        try Self.withPeople { server in
+            let lines = try Self.onTerminal(["list", "--all", "--limit", "1", "--socket", server.socketPath], columns: 60)
+            #expect(lines.count == 4, "\(lines)")
+            #expect(Set(Self.lastColumnStarts(lines)).count == 1, "\(lines)")
+        }
+    }
+}
