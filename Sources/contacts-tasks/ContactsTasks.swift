@@ -56,8 +56,11 @@ struct SharedOptions: ParsableArguments {
     @Option(help: "How often purge-expired runs.")
     var purgeEvery: DurationArgument = DurationArgument(seconds: 1)
 
-    @Option(help: "Contacts older than this are purged.")
+    @Option(help: "Contacts older than this are purged: every one, the user's own included, unless --purge-scope generated.")
     var maxAge: DurationArgument = DurationArgument(seconds: 60)
+
+    @Option(help: "Which contacts older than --max-age purge-expired removes: all (yours too), or generated (only those create-random made).")
+    var purgeScope: PurgeScope = .all
 
     @Option(help: "Prefix of every Redis key, so several deployments or tests can share one Redis.")
     var queuePrefix: String = "contacts-tasks"
@@ -102,6 +105,7 @@ struct SharedOptions: ParsableArguments {
         configuration.createEvery = TaskDuration(milliseconds: createEvery.milliseconds)
         configuration.purgeEvery = TaskDuration(milliseconds: purgeEvery.milliseconds)
         configuration.maxAge = TaskDuration(milliseconds: maxAge.milliseconds)
+        configuration.purgeScope = purgeScope
         configuration.queuePrefix = queuePrefix
         configuration.visibilityTimeout = TaskDuration(milliseconds: visibilityTimeout.milliseconds)
         configuration.maxAttempts = maxAttempts
@@ -285,3 +289,4 @@ func withQueue<T>(
 }
 
 extension LogFormat: ExpressibleByArgument {}
+extension PurgeScope: ExpressibleByArgument {}

@@ -1,7 +1,9 @@
 import ContactStore
+import Foundation
 import Logging
 import Redis
 import Testing
+import TestSupport
 
 @testable import Tasks
 
@@ -72,6 +74,25 @@ struct TaskUnitTests {
         let executor = TaskExecutor(store: store, maxAge: .seconds(60), logger: Logger(label: "test"))
         #expect(try executor.contact(for: "create-random:42") == executor.contact(for: "create-random:42"))
         #expect(try executor.contact(for: "create-random:42").username != executor.contact(for: "create-random:43").username)
+    }
+
+    @Test(
+        "purge-expired removes the user's own contacts by default, and only generated ones with --purge-scope generated",
+        arguments: [PurgeScope.all, .generated])
+    func purgeScope(scope: PurgeScope) throws {
+        let directory = try makeTemporaryDirectory(prefix: "scope")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try ContactStore(path: directory.appendingPathComponent("c.db").path)
+        defer { store.close() }
+        let executor = TaskExecutor(
+            store: store, maxAge: TaskDuration(milliseconds: 1), purgeScope: scope, logger: Logger(label: "test"))
+        _ = try store.create(NewContact(username: "ada", firstName: "Ada", lastName: "L", emails: []))
+        _ = try executor.run(Job(id: "create-random:1", task: .createRandom, attempts: 0, token: "t"))
+        #expect(try store.count() == 2)
+        Thread.sleep(forTimeInterval: 0.01)
+        _ = try executor.run(Job(id: "purge-expired:2", task: .purgeExpired, attempts: 0, token: "t"))
+        let left = try store.list(ListQuery()).contacts.map(\.username)
+        #expect(left == (scope == .all ? [] : ["ada"]))
     }
 
     @Test("backoff grows exponentially up to the cap, with jitter in the upper half")

@@ -109,7 +109,8 @@ extension SQLiteConnection {
         }
     }
 
-    func insertContact(_ new: NewContact, now: Timestamp) throws(StoreError) -> Contact {
+    /// Inserts a new contact; `generated` marks one the task runner made (schema version 6).
+    func insertContact(_ new: NewContact, now: Timestamp, generated: Bool = false) throws(StoreError) -> Contact {
         try StoreError.translating {
             if try contactID(username: new.username) != nil { throw StoreError.usernameTaken(username: new.username) }
             try checkEmailsFree(new.emails, for: nil)
@@ -118,10 +119,10 @@ extension SQLiteConnection {
             // keys (the sqlite3 shell's default) can never attach to a new contact.
             let id = try withStatement(
                 """
-                INSERT INTO contacts (id, username, first_name, last_name, created_at, updated_at, version, emails)
+                INSERT INTO contacts (id, username, first_name, last_name, created_at, updated_at, version, emails, generated)
                 VALUES (
                     max(ifnull((SELECT max(id) FROM contacts), 0), ifnull((SELECT max(contact_id) FROM emails), 0)) + 1,
-                    ?1, ?2, ?3, ?4, ?4, 1, ?5)
+                    ?1, ?2, ?3, ?4, ?4, 1, ?5, ?6)
                 RETURNING id
                 """
             ) { statement throws(SQLiteError) in
@@ -130,6 +131,7 @@ extension SQLiteConnection {
                 statement.bind(new.lastName, at: 3)
                 statement.bind(now.milliseconds, at: 4)
                 statement.bind(Self.storedEmails(new.emails.map(\.address)), at: 5)
+                statement.bind(generated ? 1 : 0, at: 6)
                 guard try statement.step() else {
                     throw SQLiteError(code: 1 /* SQLITE_ERROR */, message: "INSERT returned no id", sql: statement.sql)
                 }
@@ -233,11 +235,13 @@ extension SQLiteConnection {
         }
     }
 
-    /// Deletes up to `limit` contacts created before `cutoff`; returns how many went.
-    func purgeContacts(createdBefore cutoff: Timestamp, limit: Int) throws(StoreError) -> Int {
+    /// Deletes up to `limit` contacts created before `cutoff` (with `onlyGenerated`, only those
+    /// the task runner made); returns how many went.
+    func purgeContacts(createdBefore cutoff: Timestamp, limit: Int, onlyGenerated: Bool = false) throws(StoreError) -> Int {
         do throws(SQLiteError) {
+            let filter = onlyGenerated ? " AND generated = 1" : ""
             let statement = try statement(
-                "DELETE FROM contacts WHERE username IN (SELECT username FROM contacts WHERE created_at < ?1 LIMIT ?2)")
+                "DELETE FROM contacts WHERE username IN (SELECT username FROM contacts WHERE created_at < ?1\(filter) LIMIT ?2)")
             statement.bind(cutoff.milliseconds, at: 1)
             statement.bind(Int64(limit), at: 2)
             try statement.run()

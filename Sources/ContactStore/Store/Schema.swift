@@ -56,6 +56,9 @@ enum Schema {
         """),
         // 5: names and addresses in Unicode NFC, as they are now normalised on input.
         .code(normaliseToNFC),
+        // 6: which contacts contacts-tasks made (`--purge-scope generated` purges only those).
+        // Adding a column with a constant default rewrites nothing.
+        .sql("ALTER TABLE contacts ADD COLUMN generated INTEGER NOT NULL DEFAULT 0;"),
     ]
 
     /// Version 5: rewrites the names and addresses stored before input was normalised to NFC, so

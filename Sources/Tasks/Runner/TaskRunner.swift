@@ -54,7 +54,9 @@ public final class TaskRunner: Sendable {
         if roles.contains(.worker) {
             let opened = try ContactStore(path: configuration.databasePath)
             store = opened
-            let executor = TaskExecutor(store: opened, maxAge: configuration.maxAge, seed: configuration.seed, logger: logger)
+            let executor = TaskExecutor(
+                store: opened, maxAge: configuration.maxAge, seed: configuration.seed,
+                purgeScope: configuration.purgeScope, logger: logger)
             for index in 0..<configuration.concurrency {
                 let worker = Worker(
                     configuration: configuration, executor: executor, stop: stopSignal, logger: logger,
@@ -69,6 +71,7 @@ public final class TaskRunner: Sendable {
             "redis": "\(configuration.redis)", "database": "\(configuration.databasePath)",
             "prefix": "\(configuration.queuePrefix)",
         ])
+        if roles.contains(.worker) { logger.notice("\(configuration.purgeNotice)") }
         done.wait()
         store?.close()
         logger.info("stopped cleanly")
