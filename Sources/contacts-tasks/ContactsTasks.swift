@@ -172,7 +172,7 @@ extension ContactsTasks {
 
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show queue depth, jobs in flight, dead jobs and each periodic task's state (with skipped ticks).")
+            abstract: "Show queue depth, jobs in flight, dead jobs, each periodic task's state and the live beats and workers (exit 1 when none is alive).")
         @OptionGroup var options: SharedOptions
         @Flag(help: "Print JSON for scripts.") var json = false
 
@@ -182,6 +182,14 @@ extension ContactsTasks {
                 try queue.status(intervals: configuration.interval(of:), on: redis)
             }
             print(json ? StatusOutput.json(status) : StatusOutput.text(status))
+            if status.runners.isEmpty {
+                printToStderr(
+                    """
+                    contacts-tasks: no beat or worker is alive under the prefix \(configuration.queuePrefix)
+                    hint: start one with `contacts-tasks run` (or tools/run); jobs wait in the queue until then.
+                    """)
+                throw ExitCode(ExitStatus.failure)
+            }
         }
     }
 

@@ -67,6 +67,7 @@ public final class TaskRunner: Sendable {
         if roles.contains(.beat) {
             start(Beat(configuration: configuration, stop: stopSignal, logger: logger).run, in: done)
         }
+        start(Heartbeat(configuration: configuration, roles: roles, stop: stopSignal, logger: logger).run, in: done)
         logger.info("contacts-tasks running", metadata: [
             "redis": "\(configuration.redis)", "database": "\(configuration.databasePath)",
             "prefix": "\(configuration.queuePrefix)",
@@ -89,10 +90,16 @@ public final class TaskRunner: Sendable {
 
     /// `hostname:pid`, naming this process in job records.
     static func hostIdentity() -> String {
+        let (host, pid) = hostAndPID()
+        return "\(host):\(pid)"
+    }
+
+    /// This host's name and this process's id.
+    static func hostAndPID() -> (host: String, pid: Int32) {
         var buffer = [CChar](repeating: 0, count: 256)
         gethostname(&buffer, buffer.count)
         let host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return "\(host):\(getpid())"
+        return (host, getpid())
     }
 
     /// Blocks SIGINT and SIGTERM in this thread (and so in every thread it starts later) and
