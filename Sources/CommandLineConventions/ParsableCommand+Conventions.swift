@@ -1,7 +1,6 @@
 import ArgumentParser
-import Logging
-
 import Glibc
+import Logging
 
 extension ParsableCommand {
     /// Parses the command line, runs the command and exits by the conventions: a usage error is
@@ -26,15 +25,18 @@ extension ParsableCommand {
             let code = exitCode(for: error)
             var message = fullMessage(for: error)
             if code == .success {
-                if message.contains("USAGE:"), let examples = SubcommandSuggestion.command(root: self, arguments: arguments)
-                    as? any CommandExamples.Type
+                if message.contains("USAGE:"),
+                    let examples = SubcommandSuggestion.command(root: self, arguments: arguments)
+                        as? any CommandExamples.Type
                 {
                     message += "\n\nEXAMPLES:\n" + examples.examples.map { "  " + $0 }.joined(separator: "\n")
                 }
                 if !message.isEmpty { print(message) }
                 Glibc.exit(ExitStatus.success)
             }
-            if code == .validationFailure, let suggestion = SubcommandSuggestion.message(root: self, arguments: arguments) {
+            if code == .validationFailure,
+                let suggestion = SubcommandSuggestion.message(root: self, arguments: arguments)
+            {
                 message = suggestion + "\n" + message
             }
             printToStderr(message)

@@ -42,7 +42,9 @@ enum SubcommandSuggestion {
     static func command(root: any ParsableCommand.Type, arguments: [String]) -> any ParsableCommand.Type {
         var command = root
         for word in arguments where !word.hasPrefix("-") {
-            guard let sub = command.configuration.subcommands.first(where: { $0._commandName == word }) else { continue }
+            guard let sub = command.configuration.subcommands.first(where: { $0._commandName == word }) else {
+                continue
+            }
             command = sub
         }
         return command
@@ -50,7 +52,8 @@ enum SubcommandSuggestion {
 
     /// Levenshtein distance between two short words.
     static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
+        let a = Array(a)
+        let b = Array(b)
         var previous = Array(0...b.count)
         for i in 1...max(a.count, 1) where !a.isEmpty {
             var current = [i] + Array(repeating: 0, count: b.count)

@@ -47,7 +47,9 @@ extension ContactsCLI.Call: CommandExamples {
 }
 
 extension ContactsCLI.Methods: CommandExamples {
-    static let examples = ["contacts methods", "contacts methods contacts.update", "contacts methods --json | jq '.methods | length'"]
+    static let examples = [
+        "contacts methods", "contacts methods contacts.update", "contacts methods --json | jq '.methods | length'",
+    ]
 }
 
 extension ContactsCLI.Stats: CommandExamples {

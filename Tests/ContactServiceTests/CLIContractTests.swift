@@ -11,7 +11,9 @@ struct CLIContractTests {
     func nextPageHintKeepsTheQuery() throws {
         try withRunningServer { server in
             for name in ["eve", "ed", "emma", "bob"] {
-                #expect(try runCLI(["create", name, "--first", "E", "--last", "X", "--socket", server.socketPath]).status == 0)
+                #expect(
+                    try runCLI(["create", name, "--first", "E", "--last", "X", "--socket", server.socketPath]).status
+                        == 0)
             }
             let first = try runCLI(["list", "--limit", "1", "--prefix", "e", "--socket", server.socketPath])
             #expect(first.out.split(separator: "\n").count == 2, "stdout: \(first.out)")
@@ -69,7 +71,8 @@ struct CLIContractTests {
         let script = try runCLI(["--generate-completion-script", shell]).out
         #expect(script.contains("contacts.update") && script.contains("server.stats"))
         switch shell {
-        case "zsh": #expect(script.contains("--socket[The server'\\''s Unix socket (env CONTACTS_SOCKET).]:socket:_files"))
+        case "zsh":
+            #expect(script.contains("--socket[The server'\\''s Unix socket (env CONTACTS_SOCKET).]:socket:_files"))
         case "fish": #expect(script.contains("-l 'socket' -d 'The server\\'s Unix socket (env CONTACTS_SOCKET).' -rF"))
         default: #expect(script.contains("complete -o filenames"))
         }
@@ -81,7 +84,9 @@ struct CLIContractTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let folder = try runCLI(["ping", "--socket", directory.path])
         #expect(folder.status == 3)
-        #expect(folder.err.contains("is a directory, not a socket") && !folder.err.contains("Start it with"), "\(folder.err)")
+        #expect(
+            folder.err.contains("is a directory, not a socket") && !folder.err.contains("Start it with"),
+            "\(folder.err)")
         let long = "/tmp/" + String(repeating: "x", count: 120) + ".sock"
         let tooLong = try runCLI(["ping", "--socket", long])
         #expect(tooLong.status == 3)
@@ -95,7 +100,9 @@ struct CLIContractTests {
             let document = try JSONReader.parse(Array(result.out.utf8).dropLast())
             #expect(document.objectValue?["openrpc"] != nil && document.objectValue?["methods"] != nil)
         }
-        let readme = try String(contentsOfFile: #filePath.replacingOccurrences(of: "Tests/ContactServiceTests/CLIContractTests.swift", with: "README.md"), encoding: .utf8)
+        let readme = try String(
+            contentsOfFile: #filePath.replacingOccurrences(
+                of: "Tests/ContactServiceTests/CLIContractTests.swift", with: "README.md"), encoding: .utf8)
         #expect(readme.contains("`methods --json`: the whole\n  `rpc.discover` document"))
     }
 }
@@ -115,7 +122,8 @@ struct TableTests {
     static func onTerminal(_ arguments: [String], columns: Int) throws -> [Substring] {
         let command = ([contactsBinary.path] + arguments).map { "'\($0)'" }.joined(separator: " ")
         let result = try runProgram(
-            URL(fileURLWithPath: "/usr/bin/script"), ["-qc", command, "/dev/null"], environment: ["COLUMNS": "\(columns)"])
+            URL(fileURLWithPath: "/usr/bin/script"), ["-qc", command, "/dev/null"],
+            environment: ["COLUMNS": "\(columns)"])
         return result.out.replacing(/\u{1B}\[[0-9;]*m/, with: "").replacing("\r\n", with: "\n")
             .split(separator: "\n").filter { !$0.hasPrefix("more: ") }
     }
@@ -129,7 +137,10 @@ struct TableTests {
         try withRunningServer { server in
             let people = [
                 ["emo", "--first", "😀😀", "--last", "Zoë"],
-                ["mary", "--first", "Mary Ann", "--last", "山田太郎", "--email", "mary.ann.with.a.rather.long.address@example.com"],
+                [
+                    "mary", "--first", "Mary Ann", "--last", "山田太郎", "--email",
+                    "mary.ann.with.a.rather.long.address@example.com",
+                ],
                 ["zed", "--first", "Zed", "--last", "Z"],
             ]
             for person in people {
@@ -145,7 +156,10 @@ struct TableTests {
             let lines = try runCLI(["list", "--socket", server.socketPath]).out.split(separator: "\n")
             #expect(lines.first == "USERNAME\tFIRST\tLAST\tEMAILS\tVERSION")
             let mary = try #require(lines.first { $0.hasPrefix("mary\t") })
-            #expect(mary.split(separator: "\t").map(String.init) == ["mary", "Mary Ann", "山田太郎", "mary.ann.with.a.rather.long.address@example.com", "1"])
+            #expect(
+                mary.split(separator: "\t").map(String.init) == [
+                    "mary", "Mary Ann", "山田太郎", "mary.ann.with.a.rather.long.address@example.com", "1",
+                ])
         }
     }
 
@@ -166,7 +180,8 @@ struct TableTests {
     @Test("every page of list --all keeps the widths of the first")
     func allPagesKeepWidths() throws {
         try Self.withPeople { server in
-            let lines = try Self.onTerminal(["list", "--all", "--limit", "1", "--socket", server.socketPath], columns: 60)
+            let lines = try Self.onTerminal(
+                ["list", "--all", "--limit", "1", "--socket", server.socketPath], columns: 60)
             #expect(lines.count == 4, "\(lines)")
             #expect(Set(Self.lastColumnStarts(lines)).count == 1, "\(lines)")
         }

@@ -1,7 +1,7 @@
 import Foundation
 import JSONRPC
-import Testing
 import TestSupport
+import Testing
 
 /// The contract of protocol.md held to the letter, where it once was not (issue 13).
 @Suite("the contract exactly as written")
@@ -13,12 +13,7 @@ struct ContractTests {
     @Test("a refused connection is counted under connections.refused and not under connections.accepted")
     func refusedIsNotAccepted() throws {
         try withRunningServer(arguments: ["--max-connections", "1"]) { server in
-            var holder: LineClient?
-            try waitUntil("one client is admitted") {
-                holder = try? server.connect()
-                return (try? holder?.call(#"{"jsonrpc":"2.0","id":1,"method":"server.ping"}"#))?["id"] == 1
-            }
-            let client = try #require(holder)
+            let client = try server.admittedClient()
             let before = try #require(try client.call(#"{"jsonrpc":"2.0","id":2,"method":"server.stats"}"#)["result"])
             let refused = try server.connect()
             #expect(try refused.readJSON().errorCode == -32000)
@@ -34,21 +29,29 @@ struct ContractTests {
     func prefixCountsBytes() throws {
         try withRunningServer { server in
             let client = try server.connect()
-            let long = try client.request("contacts.list", ["username_prefix": .string(String(repeating: "é", count: 64))])
+            let long = try client.request(
+                "contacts.list", ["username_prefix": .string(String(repeating: "é", count: 64))])
             #expect(long.errorCode == -32602)
             #expect(long["error"]?["data"]?["errors"]?[0]?["field"] == "username_prefix")
-            let fits = try client.request("contacts.list", ["username_prefix": .string(String(repeating: "é", count: 32))])
+            let fits = try client.request(
+                "contacts.list", ["username_prefix": .string(String(repeating: "é", count: 32))])
             #expect(fits["result"]?["contacts"] == [])
         }
     }
 
-    @Test("on a contact with 20 addresses, adding one another contact owns is 409 email_taken, not the 21-address -32602")
+    @Test(
+        "on a contact with 20 addresses, adding one another contact owns is 409 email_taken, not the 21-address -32602")
     func emailTakenBeforeTooMany() throws {
         try withRunningServer { server in
             let client = try server.connect()
-            _ = try client.request("contacts.create", ["username": "full", "first_name": "F", "last_name": "L", "emails": Self.addresses("f", 20)])
-            _ = try client.request("contacts.create", ["username": "owner", "first_name": "O", "last_name": "W", "emails": ["taken@example.com"]])
-            let response = try client.request("contacts.update", ["username": "full", "add_emails": ["taken@example.com"]])
+            _ = try client.request(
+                "contacts.create",
+                ["username": "full", "first_name": "F", "last_name": "L", "emails": Self.addresses("f", 20)])
+            _ = try client.request(
+                "contacts.create",
+                ["username": "owner", "first_name": "O", "last_name": "W", "emails": ["taken@example.com"]])
+            let response = try client.request(
+                "contacts.update", ["username": "full", "add_emails": ["taken@example.com"]])
             #expect(response.errorCode == 409)
             #expect(response["error"]?["data"]?["reason"] == "email_taken")
             let free = try client.request("contacts.update", ["username": "full", "add_emails": ["free@example.com"]])
@@ -70,12 +73,15 @@ struct ContractTests {
         }
     }
 
-    @Test("a well-formed cursor the server did not issue is -32602; an issued one pages on", arguments: ["c7a", "c616461", "c6164618fd40cfe"])
+    @Test(
+        "a well-formed cursor the server did not issue is -32602; an issued one pages on",
+        arguments: ["c7a", "c616461", "c6164618fd40cfe"])
     func madeUpCursorIsRefused(cursor: String) throws {
         try withRunningServer { server in
             let client = try server.connect()
             for name in ["ada", "bob", "cy"] {
-                _ = try client.request("contacts.create", ["username": .string(name), "first_name": "F", "last_name": "L"])
+                _ = try client.request(
+                    "contacts.create", ["username": .string(name), "first_name": "F", "last_name": "L"])
             }
             let made = try client.request("contacts.list", ["cursor": .string(cursor)])
             #expect(made.errorCode == -32602)
@@ -92,12 +98,18 @@ struct ContractTests {
         try withRunningServer { server in
             let client = try server.connect()
             let created = try #require(
-                try client.request("contacts.create", ["username": "ada", "first_name": "Ada", "last_name": "L", "emails": ["a@example.com"]])["result"])
+                try client.request(
+                    "contacts.create",
+                    ["username": "ada", "first_name": "Ada", "last_name": "L", "emails": ["a@example.com"]])["result"])
             let same = try client.request(
                 "contacts.update",
-                ["username": "ADA", "first_name": "Ada", "last_name": " L ", "new_username": "ada", "remove_emails": ["nope@example.com"], "add_emails": ["A@example.com"]])
+                [
+                    "username": "ADA", "first_name": "Ada", "last_name": " L ", "new_username": "ada",
+                    "remove_emails": ["nope@example.com"], "add_emails": ["A@example.com"],
+                ])
             #expect(same["result"] == created)
-            let other = try client.request("contacts.update", ["username": "ada", "first_name": "Augusta", "expected_version": 1])
+            let other = try client.request(
+                "contacts.update", ["username": "ada", "first_name": "Augusta", "expected_version": 1])
             #expect(other["result"]?["version"] == 2)
         }
     }
@@ -109,12 +121,15 @@ struct NormalisationTests {
     func emailsAreNormalised() throws {
         try withRunningServer { server in
             let client = try server.connect()
-            let nfc = "\u{E9}@x.com", nfd = "e\u{301}@x.com"
+            let nfc = "\u{E9}@x.com"
+            let nfd = "e\u{301}@x.com"
             let created = try client.request(
-                "contacts.create", ["username": "one", "first_name": "Rene\u{301}", "last_name": "L", "emails": [.string(nfd)]])
+                "contacts.create",
+                ["username": "one", "first_name": "Rene\u{301}", "last_name": "L", "emails": [.string(nfd)]])
             #expect(created["result"]?["emails"]?[0]?.stringValue.map { Array($0.utf8) } == Array(nfc.utf8))
             #expect(created["result"]?["first_name"]?.stringValue.map { Array($0.utf8) } == Array("Ren\u{E9}".utf8))
-            let second = try client.request("contacts.create", ["username": "two", "first_name": "T", "last_name": "W", "emails": [.string(nfc)]])
+            let second = try client.request(
+                "contacts.create", ["username": "two", "first_name": "T", "last_name": "W", "emails": [.string(nfc)]])
             #expect(second.errorCode == 409)
             #expect(second["error"]?["data"]?["reason"] == "email_taken")
             let found = try client.request("contacts.list", ["email": .string(nfd)])

@@ -28,7 +28,8 @@ struct ConventionsTests {
         [
             NumericFlag(program: "contacts", before: unreachable + ["ping"], flag: "--timeout"),
             NumericFlag(program: "contacts", before: unreachable + ["list"], flag: "--limit"),
-            NumericFlag(program: "contacts", before: unreachable + ["update", "ada", "--first", "A"], flag: "--if-version"),
+            NumericFlag(
+                program: "contacts", before: unreachable + ["update", "ada", "--first", "A"], flag: "--if-version"),
             NumericFlag(program: "contacts", before: unreachable + ["delete", "ada"], flag: "--if-version"),
         ]
         + [
@@ -36,7 +37,9 @@ struct ConventionsTests {
             "--max-response-bytes", "--write-timeout", "--read-timeout", "--max-readers", "--busy-timeout",
             "--busy-timeout-ms", "--socket-mode",
         ].map { NumericFlag(program: "contactsd", before: daemon, flag: $0) }
-        + ["--allow-uid", "--allow-gid"].map { NumericFlag(program: "contactsd", before: daemon, flag: $0, zeroIsValid: true) }
+        + ["--allow-uid", "--allow-gid"].map {
+            NumericFlag(program: "contactsd", before: daemon, flag: $0, zeroIsValid: true)
+        }
         + [
             "--create-every", "--purge-every", "--max-age", "--visibility-timeout", "--max-attempts", "--dead-max",
             "--redis-backoff-max",
@@ -77,7 +80,9 @@ struct ConventionsTests {
         #expect(help.out.contains("--busy-timeout <busy-timeout>") && !help.out.contains("--busy-timeout-ms"))
     }
 
-    @Test("--log-level errors list the valid levels", arguments: [["contactsd"] + daemon, ["contacts-tasks", "status"] + tasks])
+    @Test(
+        "--log-level errors list the valid levels",
+        arguments: [["contactsd"] + daemon, ["contacts-tasks", "status"] + tasks])
     func logLevelErrorsListValues(command: [String]) throws {
         let result = try runProgram(Self.binary(command[0]), Array(command.dropFirst()) + ["--log-level", "loud"])
         #expect(result.status == 2)

@@ -27,7 +27,8 @@ final class Heartbeat {
         self.keys = entries
         self.stop = stop
         self.url = configuration.redis
-        self.session = RedisSession(url: configuration.redis, backoffCap: configuration.redisBackoffCap, stop: stop, logger: logger)
+        self.session = RedisSession(
+            url: configuration.redis, backoffCap: configuration.redisBackoffCap, stop: stop, logger: logger)
     }
 
     /// Renews the keys until the stop signal fires, then deletes them.
