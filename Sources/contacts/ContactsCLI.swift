@@ -14,15 +14,17 @@ struct ContactsCLI: ParsableCommand {
         abstract: "Manage contacts on a contactsd server.",
         discussion: """
             Exit codes: 0 success; 1 the server answered with an error (one line on stderr says \
-            what failed); 2 usage error; 3 the server cannot be reached (or stopped mid-call).
+            what failed); 2 usage error, found before anything is sent; 3 the server cannot be \
+            reached (or stopped mid-call). Durations: 500ms, 30s, 1m30s, 1h, or plain seconds.
 
             Socket: --socket (before or after the subcommand), else $CONTACTS_SOCKET, else \
             $XDG_RUNTIME_DIR/contacts/contactsd.sock (or /tmp/contacts-$UID/contactsd.sock), \
             the same rule contactsd follows.
 
-            Output: aligned tables and records for people; --json prints the server's result as \
-            one compact JSON document (list --all --json: one contact per line). No colour when \
-            stdout is not a terminal or NO_COLOR is set.
+            Output: tables fitted to the terminal and records for people (list --wide: values \
+            whole); tab-separated rows when stdout is not a terminal; --json prints the server's \
+            result as one compact JSON document (list --all --json: one contact per line). No \
+            colour when stdout is not a terminal or NO_COLOR is set.
 
             Shell completion: contacts --generate-completion-script bash|zsh|fish (see README).
             """,
