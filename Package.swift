@@ -28,6 +28,13 @@ let package = Package(
             providers: [.apt(["libhiredis-dev"])]
         ),
         .target(name: "ContactPaths"),
+        .target(
+            name: "CommandLineConventions",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(name: "MonotonicClock"),
         .target(name: "Locking"),
         .target(name: "UnixSocketAddress"),
@@ -52,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "contactsd",
             dependencies: [
-                "ContactService", "ContactPaths", "ContactsLogging",
+                "ContactService", "ContactPaths", "ContactsLogging", "CommandLineConventions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -60,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "contacts-tasks",
             dependencies: [
-                "Tasks", "Redis", "ContactStore", "ContactPaths", "JSONRPC", "ContactsLogging",
+                "Tasks", "Redis", "ContactStore", "ContactPaths", "JSONRPC", "ContactsLogging", "CommandLineConventions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -68,7 +75,8 @@ let package = Package(
         .executableTarget(
             name: "contacts",
             dependencies: [
-                "ContactClient", "ContactPaths", "JSONRPC", "MonotonicClock", "Locking",
+                "ContactClient", "ContactPaths", "JSONRPC", "MonotonicClock", "Locking", "CommandLineConventions",
+                "UnixSocketAddress",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -84,6 +92,7 @@ let package = Package(
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"], exclude: ["JSONTestSuite"]),
         .testTarget(name: "ContactStoreTests", dependencies: ["ContactStore", "TestSupport", "Locking"]),
         .testTarget(name: "ContactPathsTests", dependencies: ["ContactPaths"]),
+        .testTarget(name: "CommandLineConventionsTests", dependencies: ["CommandLineConventions"]),
         .testTarget(
             name: "TasksTests", dependencies: ["Tasks", "Redis", "ContactStore", "TestSupport", "contacts-tasks"]
         ),
@@ -91,6 +100,7 @@ let package = Package(
             name: "ContactServiceTests",
             dependencies: [
                 "ContactService", "ContactStore", "ContactClient", "JSONRPC", "TestSupport", "contactsd", "contacts",
+                "contacts-tasks",
             ]
         ),
     ]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineConventions
 import ContactPaths
 import ContactStore
 import ContactsLogging
@@ -16,15 +17,25 @@ struct ContactsTasks: ParsableCommand {
         commandName: "contacts-tasks",
         abstract: "Run the periodic contact tasks (create-random, purge-expired) over a Redis queue.",
         discussion: """
-            Design, Redis keys and guarantees: docs/tasks.md. Shared flags go after the subcommand: \
-            contacts-tasks run --redis URL --db PATH. Exit codes: 0 clean stop or success, 1 Redis cannot be \
-            reached (status, enqueue, dead) or the database cannot be opened, 64 usage error (a malformed \
-            flag or --redis URL), 78 configuration error (Redis refused the credentials, is a Cluster node \
-            that does not hold the queue, or is older than 6.2).
+            Design, Redis keys and guarantees: docs/tasks.md. Shared flags go before or after the \
+            subcommand: contacts-tasks --redis URL run --db PATH.
+
+            Exit codes: 0 clean stop or success; 1 the operation failed (the database cannot be \
+            opened, dead retry|drop named a job not on the list); 2 usage error (a malformed flag or \
+            --redis URL, naming it); 3 Redis cannot be reached (status, enqueue, dead), with a hint; 78 \
+            configuration error (Redis refused the credentials, is a Cluster node that does not hold \
+            the queue, or is older than 6.2; run, beat and worker: an unwritable database). \
+            Durations: 500ms, 15s, 1m30s, 1h, or plain seconds (docs/cli.md, "Conventions").
             """,
         version: ContactsVersion.current,
         subcommands: [Run.self, Beat.self, Worker.self, Status.self, Enqueue.self, Dead.self],
         defaultSubcommand: Run.self)
+
+    // The shared flags here too, so they may come before the subcommand as well as after it.
+    @OptionGroup var options: SharedOptions
+
+    /// Exits by the conventions every Contacts program follows (docs/cli.md).
+    static func main() { mainFollowingConventions() }
 }
 
 /// Flags every subcommand takes.
@@ -39,20 +50,23 @@ struct SharedOptions: ParsableArguments {
     @Option(help: "SQLite database file (same default as contactsd: env CONTACTS_DB, then the XDG data dir).")
     var db: String?
 
-    @Option(help: "How often create-random runs (500ms, 15s, 1m, 1h or seconds).", transform: parseDuration)
-    var createEvery: TaskDuration = .seconds(15)
+    @Option(help: "How often create-random runs (500ms, 15s, 1m30s, 1h; a plain number is seconds).")
+    var createEvery: DurationArgument = DurationArgument(seconds: 15)
 
-    @Option(help: "How often purge-expired runs.", transform: parseDuration)
-    var purgeEvery: TaskDuration = .seconds(1)
+    @Option(help: "How often purge-expired runs.")
+    var purgeEvery: DurationArgument = DurationArgument(seconds: 1)
 
-    @Option(help: "Contacts older than this are purged.", transform: parseDuration)
-    var maxAge: TaskDuration = .seconds(60)
+    @Option(help: "Contacts older than this are purged: every one, the user's own included, unless --purge-scope generated.")
+    var maxAge: DurationArgument = DurationArgument(seconds: 60)
+
+    @Option(help: "Which contacts older than --max-age purge-expired removes: all (yours too), or generated (only those create-random made).")
+    var purgeScope: PurgeScope = .all
 
     @Option(help: "Prefix of every Redis key, so several deployments or tests can share one Redis.")
     var queuePrefix: String = "contacts-tasks"
 
-    @Option(help: "A job whose worker stops answering is redelivered after this long.", transform: parseDuration)
-    var visibilityTimeout: TaskDuration = .seconds(30)
+    @Option(help: "A job whose worker stops answering is redelivered after this long.")
+    var visibilityTimeout: DurationArgument = DurationArgument(seconds: 30)
 
     @Option(help: "Attempts before a failing job goes to the dead-letter list.")
     var maxAttempts: Int = 5
@@ -60,31 +74,25 @@ struct SharedOptions: ParsableArguments {
     @Option(help: "Most jobs the dead-letter list keeps; past it the oldest are dropped (and logged).")
     var deadMax: Int = 10_000
 
-    @Option(help: "Longest wait between attempts to reach Redis again.", transform: parseDuration)
-    var redisBackoffMax: TaskDuration = .seconds(5)
+    @Option(help: "Longest wait between attempts to reach Redis again.")
+    var redisBackoffMax: DurationArgument = DurationArgument(seconds: 5)
 
     @Option(help: "Seed mixed into the random data of create-random (for reproducible tests).")
     var seed: UInt64 = 0
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
+    var logLevel: Logger.Level = .info
 
     @Option(help: "Log format: text, or json (one object a line).")
-    var logFormat: String = "text"
+    var logFormat: LogFormat = .text
 
     func validate() throws {
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
-        guard LogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format must be text or json") }
-        for (name, value) in [("--create-every", createEvery), ("--purge-every", purgeEvery), ("--max-age", maxAge),
-                              ("--visibility-timeout", visibilityTimeout)] where value.milliseconds <= 0 {
-            throw ValidationError("\(name) must be longer than zero")
-        }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         guard deadMax >= 1 else { throw ValidationError("--dead-max must be at least 1") }
         guard !queuePrefix.isEmpty else { throw ValidationError("--queue-prefix must not be empty") }
     }
 
-    /// The configuration, or exit 64 (usage error) with a clear message for a malformed Redis URL.
+    /// The configuration, or exit 2 (usage error) with a clear message for a malformed Redis URL.
     func makeConfiguration() throws -> TaskRunnerConfiguration {
         let text = redis ?? getenv("CONTACTS_REDIS_URL").map { String(cString: $0) } ?? "redis://127.0.0.1:6379/0"
         let url: RedisURL
@@ -94,30 +102,23 @@ struct SharedOptions: ParsableArguments {
             throw ValidationError(error.message)
         }
         var configuration = TaskRunnerConfiguration(redis: url, databasePath: ContactPaths.database(flag: db))
-        configuration.createEvery = createEvery
-        configuration.purgeEvery = purgeEvery
-        configuration.maxAge = maxAge
+        configuration.createEvery = TaskDuration(milliseconds: createEvery.milliseconds)
+        configuration.purgeEvery = TaskDuration(milliseconds: purgeEvery.milliseconds)
+        configuration.maxAge = TaskDuration(milliseconds: maxAge.milliseconds)
+        configuration.purgeScope = purgeScope
         configuration.queuePrefix = queuePrefix
-        configuration.visibilityTimeout = visibilityTimeout
+        configuration.visibilityTimeout = TaskDuration(milliseconds: visibilityTimeout.milliseconds)
         configuration.maxAttempts = maxAttempts
         configuration.deadMax = deadMax
-        configuration.redisBackoffCap = redisBackoffMax
+        configuration.redisBackoffCap = TaskDuration(milliseconds: redisBackoffMax.milliseconds)
         configuration.seed = seed
         return configuration
     }
 
     func makeLogger() -> Logger {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        (LogFormat(rawValue: logFormat) ?? .text).bootstrap(level: level)
+        logFormat.bootstrap(level: logLevel)
         return Logger(label: "contacts-tasks")
     }
-}
-
-private func parseDuration(_ text: String) throws -> TaskDuration {
-    guard let duration = TaskDuration(parsing: text) else {
-        throw ValidationError("\"\(text)\" is not a duration: use 500ms, 15s, 1m, 1h or plain seconds")
-    }
-    return duration
 }
 
 /// Runs the roles until SIGINT/SIGTERM; exit 0 after a clean stop.
@@ -130,13 +131,15 @@ private func serve(_ roles: TaskRunner.Roles, options: SharedOptions, concurrenc
         try TaskRunner(configuration: configuration, logger: logger).run(roles)
     } catch let trouble as RedisTrouble {
         logger.critical("cannot start: \(trouble.message)")
-        throw ExitCode(78)
+        throw ExitCode(ExitStatus.configuration)
     } catch let error as PathError {
         logger.critical("cannot start: \(error.message)")
-        throw ExitCode(1)
+        throw ExitCode(ExitStatus.failure)
     } catch {
         logger.critical("cannot open the database \(configuration.databasePath): \(error)")
-        throw ExitCode(1)
+        // A database that cannot be written is the operator's to fix: no restart helps.
+        if case .notWritable? = error as? StoreError { throw ExitCode(ExitStatus.configuration) }
+        throw ExitCode(ExitStatus.failure)
     }
 }
 
@@ -145,7 +148,10 @@ extension ContactsTasks {
         static let configuration = CommandConfiguration(abstract: "Run the beat and a worker in one process (the default).")
         @OptionGroup var options: SharedOptions
         @Option(help: "Worker threads.") var concurrency: Int = 1
-        func run() throws { try serve([.beat, .worker], options: options, concurrency: max(1, concurrency)) }
+        func validate() throws {
+            guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        }
+        func run() throws { try serve([.beat, .worker], options: options, concurrency: concurrency) }
     }
 
     struct Beat: ParsableCommand {
@@ -166,7 +172,7 @@ extension ContactsTasks {
 
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show queue depth, jobs in flight, dead jobs and each periodic task's state (with skipped ticks).")
+            abstract: "Show queue depth, jobs in flight, dead jobs, each periodic task's state and the live beats and workers (exit 1 when none is alive).")
         @OptionGroup var options: SharedOptions
         @Flag(help: "Print JSON for scripts.") var json = false
 
@@ -176,6 +182,14 @@ extension ContactsTasks {
                 try queue.status(intervals: configuration.interval(of:), on: redis)
             }
             print(json ? StatusOutput.json(status) : StatusOutput.text(status))
+            if status.runners.isEmpty {
+                printToStderr(
+                    """
+                    contacts-tasks: no beat or worker is alive under the prefix \(configuration.queuePrefix)
+                    hint: start one with `contacts-tasks run` (or tools/run); jobs wait in the queue until then.
+                    """)
+                throw ExitCode(ExitStatus.failure)
+            }
         }
     }
 
@@ -252,14 +266,14 @@ struct DeadTarget: ParsableArguments {
         }
         print("\(verb) \(count) job\(count == 1 ? "" : "s")")
         if let jobID, count == 0 {
-            printError("contacts-tasks: \(jobID) is not on the dead-letter list")
+            printToStderr("contacts-tasks: \(jobID) is not on the dead-letter list")
             throw ExitCode(1)
         }
     }
 }
 
-/// Runs `body` against the queue; exit 1 when Redis cannot be reached or fails, 78 when it
-/// refuses the credentials or cannot serve the queue.
+/// Runs `body` against the queue; exit 3 (with a hint) when Redis cannot be reached, 78 when it
+/// refuses the credentials or cannot serve the queue, 1 when it fails otherwise.
 func withQueue<T>(
     _ configuration: TaskRunnerConfiguration, _ body: (JobQueue, RedisConnection) throws(RedisError) -> T
 ) throws -> T {
@@ -268,12 +282,19 @@ func withQueue<T>(
         return try body(JobQueue(keys: TaskKeys(prefix: configuration.queuePrefix)), redis)
     } catch {
         let trouble = RedisTrouble(error, url: configuration.redis)
-        printError("contacts-tasks: \(trouble.message)")
-        throw ExitCode(trouble.needsOperator ? 78 : 1)
+        if trouble.kind == .outage {
+            printToStderr(
+                """
+                contacts-tasks: \(trouble.message)
+                hint: is Redis running? Start it with `redis-server` (or tools/run), or point --redis / \
+                CONTACTS_REDIS_URL at the Redis it uses.
+                """)
+            throw ExitCode(ExitStatus.unavailable)
+        }
+        printToStderr("contacts-tasks: \(trouble.message)")
+        throw ExitCode(trouble.needsOperator ? ExitStatus.configuration : ExitStatus.failure)
     }
 }
 
-func printError(_ text: String) {
-    var line = text + "\n"
-    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
-}
+extension LogFormat: ExpressibleByArgument {}
+extension PurgeScope: ExpressibleByArgument {}

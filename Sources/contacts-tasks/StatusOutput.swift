@@ -10,15 +10,36 @@ enum StatusOutput {
             "dead jobs: \(status.dead)" + (status.deadJobs.isEmpty ? "" : " (\(status.deadJobs.joined(separator: ", ")))"),
             "",
         ]
-        let width = TaskKind.allCases.map(\.rawValue.count).max() ?? 0
-        for task in status.periodic {
-            let name = task.task.rawValue.padding(toLength: width)
-            let last = task.lastRunAt.map { "\($0.rfc3339) (\(task.lastOutcome ?? "?"))" } ?? "never"
-            lines.append(
-                "\(name)  every \(task.interval)  last run: \(last)  next due: \(task.nextDueAt.rfc3339)  "
-                    + "pending: \(task.pending)  enqueued: \(task.enqueued)  skipped: \(task.skipped)")
+        lines += table(
+            ["TASK", "EVERY", "LAST RUN", "OUTCOME", "NEXT DUE", "PENDING", "ENQUEUED", "SKIPPED"],
+            status.periodic.map { task in
+                [
+                    task.task.rawValue, "\(task.interval)", task.lastRunAt?.rfc3339 ?? "never", task.lastOutcome ?? "-",
+                    task.nextDueAt.rfc3339, "\(task.pending)", "\(task.enqueued)", "\(task.skipped)",
+                ]
+            })
+        lines.append("")
+        if status.runners.isEmpty {
+            lines.append("runners:   none alive (no beat or worker has sent a heartbeat in the last 15 s)")
+        } else {
+            lines += table(
+                ["RUNNER", "HOST", "PID", "THREADS"],
+                status.runners.map { [$0.role.rawValue, $0.host, "\($0.pid)", $0.concurrency.map(String.init) ?? "-"] })
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// Rows under a header, each column as wide as its widest cell.
+    static func table(_ header: [String], _ rows: [[String]]) -> [String] {
+        var widths = header.map(\.count)
+        for row in rows {
+            for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
+        }
+        return ([header] + rows).map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index])
+            }.joined(separator: "  ")
+        }
     }
 
     static func json(_ status: TaskStatus) -> String {
@@ -42,6 +63,13 @@ enum StatusOutput {
             "dead": .number(JSONNumber(status.dead)),
             "dead_jobs": .array(status.deadJobs.map { .string($0) }),
             "periodic": .array(periodic),
+            "runners": .array(status.runners.map { runner in
+                [
+                    "role": .string(runner.role.rawValue), "host": .string(runner.host),
+                    "pid": .number(JSONNumber(Int(runner.pid))),
+                    "concurrency": runner.concurrency.map { .number(JSONNumber($0)) } ?? .null,
+                ]
+            }),
         ]
         return value.jsonString
     }

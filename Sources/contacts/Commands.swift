@@ -11,11 +11,18 @@ extension ContactsCLI {
         @Option(help: "Only the contact that owns this address.") var email: String?
         @Option(help: "Continue from a page's next_cursor.") var cursor: String?
         @Flag(help: "Follow cursors to the end, printing page by page (with --json: one contact per line).") var all = false
+        @Flag(help: "Show every value whole, even past the terminal's width.") var wide = false
+
+        func validate() throws {
+            try UsageCheck.limit(limit)
+        }
 
         func run() throws {
             try global.withClient { client throws(ClientError) in
                 var cursor = self.cursor
                 var first = true
+                // Set by the first page, so every page of --all lines up with it.
+                var widths: [Int]?
                 repeat {
                     var params = JSONObject()
                     if let limit { params.append("limit", .number(JSONNumber(limit))) }
@@ -36,16 +43,49 @@ extension ContactsCLI {
                         if first && records.isEmpty {
                             Terminal.output(Terminal.dim("no contacts"))
                         } else if !records.isEmpty {
-                            Terminal.output(Render.table(records, header: first))
+                            if !Terminal.isTTY {
+                                Terminal.output(Render.tabSeparated(records, header: first))
+                            } else {
+                                let columns =
+                                    widths ?? Render.widths(records, fitting: Terminal.columns, wide: wide, fill: all)
+                                widths = columns
+                                Terminal.output(Render.table(records, widths: columns, header: first, wide: wide))
+                            }
                         }
-                        if !all, let cursor { Terminal.output(Terminal.dim("more: contacts list --cursor \(cursor)")) }
+                        // On stderr, so `contacts list | wc -l` counts contacts only.
+                        if !all, let cursor { Terminal.error(Terminal.dim("more: " + nextPageCommand(cursor: cursor))) }
                     }
                     first = false
                 } while all && cursor != nil
             }
         }
     }
+}
 
+extension ContactsCLI.List {
+    /// The command that lists the next page of this same query: its filters, limit and socket.
+    func nextPageCommand(cursor: String) -> String {
+        var words = ["contacts", "list"]
+        if let socket = global.socket { words += ["--socket", socket] }
+        if let limit { words += ["--limit", String(limit)] }
+        if let prefix { words += ["--prefix", prefix] }
+        if let email { words += ["--email", email] }
+        words += ["--cursor", cursor]
+        return words.map(shellQuoted).joined(separator: " ")
+    }
+}
+
+/// `word` as one shell word: as is when it holds only safe characters, else in single quotes.
+func shellQuoted(_ word: String) -> String {
+    let safe = word.utf8.allSatisfy { byte in
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || Array("-_./@+:,=".utf8).contains(byte)
+    }
+    if safe && !word.isEmpty { return word }
+    return "'" + word.replacing("'", with: #"'\''"#) + "'"
+}
+
+extension ContactsCLI {
     struct Get: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one contact.")
         @Argument(help: "The username (case-insensitive).") var username: String
@@ -65,6 +105,11 @@ extension ContactsCLI {
         @Option(help: "Last name.") var last: String
         @Option(help: "An email address (repeat for more).") var email: [String] = []
         @OptionGroup var global: GlobalOptions
+
+        func validate() throws {
+            try UsageCheck.name(first, flag: "--first")
+            try UsageCheck.name(last, flag: "--last")
+        }
 
         func run() throws {
             try show(global) { client throws(ClientError) in
@@ -94,6 +139,9 @@ extension ContactsCLI {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
+            try UsageCheck.name(first, flag: "--first")
+            try UsageCheck.name(last, flag: "--last")
+            try UsageCheck.version(ifVersion)
             if first == nil && last == nil && rename == nil && email.isEmpty && addEmail.isEmpty && removeEmail.isEmpty {
                 throw ValidationError("nothing to change: give --first, --last, --rename, --email, --add-email or --remove-email")
             }
@@ -124,6 +172,10 @@ extension ContactsCLI {
         @Option(help: "Fail with a conflict unless the contact is at this version.") var ifVersion: Int?
         @OptionGroup var global: GlobalOptions
 
+        func validate() throws {
+            try UsageCheck.version(ifVersion)
+        }
+
         func run() throws {
             var params = JSONObject()
             params.append("username", .string(username))
@@ -147,7 +199,8 @@ extension ContactsCLI {
                 or batches from stdin, one per line, and prints each response line as it comes \
                 (exit 1 if any response is an error).
                 """)
-        @Argument(help: "The method, or - to read raw request lines from stdin.") var method: String
+        @Argument(help: "The method, or - to read raw request lines from stdin.", completion: .list(knownMethods))
+        var method: String
         @Argument(help: "Params as JSON: an object (by name) or an array (by position).") var params: String?
         @OptionGroup var global: GlobalOptions
 
@@ -210,5 +263,24 @@ private func show(_ global: GlobalOptions, _ call: (ContactClient) throws(Client
         Terminal.output(Render.record(record))
     } else {
         Terminal.output(Render.prettyJSON(result))
+    }
+}
+
+/// Checks of flag values that need no server: a usage error (exit 2) naming the flag, before
+/// anything is sent, so exit 1 stays for the server's answers. The bounds are protocol.md's.
+enum UsageCheck {
+    static func limit(_ limit: Int?) throws {
+        guard let limit, !(1...1000).contains(limit) else { return }
+        throw ValidationError("--limit must be 1 to 1000")
+    }
+
+    static func version(_ version: Int?) throws {
+        guard let version, !(1...9_007_199_254_740_991).contains(version) else { return }
+        throw ValidationError("--if-version must be 1 to 9007199254740991")
+    }
+
+    static func name(_ name: String?, flag: String) throws {
+        guard let name, name.unicodeScalars.allSatisfy(\.properties.isWhitespace) else { return }
+        throw ValidationError("\(flag) must not be empty")
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
+import CommandLineConventions
 import ContactClient
 import ContactPaths
+import UnixSocketAddress
 
 import Glibc
 
@@ -12,15 +14,17 @@ struct ContactsCLI: ParsableCommand {
         abstract: "Manage contacts on a contactsd server.",
         discussion: """
             Exit codes: 0 success; 1 the server answered with an error (one line on stderr says \
-            what failed); 2 usage error; 3 the server cannot be reached (or stopped mid-call).
+            what failed); 2 usage error, found before anything is sent; 3 the server cannot be \
+            reached (or stopped mid-call). Durations: 500ms, 30s, 1m30s, 1h, or plain seconds.
 
             Socket: --socket (before or after the subcommand), else $CONTACTS_SOCKET, else \
             $XDG_RUNTIME_DIR/contacts/contactsd.sock (or /tmp/contacts-$UID/contactsd.sock), \
             the same rule contactsd follows.
 
-            Output: aligned tables and records for people; --json prints the server's result as \
-            one compact JSON document (list --all --json: one contact per line). No colour when \
-            stdout is not a terminal or NO_COLOR is set.
+            Output: tables fitted to the terminal and records for people (list --wide: values \
+            whole); tab-separated rows when stdout is not a terminal; --json prints the server's \
+            result as one compact JSON document (list --all --json: one contact per line). No \
+            colour when stdout is not a terminal or NO_COLOR is set.
 
             Shell completion: contacts --generate-completion-script bash|zsh|fish (see README).
             """,
@@ -31,45 +35,35 @@ struct ContactsCLI: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    /// Maps failures to the documented exit codes (argument-parser's own usage code is 64).
-    static func main() {
-        do {
-            var command = try parseAsRoot()
-            try command.run()
-        } catch let failure as CLIFailure {
-            Terminal.error(failure.message)
-            Glibc.exit(failure.code)
-        } catch {
-            let code = exitCode(for: error)
-            let message = fullMessage(for: error)
-            if code == .success {
-                if !message.isEmpty { Terminal.output(message) }
-                Glibc.exit(0)
-            }
-            if !message.isEmpty { Terminal.error(message) }
-            Glibc.exit(code == .validationFailure ? 2 : code.rawValue)
-        }
-    }
+    /// Exits by the conventions every Contacts program follows (docs/cli.md).
+    static func main() { mainFollowingConventions() }
 }
 
 /// Flags every subcommand takes, before or after its name.
 struct GlobalOptions: ParsableArguments {
-    @Option(help: "The server's Unix socket (env CONTACTS_SOCKET).")
+    @Option(help: "The server's Unix socket (env CONTACTS_SOCKET).", completion: .file())
     var socket: String?
 
     @Flag(help: "Print the server's JSON result as is, compact, for scripts.")
     var json = false
 
-    @Option(help: "Seconds to wait for each answer.")
-    var timeout: Double = 30
+    @Option(help: "How long to wait for each answer (500ms, 30s, 1m; a plain number is seconds).")
+    var timeout: DurationArgument = DurationArgument(seconds: 30)
 
     /// The socket path by the shared default rule.
     var socketPath: String { ContactPaths.socket(flag: socket) }
 }
 
+/// The methods contactsd answers, for shell completion of `methods` and `call` (completion
+/// cannot ask a server that may not be running).
+let knownMethods = [
+    "contacts.create", "contacts.delete", "contacts.get", "contacts.list", "contacts.update", "rpc.discover",
+    "server.ping", "server.stats",
+]
+
 /// A failure with its exit code and the line to print.
-struct CLIFailure: Error {
-    var code: Int32
+struct CLIFailure: ReportedFailure {
+    var exitStatus: Int32
     var message: String
 
     /// Turns a client error into exit 1 (server said no) or 3 (server unreachable).
@@ -78,32 +72,44 @@ struct CLIFailure: Error {
         case .server(let rpc) where rpc.code == -32001:
             // Refused for who we are (SO_PEERCRED): say which uid the server saw and what fixes it.
             let uid = rpc.data?.objectValue?["uid"]?.numberValue?.intValue.map(String.init) ?? "\(getuid())"
-            code = 1
+            exitStatus = 1
             message = """
                 contacts: the server at \(socket) does not serve uid \(uid): \(rpc.message)
                 hint: its owner can allow you by starting contactsd with --allow-uid \(uid) (or --allow-gid).
                 """
         case .server(let rpc):
-            code = 1
+            exitStatus = 1
             message = "contacts: \(rpc.message)"
         case .invalidResponse:
-            code = 1
+            exitStatus = 1
             message = "contacts: \(error)"
         case .connectionClosed:
-            code = 3
+            exitStatus = 3
             message = "contacts: \(error) (the request may or may not have been applied)"
         case .cannotConnect, .timedOut:
-            code = 3
-            message = """
-                contacts: \(error)
-                hint: is contactsd running? Start it with `contactsd --socket \(socket)` (or tools/run), \
-                or point --socket / CONTACTS_SOCKET at the socket it listens on.
-                """
+            exitStatus = 3
+            message = "contacts: \(error)\nhint: " + Self.hint(socket: socket)
         }
     }
 
+    /// What to do when nothing answers at `socket`: the path itself may be what is wrong.
+    static func hint(socket: String) -> String {
+        var status = stat()
+        if stat(socket, &status) == 0, status.st_mode & S_IFMT == S_IFDIR {
+            return "\(socket) is a directory, not a socket: point --socket / CONTACTS_SOCKET at the socket file "
+                + "in it (contactsd names it contactsd.sock by default)."
+        }
+        let length = socket.utf8.count
+        if length > UnixSocketAddress.maxPathLength {
+            return "the socket path is \(length) bytes, longer than the \(UnixSocketAddress.maxPathLength) a Unix socket address allows: "
+                + "no server can listen there; use a shorter --socket path."
+        }
+        return "is contactsd running? Start it with `contactsd --socket \(socket)` (or tools/run), "
+            + "or point --socket / CONTACTS_SOCKET at the socket it listens on."
+    }
+
     init(code: Int32, message: String) {
-        self.code = code
+        self.exitStatus = code
         self.message = message
     }
 }
@@ -115,7 +121,7 @@ extension GlobalOptions {
         let path = socketPath
         do {
             // SO_RCVTIMEO of 0 means no timeout.
-            let client = try ContactClient(socketPath: path, readTimeout: waitForever ? 0 : timeout)
+            let client = try ContactClient(socketPath: path, readTimeout: waitForever ? 0 : timeout.seconds)
             return try body(client)
         } catch {
             throw CLIFailure(error, socket: path)

@@ -6,7 +6,7 @@ extension ContactsCLI {
     struct Methods: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List the server's methods, or show one method's params, result and errors (from rpc.discover).")
-        @Argument(help: "A method to describe.") var method: String?
+        @Argument(help: "A method to describe.", completion: .list(knownMethods)) var method: String?
         @OptionGroup var global: GlobalOptions
 
         func run() throws {

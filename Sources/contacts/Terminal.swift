@@ -6,6 +6,16 @@ enum Terminal {
     static let isTTY = isatty(1) == 1
     static let colors = isTTY && (getenv("NO_COLOR").map { String(cString: $0).isEmpty } ?? true)
 
+    /// Columns of the terminal on stdout (`TIOCGWINSZ`, else `$COLUMNS`, else 80); nil when
+    /// stdout is not a terminal.
+    static let columns: Int? = {
+        guard isTTY else { return nil }
+        var size = winsize()
+        if ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        if let text = getenv("COLUMNS").map({ String(cString: $0) }), let value = Int(text), value > 0 { return value }
+        return 80
+    }()
+
     static func bold(_ text: String) -> String { colors ? "\u{1B}[1m\(text)\u{1B}[0m" : text }
     static func dim(_ text: String) -> String { colors ? "\u{1B}[2m\(text)\u{1B}[0m" : text }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineConventions
 import ContactPaths
 import ContactService
 import ContactStore
@@ -37,6 +38,12 @@ struct ContactsDaemon: ParsableCommand {
             received, close every connection, close the database, remove the socket file, exit 0. \
             A second SIGINT or SIGTERM while stopping exits at once with status 130 or 143. The \
             wire protocol is described in protocol.md.
+
+            Exit codes: 0 clean stop; 1 cannot start (another server holds the socket); 2 usage \
+            error (a malformed flag value, naming the flag); 78 configuration error found at start \
+            (an unwritable database, a socket path too long, ulimit -n too low), so a service \
+            manager does not restart it in a loop. Durations: 500ms, 15s, 1m30s, 1h, or plain \
+            seconds (docs/cli.md, "Conventions").
             """,
         version: ContactsVersion.current)
 
@@ -98,12 +105,18 @@ struct ContactsDaemon: ParsableCommand {
     @Option(help: "Durability: normal survives a crash of the process, full also a power loss.")
     var synchronous: StoreOptions.Synchronous = .normal
 
-    @Option(help: "Milliseconds a write waits for a lock held by another process.")
-    var busyTimeoutMs: Int32 = 10_000
+    @Option(help: "How long a write waits for a lock held by another process (500ms, 10s, 1m; a plain number is seconds).")
+    var busyTimeout: DurationArgument = DurationArgument(seconds: 10)
+
+    // The flag --busy-timeout replaced, kept so existing unit files still start.
+    @Option(help: .hidden)
+    var busyTimeoutMs: Int32?
+
+    static func main() { mainFollowingConventions() }
 
     func validate() throws {
-        guard UInt32(socketMode, radix: 8).map({ $0 <= 0o777 }) == true else {
-            throw ValidationError("--socket-mode must be an octal file mode such as 0600 or 0660")
+        guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777, mode & 0o600 == 0o600 else {
+            throw ValidationError("--socket-mode must be an octal file mode that lets its owner read and write, such as 0600 or 0660")
         }
         guard maxRequestBytes >= 64 else { throw ValidationError("--max-request-bytes must be at least 64") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
@@ -114,8 +127,14 @@ struct ContactsDaemon: ParsableCommand {
         }
         guard maxResponseBytes >= 1024 else { throw ValidationError("--max-response-bytes must be at least 1024") }
         guard (maxReaders ?? 1) >= 1 else { throw ValidationError("--max-readers must be at least 1") }
-        guard busyTimeoutMs >= 0 else { throw ValidationError("--busy-timeout-ms must not be negative") }
+        guard (busyTimeoutMs ?? 1) >= 1 else { throw ValidationError("--busy-timeout-ms must be at least 1") }
+        guard busyTimeoutMilliseconds <= Int64(Int32.max) else {
+            throw ValidationError("--busy-timeout must be at most \(Int32.max / 1000)s")
+        }
     }
+
+    /// `--busy-timeout`, or the hidden `--busy-timeout-ms` when that is given.
+    private var busyTimeoutMilliseconds: Int64 { busyTimeoutMs.map(Int64.init) ?? busyTimeout.milliseconds }
 
     func run() throws {
         logFormat.bootstrap(level: logLevel)
@@ -129,7 +148,7 @@ struct ContactsDaemon: ParsableCommand {
             maxOutputBytes: maxOutputBytes, maxResponseBytes: maxResponseBytes,
             writeTimeoutSeconds: writeTimeout.seconds, readTimeoutSeconds: readTimeout.seconds,
             store: StoreOptions(
-                busyTimeoutMilliseconds: busyTimeoutMs, synchronous: synchronous,
+                busyTimeoutMilliseconds: Int32(busyTimeoutMilliseconds), synchronous: synchronous,
                 maxReaders: maxReaders ?? StoreOptions.defaultMaxReaders),
             collectStats: !noStats, allowUIDs: allowUIDs, allowGIDs: allowGIDs)
         let server: ContactServer
@@ -144,6 +163,5 @@ struct ContactsDaemon: ParsableCommand {
     }
 }
 
-extension Logger.Level: @retroactive ExpressibleByArgument {}
 extension StoreOptions.Synchronous: ExpressibleByArgument {}
 extension LogFormat: ExpressibleByArgument {}

@@ -50,13 +50,13 @@ struct ContactsCLITests {
         }
     }
 
-    @Test("list prints a table; list --all --json streams one contact per line across pages")
+    @Test("list prints tab-separated rows when piped; list --all --json streams one contact per line across pages")
     func listModes() throws {
         try withRunningServer { server in
             for n in 0..<7 { try create(server, "user\(n)") }
             let table = try runCLI(["list", "--socket", server.socketPath])
             let lines = table.out.split(separator: "\n")
-            #expect(lines.first?.hasPrefix("USERNAME  FIRST  LAST") == true)
+            #expect(lines.first == "USERNAME\tFIRST\tLAST\tEMAILS\tVERSION")
             #expect(lines.count == 8)
             let stream = try runCLI(["list", "--all", "--json", "--limit", "3", "--socket", server.socketPath])
             let names = try stream.out.split(separator: "\n").map { try JSONReader.parse(Array($0.utf8)).objectValue?["username"]?.stringValue }

@@ -150,6 +150,28 @@ struct ContactStoreTests {
         }
     }
 
+    @Test("a file at schema version 4 gets its names and addresses in NFC, keeping an address two contacts held")
+    func upgradesToNFC() throws {
+        try withTemporaryDatabasePath("v4.db") { path in
+            let (nfd, nfc, other) = ("e\u{301}@x.com", "\u{E9}@x.com", "u\u{308}@y.com")
+            try writeDatabase(at: path, version: 4, data: """
+                    INSERT INTO contacts (username, id, first_name, last_name, created_at, updated_at, version, emails)
+                        VALUES ('one', 1, 'Rene\u{301}', 'L', 1, 1, 1, '\(nfd)\n\(other)'),
+                               ('two', 2, 'T', 'W', 1, 1, 1, '\(nfc)'), ('plain', 3, 'P', 'Q', 1, 1, 1, 'p@x.com');
+                    INSERT INTO emails (address_key, contact_id) VALUES ('\(nfd)', 1), ('\(other)', 1), ('\(nfc)', 2), ('p@x.com', 3);
+                    """)
+            let store = try ContactStore(path: path)
+            defer { store.close() }
+            let one = try store.get(username: "one")
+            #expect(Array(one.firstName.utf8) == Array("Ren\u{E9}".utf8))
+            #expect(one.emails.map { Array($0.address.utf8) } == [Array(nfd.utf8), Array("\u{FC}@y.com".utf8)])
+            #expect(try store.list(ListQuery(email: other)).contacts.map(\.username) == ["one"])
+            #expect(try store.list(ListQuery(email: "\u{FC}@y.com")).contacts.map(\.username) == ["one"])
+            #expect(try store.list(ListQuery(email: nfd)).contacts.map(\.username) == ["two"])
+            #expect(try store.get(username: "plain").emails.map(\.address) == ["p@x.com"])
+        }
+    }
+
     @Test("a process opening a file that another one is upgrading waits for the upgrade, however long")
     func concurrentUpgradeOfALargeFile() throws {
         try withTemporaryDatabasePath("v2.db") { path in

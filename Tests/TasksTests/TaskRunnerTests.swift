@@ -217,11 +217,40 @@ struct TaskRunnerTests {
         #expect(result.err.contains("invalid Redis URL"))
     }
 
-    @Test("status and enqueue fail fast with exit 1 when Redis cannot be reached")
+    @Test("status lists the live beats and workers with host and pid, lines up its columns, and exits 1 when none is alive")
+    func statusShowsLiveRunners() throws {
+        let env = try TaskEnvironment()
+        let flags = env.flags(["--create-every", "1h", "--purge-every", "1h"])
+        let before = try runTasksCommand(["status"] + flags)
+        #expect(before.status == 1)
+        #expect(before.err.contains("no beat or worker is alive") && before.out.contains("none alive"), "\(before)")
+        let runner = try TasksProcess(["run", "--concurrency", "2"] + flags)
+        let pid = runner.process.processIdentifier
+        try waitUntil("status sees the runner") { try runTasksCommand(["status"] + flags).status == 0 }
+        let text = try runTasksCommand(["status"] + flags).out
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let mine = lines.filter { $0.contains("  \(pid)  ") }
+        #expect(mine.count == 2, "\(text)")
+        #expect(mine.contains { $0.hasPrefix("beat ") } && mine.contains { $0.hasPrefix("worker ") && $0.hasSuffix("  2") })
+        for header in ["TASK ", "RUNNER "] {
+            let start = try #require(lines.firstIndex { $0.hasPrefix(header) })
+            let rows = lines[start...].prefix { !$0.isEmpty }
+            let header = Array(rows.first!)
+            let columns = header.indices.filter { $0 >= 2 && header[$0] != " " && header[$0 - 1] == " " && header[$0 - 2] == " " }
+            for row in rows {
+                let characters = Array(row)
+                #expect(columns.allSatisfy { $0 < characters.count && characters[$0 - 1] == " " && characters[$0] != " " }, "\(row)")
+            }
+        }
+        #expect(runner.stop() == 0)
+        #expect(try runTasksCommand(["status"] + flags).status == 1)
+    }
+
+    @Test("status and enqueue fail fast with exit 3 when Redis cannot be reached")
     func unreachableRedis() throws {
         for command in [["status"], ["enqueue", "purge-expired"]] {
             let result = try runTasksCommand(command + ["--redis", "unix:///tmp/no-such-redis.sock"])
-            #expect(result.status == 1)
+            #expect(result.status == 3)
             #expect(result.err.contains("cannot connect"))
         }
     }

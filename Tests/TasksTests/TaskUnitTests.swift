@@ -1,24 +1,14 @@
 import ContactStore
+import Foundation
 import Logging
 import Redis
 import Testing
+import TestSupport
 
 @testable import Tasks
 
 @Suite("task runner building blocks")
 struct TaskUnitTests {
-    @Test("durations accept ms, s, m, h and plain seconds", arguments: [
-        ("500ms", 500), ("15s", 15_000), ("1m", 60_000), ("1h", 3_600_000), ("2", 2000), ("0.25", 250),
-    ] as [(String, Int64)])
-    func durations(text: String, milliseconds: Int64) {
-        #expect(TaskDuration(parsing: text)?.milliseconds == milliseconds)
-    }
-
-    @Test("malformed durations are refused", arguments: ["", "s", "-1s", "1d", "abc", "1.2.3s", "1 s"])
-    func badDurations(text: String) {
-        #expect(TaskDuration(parsing: text) == nil)
-    }
-
     @Test("Redis URLs: TCP with password and db, and Unix sockets with db")
     func redisURLs() throws {
         let tcp = try RedisURL("redis://:secret@cache.local:6380/3")
@@ -84,6 +74,25 @@ struct TaskUnitTests {
         let executor = TaskExecutor(store: store, maxAge: .seconds(60), logger: Logger(label: "test"))
         #expect(try executor.contact(for: "create-random:42") == executor.contact(for: "create-random:42"))
         #expect(try executor.contact(for: "create-random:42").username != executor.contact(for: "create-random:43").username)
+    }
+
+    @Test(
+        "purge-expired removes the user's own contacts by default, and only generated ones with --purge-scope generated",
+        arguments: [PurgeScope.all, .generated])
+    func purgeScope(scope: PurgeScope) throws {
+        let directory = try makeTemporaryDirectory(prefix: "scope")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try ContactStore(path: directory.appendingPathComponent("c.db").path)
+        defer { store.close() }
+        let executor = TaskExecutor(
+            store: store, maxAge: TaskDuration(milliseconds: 1), purgeScope: scope, logger: Logger(label: "test"))
+        _ = try store.create(NewContact(username: "ada", firstName: "Ada", lastName: "L", emails: []))
+        _ = try executor.run(Job(id: "create-random:1", task: .createRandom, attempts: 0, token: "t"))
+        #expect(try store.count() == 2)
+        Thread.sleep(forTimeInterval: 0.01)
+        _ = try executor.run(Job(id: "purge-expired:2", task: .purgeExpired, attempts: 0, token: "t"))
+        let left = try store.list(ListQuery()).contacts.map(\.username)
+        #expect(left == (scope == .all ? [] : ["ada"]))
     }
 
     @Test("backoff grows exponentially up to the cap, with jitter in the upper half")

@@ -26,7 +26,11 @@ public enum ContactMethods {
                     RPCParam("limit", schema: S.limit, summary: "Contacts per page."),
                     RPCParam("cursor", schema: ["type": ["string", "null"]], summary: "next_cursor of the previous page."),
                     RPCParam(
-                        "username_prefix", schema: ["type": "string", "maxLength": .number(JSONNumber(Validation.maxUsernameLength))],
+                        "username_prefix",
+                        schema: [
+                            "type": "string", "maxLength": .number(JSONNumber(Validation.maxUsernameLength)),
+                            "description": "At most 64 bytes of UTF-8 (maxLength counts characters).",
+                        ],
                         summary: "Only usernames starting with this, literally and case-insensitively."),
                     RPCParam("email", schema: ["type": "string"], summary: "Only the contact owning this address."),
                 ],
@@ -101,8 +105,9 @@ public enum ContactMethods {
             if after == nil { reader.problem("cursor", "is not a cursor this server issued") }
         }
         let prefix = reader.string("username_prefix", required: false)
-        if let prefix, prefix.unicodeScalars.count > Validation.maxUsernameLength {
-            reader.problem("username_prefix", "must be at most \(Validation.maxUsernameLength) characters")
+        // Bytes, not characters: usernames are ASCII, so a longer prefix could match nothing.
+        if let prefix, prefix.utf8.count > Validation.maxUsernameLength {
+            reader.problem("username_prefix", "must be at most \(Validation.maxUsernameLength) bytes of UTF-8")
         }
         let email = reader.string("email", required: false)
         guard reader.problems.isEmpty else { return .error(reader.error) }

@@ -67,8 +67,8 @@ enum ServerMethods {
             result: (name: "stats", schema: [
                 "type": "object",
                 "required": ["version", "pid", "uptime_s", "connections", "methods", "errors", "limits", "store"],
-            ]),
-            errors: [RPCErrorSpec(code: -32603, message: "stats are not collected (the server runs with --no-stats)")]
+            ])
+            // -32603 under --no-stats is a protocol error, which rpc.discover lists for no method.
         ) { params in
             guard params.problems.isEmpty else { return .error(params.error) }
             guard let stats else { return .error(.internalError("stats are not collected (--no-stats)")) }

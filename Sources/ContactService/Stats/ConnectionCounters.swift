@@ -11,7 +11,9 @@ final class ConnectionCounters: Sendable {
     /// An admitted connection closed.
     func closed() { counts.withLock { $0.open -= 1 } }
 
-    /// A connection was refused (over `--max-connections`, a peer not allowed, out of descriptors).
+    /// A connection was refused with `-32000` (over `--max-connections`, out of descriptors); a peer
+    /// not allowed is counted under `limits.refused_peer_credentials` instead. Refused connections
+    /// are never counted as accepted.
     func refused() { counts.withLock { $0.refused += 1 } }
 
     /// The three counts now.

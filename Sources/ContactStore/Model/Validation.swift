@@ -59,7 +59,7 @@ public enum Validation {
             errors.append(FieldError(field: field, message: "must not contain control characters"))
             return nil
         }
-        return trimmed
+        return nfc(trimmed)
     }
 
     /// One address: trimmed, at most 254 characters, one `@`, a non-empty local part and a dotted domain.
@@ -81,7 +81,7 @@ public enum Validation {
         guard labels.count >= 2, labels.allSatisfy({ !$0.isEmpty }) else {
             return fail("must have a dotted domain after the @, like example.com")
         }
-        return Email(address: trimmed)
+        return Email(address: nfc(trimmed))
     }
 
     /// A whole email list: at most 20, each valid, no duplicates (case-insensitively).
@@ -112,6 +112,18 @@ public enum Validation {
             result.append(email)
         }
         return errors.count == before ? result : nil
+    }
+
+    /// `value` in Unicode Normalization Form C, so that `é` typed as one scalar and as `e` plus a
+    /// combining accent are the same text byte for byte (SQLite compares bytes). Every name and
+    /// address is normalised on input, by the server and the task runner alike; usernames are
+    /// ASCII, which NFC never changes. ASCII text, nearly all input, costs one pass over its bytes.
+    public static func nfc(_ value: String) -> String {
+        if value.utf8.allSatisfy({ $0 < 0x80 }) { return value }
+        // The standard library's own normaliser (what String comparison uses); Foundation's
+        // precomposedStringWithCanonicalMapping would be the only other one, and no module here
+        // imports Foundation.
+        return String(decoding: value._nfcCodeUnits, as: UTF8.self)
     }
 
     /// Trims Unicode white space (including newlines) from both ends, as every text field is.

@@ -16,7 +16,7 @@ extension ContactStore {
             writer.submit({ db, now throws(StoreError) -> JobEffect in
                 try StoreError.translating {
                     if try db.jobRecorded(jobID) { return .alreadyRan }
-                    let contact = try db.insertContact(new, now: now)
+                    let contact = try db.insertContact(new, now: now, generated: true)
                     try db.recordJob(jobID, now: now)
                     return .created(contact)
                 }

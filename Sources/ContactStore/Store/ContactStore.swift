@@ -193,11 +193,15 @@ public final class ContactStore: Sendable {
     }
 
     /// Deletes up to `limit` contacts created before `cutoff`, in one transaction; the result is the count.
+    /// With `onlyGenerated`, only contacts the task runner made (`create(_:jobID:)`) go.
     public func purge(
-        createdBefore cutoff: Timestamp, limit: Int,
+        createdBefore cutoff: Timestamp, limit: Int, onlyGenerated: Bool = false,
         completion: @escaping @Sendable (Result<Int, StoreError>) -> Void
     ) {
-        writer.submit({ db, _ throws(StoreError) in try db.purgeContacts(createdBefore: cutoff, limit: limit) }, completion: completion)
+        writer.submit(
+            { db, _ throws(StoreError) in
+                try db.purgeContacts(createdBefore: cutoff, limit: limit, onlyGenerated: onlyGenerated)
+            }, completion: completion)
     }
 
     // MARK: Writes, blocking (for tools and the task runner; never call on the writer's queue)
@@ -219,8 +223,8 @@ public final class ContactStore: Sendable {
     }
 
     /// Deletes up to `limit` contacts created before `cutoff` and waits; returns the count.
-    public func purge(createdBefore cutoff: Timestamp, limit: Int) throws(StoreError) -> Int {
-        try wait { purge(createdBefore: cutoff, limit: limit, completion: $0) }
+    public func purge(createdBefore cutoff: Timestamp, limit: Int, onlyGenerated: Bool = false) throws(StoreError) -> Int {
+        try wait { purge(createdBefore: cutoff, limit: limit, onlyGenerated: onlyGenerated, completion: $0) }
     }
 
     /// Writer queue depth and mean group-commit batch size.

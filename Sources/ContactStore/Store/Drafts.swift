@@ -83,25 +83,30 @@ public struct ListQuery: Sendable, Equatable {
     }
 }
 
-/// The opaque keyset cursor: "c" then the hex of the last username's UTF-8 bytes. Clients must
-/// not build it; the format may change (a new prefix letter) without notice.
+/// The opaque keyset cursor: "c", the hex of the last username's UTF-8 bytes, then 8 hex digits
+/// of a keyed checksum over them, so a string this server did not issue (made up, cut or changed)
+/// is refused rather than read as a position. Clients must not build it; the format may change (a
+/// new prefix letter) without notice. The key is fixed, so every server on every file issues and
+/// accepts the same cursors.
 public enum ListCursor {
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+    private static let key: [UInt8] = Array("contactsd list cursor 1".utf8)
+
     /// The cursor that continues after `username`.
     public static func encode(after username: String) -> String {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
         var out: [UInt8] = [UInt8(ascii: "c")]
-        for byte in username.utf8 {
-            out.append(hex[Int(byte >> 4)])
-            out.append(hex[Int(byte & 0xF)])
-        }
+        let bytes = Array(username.utf8)
+        appendHex(bytes, to: &out)
+        let sum = checksum(bytes)
+        appendHex([UInt8(sum >> 24), UInt8(sum >> 16 & 0xFF), UInt8(sum >> 8 & 0xFF), UInt8(sum & 0xFF)], to: &out)
         return String(decoding: out, as: UTF8.self)
     }
 
     /// The username a cursor continues after, or nil when the cursor is not one of ours.
     public static func decode(_ cursor: String) -> String? {
         let bytes = Array(cursor.utf8)
-        guard bytes.first == UInt8(ascii: "c"), bytes.count > 1, bytes.count % 2 == 1,
-            bytes.count <= 1 + 2 * Validation.maxUsernameLength
+        guard bytes.first == UInt8(ascii: "c"), bytes.count > 9, bytes.count % 2 == 1,
+            bytes.count <= 9 + 2 * Validation.maxUsernameLength
         else { return nil }
         func nibble(_ b: UInt8) -> UInt8? {
             switch b {
@@ -117,7 +122,25 @@ public enum ListCursor {
             raw.append(high << 4 | low)
             index += 2
         }
-        guard raw.allSatisfy(Validation.isUsernameByte) else { return nil }
+        let sum = raw.suffix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        raw.removeLast(4)
+        guard !raw.isEmpty, sum == checksum(raw), raw.allSatisfy(Validation.isUsernameByte) else { return nil }
         return String(decoding: raw, as: UTF8.self)
+    }
+
+    private static func appendHex(_ bytes: [UInt8], to out: inout [UInt8]) {
+        for byte in bytes {
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 0xF)])
+        }
+    }
+
+    /// FNV-1a (32 bits) over the key, then the bytes: not a secret, a check that the server made it.
+    private static func checksum(_ bytes: [UInt8]) -> UInt32 {
+        var hash: UInt32 = 2_166_136_261
+        for byte in key + bytes {
+            hash = (hash ^ UInt32(byte)) &* 16_777_619
+        }
+        return hash
     }
 }

@@ -43,7 +43,7 @@ extension SQLiteConnection {
                 statement.bind(lower, at: 2)
                 statement.bind(lower + "\u{7F}", at: 3)
             }
-            if let email = query.email { statement.bind(Email(address: email).key, at: 4) }
+            if let email = query.email { statement.bind(Email(address: Validation.nfc(email)).key, at: 4) }
             statement.bind(Int64(query.limit + 1), at: 5)
             var contacts: [Contact] = []
             while try statement.step() {
@@ -109,7 +109,8 @@ extension SQLiteConnection {
         }
     }
 
-    func insertContact(_ new: NewContact, now: Timestamp) throws(StoreError) -> Contact {
+    /// Inserts a new contact; `generated` marks one the task runner made (schema version 6).
+    func insertContact(_ new: NewContact, now: Timestamp, generated: Bool = false) throws(StoreError) -> Contact {
         try StoreError.translating {
             if try contactID(username: new.username) != nil { throw StoreError.usernameTaken(username: new.username) }
             try checkEmailsFree(new.emails, for: nil)
@@ -118,10 +119,10 @@ extension SQLiteConnection {
             // keys (the sqlite3 shell's default) can never attach to a new contact.
             let id = try withStatement(
                 """
-                INSERT INTO contacts (id, username, first_name, last_name, created_at, updated_at, version, emails)
+                INSERT INTO contacts (id, username, first_name, last_name, created_at, updated_at, version, emails, generated)
                 VALUES (
                     max(ifnull((SELECT max(id) FROM contacts), 0), ifnull((SELECT max(contact_id) FROM emails), 0)) + 1,
-                    ?1, ?2, ?3, ?4, ?4, 1, ?5)
+                    ?1, ?2, ?3, ?4, ?4, 1, ?5, ?6)
                 RETURNING id
                 """
             ) { statement throws(SQLiteError) in
@@ -130,6 +131,7 @@ extension SQLiteConnection {
                 statement.bind(new.lastName, at: 3)
                 statement.bind(now.milliseconds, at: 4)
                 statement.bind(Self.storedEmails(new.emails.map(\.address)), at: 5)
+                statement.bind(generated ? 1 : 0, at: 6)
                 guard try statement.step() else {
                     throw SQLiteError(code: 1 /* SQLITE_ERROR */, message: "INSERT returned no id", sql: statement.sql)
                 }
@@ -154,30 +156,21 @@ extension SQLiteConnection {
             if let newName = change.newUsername, let owner = try contactID(username: newName), owner != id {
                 throw StoreError.usernameTaken(username: newName)
             }
-            var emails = current.emails
-            if let replacement = change.emails {
-                try checkEmailsFree(replacement, for: id)
-                let delete = try statement("DELETE FROM emails WHERE contact_id = ?1")
-                delete.bind(id, at: 1)
-                try delete.run()
-                try insertEmails(replacement, contactID: id)
-                emails = replacement
-            }
+            // The list the contact ends with, worked out before anything is written, so that a
+            // change that changes nothing writes nothing (and keeps the version).
+            var emails = change.emails ?? current.emails
             if let removed = change.removeEmails {
                 // Removing an address the contact does not have is a no-op: the call is idempotent.
                 let keys = Set(removed.map(\.key))
-                let delete = try statement("DELETE FROM emails WHERE address_key = ?2 AND contact_id = ?1")
-                for key in keys {
-                    delete.bind(id, at: 1)
-                    delete.bind(key, at: 2)
-                    try delete.run()
-                }
                 emails.removeAll { keys.contains($0.key) }
             }
+            if let replacement = change.emails { try checkEmailsFree(replacement, for: id) }
             if let added = change.addEmails {
                 // An address the contact already has stays where it is; the others are appended.
+                // Ownership is checked before the count, as protocol.md orders the errors.
                 let present = Set(emails.map(\.key))
                 let new = added.filter { !present.contains($0.key) }
+                try checkEmailsFree(new, for: id)
                 if emails.count + new.count > Validation.maxEmails {
                     throw StoreError.invalid([
                         FieldError(
@@ -185,9 +178,19 @@ extension SQLiteConnection {
                             message: "would give the contact \(emails.count + new.count) addresses; the limit is \(Validation.maxEmails)")
                     ])
                 }
-                try checkEmailsFree(new, for: id)
-                try insertEmails(new, contactID: id)
                 emails += new
+            }
+            var updated = current
+            updated.username = change.newUsername ?? current.username
+            updated.firstName = change.firstName ?? current.firstName
+            updated.lastName = change.lastName ?? current.lastName
+            updated.emails = emails
+            if updated == current { return current }
+            if emails != current.emails {
+                let delete = try statement("DELETE FROM emails WHERE contact_id = ?1")
+                delete.bind(id, at: 1)
+                try delete.run()
+                try insertEmails(emails, contactID: id)
             }
             let update = try statement(
                 """
@@ -195,23 +198,18 @@ extension SQLiteConnection {
                 version = version + 1, emails = ?5 WHERE id = ?1
                 """)
             update.bind(id, at: 1)
-            update.bind(change.firstName ?? current.firstName, at: 2)
-            update.bind(change.lastName ?? current.lastName, at: 3)
+            update.bind(updated.firstName, at: 2)
+            update.bind(updated.lastName, at: 3)
             update.bind(now.milliseconds, at: 4)
             update.bind(Self.storedEmails(emails.map(\.address)), at: 5)
             try update.run()
             // The username is the table's key: setting it moves the row, so only a rename does.
-            if let newName = change.newUsername, newName != current.username {
+            if updated.username != current.username {
                 let rename = try statement("UPDATE contacts SET username = ?2 WHERE id = ?1")
                 rename.bind(id, at: 1)
-                rename.bind(newName, at: 2)
+                rename.bind(updated.username, at: 2)
                 try rename.run()
             }
-            var updated = current
-            updated.username = change.newUsername ?? current.username
-            updated.firstName = change.firstName ?? current.firstName
-            updated.lastName = change.lastName ?? current.lastName
-            updated.emails = emails
             updated.updatedAt = now
             updated.version = current.version + 1
             return updated
@@ -237,10 +235,13 @@ extension SQLiteConnection {
         }
     }
 
-    /// Deletes up to `limit` contacts created before `cutoff`; returns how many went.
-    func purgeContacts(createdBefore cutoff: Timestamp, limit: Int) throws(StoreError) -> Int {
+    /// Deletes up to `limit` contacts created before `cutoff` (with `onlyGenerated`, only those
+    /// the task runner made); returns how many went.
+    func purgeContacts(createdBefore cutoff: Timestamp, limit: Int, onlyGenerated: Bool = false) throws(StoreError) -> Int {
         do throws(SQLiteError) {
-            return try deleteChunk(from: "contacts", key: "username", before: cutoff, in: "created_at", limit: limit)
+            return try deleteChunk(
+                from: "contacts", key: "username", before: cutoff, in: "created_at",
+                where: onlyGenerated ? "generated = 1" : nil, limit: limit)
         } catch {
             throw .from(error)
         }

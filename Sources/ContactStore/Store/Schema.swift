@@ -54,7 +54,65 @@ enum Schema {
         ) WITHOUT ROWID;
         CREATE INDEX task_runs_ran_at ON task_runs (ran_at);
         """),
+        // 5: names and addresses in Unicode NFC, as they are now normalised on input.
+        .code(normaliseToNFC),
+        // 6: which contacts contacts-tasks made (`--purge-scope generated` purges only those).
+        // Adding a column with a constant default rewrites nothing.
+        .sql("ALTER TABLE contacts ADD COLUMN generated INTEGER NOT NULL DEFAULT 0;"),
     ]
+
+    /// Version 5: rewrites the names and addresses stored before input was normalised to NFC, so
+    /// that an address typed either way finds its owner. Only rows holding non-ASCII text are
+    /// read (a character count that differs from the byte count). An address whose normal form
+    /// another contact already owns (two contacts held the same address, written two ways) keeps
+    /// its stored form, so no data is lost; it can then be removed by hand.
+    private static func normaliseToNFC(_ db: SQLiteConnection) throws(SQLiteError) {
+        var rows: [(id: Int64, first: String, last: String, emails: [String])] = []
+        try db.withStatement(
+            """
+            SELECT id, first_name, last_name, emails FROM contacts
+            WHERE length(first_name) != length(CAST(first_name AS BLOB))
+               OR length(last_name) != length(CAST(last_name AS BLOB))
+               OR length(emails) != length(CAST(emails AS BLOB))
+            ORDER BY id
+            """
+        ) { read throws(SQLiteError) in
+            while try read.step() {
+                rows.append((read.int64(0), read.string(1), read.string(2), read.strings(3, separatedBy: UInt8(ascii: "\n"))))
+            }
+        }
+        let rekey = try db.statement("UPDATE emails SET address_key = ?2 WHERE address_key = ?1")
+        let write = try db.statement("UPDATE contacts SET first_name = ?2, last_name = ?3, emails = ?4 WHERE id = ?1")
+        for row in rows {
+            var addresses: [String] = []
+            for address in row.emails {
+                let normal = Validation.nfc(address)
+                let (oldKey, newKey) = (Email(address: address).key, Email(address: normal).key)
+                guard Array(oldKey.utf8) != Array(newKey.utf8) else {
+                    addresses.append(normal)
+                    continue
+                }
+                let taken = try db.withStatement("SELECT 1 FROM emails WHERE address_key = ?1") {
+                    owner throws(SQLiteError) in
+                    owner.bind(newKey, at: 1)
+                    return try owner.step()
+                }
+                if taken {
+                    addresses.append(address)
+                    continue
+                }
+                rekey.bind(oldKey, at: 1)
+                rekey.bind(newKey, at: 2)
+                try rekey.run()
+                addresses.append(normal)
+            }
+            write.bind(row.id, at: 1)
+            write.bind(Validation.nfc(row.first), at: 2)
+            write.bind(Validation.nfc(row.last), at: 3)
+            write.bind(SQLiteConnection.storedEmails(addresses), at: 4)
+            try write.run()
+        }
+    }
 
     /// Version 3: contacts are stored in their username index (`WITHOUT ROWID`) with their
     /// addresses, in order, in the row; `emails` keeps one row per address for uniqueness and

@@ -9,13 +9,18 @@ public struct TaskExecutor: Sendable {
     let store: ContactStore
     let maxAge: TaskDuration
     let seed: UInt64
+    let purgeScope: PurgeScope
     let logger: Logger
 
-    /// An executor over `store`. `seed` is mixed into each job's random source (tests fix it).
-    public init(store: ContactStore, maxAge: TaskDuration, seed: UInt64 = 0, logger: Logger) {
+    /// An executor over `store`. `seed` is mixed into each job's random source (tests fix it);
+    /// `purgeScope` says which contacts older than `maxAge` purge-expired removes.
+    public init(
+        store: ContactStore, maxAge: TaskDuration, seed: UInt64 = 0, purgeScope: PurgeScope = .all, logger: Logger
+    ) {
         self.store = store
         self.maxAge = maxAge
         self.seed = seed
+        self.purgeScope = purgeScope
         self.logger = logger
     }
 
@@ -73,7 +78,11 @@ public struct TaskExecutor: Sendable {
         let now = Timestamp.now().milliseconds
         let contacts = Timestamp(milliseconds: now - maxAge.milliseconds)
         let records = Timestamp(milliseconds: now - Self.jobRecordRetention.milliseconds)
-        guard let total = try inChunks(heartbeat, { limit throws(StoreError) in try store.purge(createdBefore: contacts, limit: limit) }),
+        let onlyGenerated = purgeScope == .generated
+        guard
+            let total = try inChunks(heartbeat, { limit throws(StoreError) in
+                try store.purge(createdBefore: contacts, limit: limit, onlyGenerated: onlyGenerated)
+            }),
             try inChunks(heartbeat, { limit throws(StoreError) in try store.purgeJobRecords(ranBefore: records, limit: limit) }) != nil
         else { return .interrupted }
         if total > 0 { logger.info("purged expired contacts", metadata: ["count": "\(total)"]) }

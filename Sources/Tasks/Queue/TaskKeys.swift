@@ -35,6 +35,13 @@ public struct TaskKeys: Sendable {
     /// HASH with a periodic task's last tick, interval, counts, last run and outcome.
     public func periodic(_ task: TaskKind) -> String { "\(tag):periodic:\(task.rawValue)" }
 
+    /// What heartbeat keys start with.
+    public var alivePrefix: String { "\(tag):alive:" }
+    /// STRING with an expiry: a live beat or worker process (`Heartbeat`), `role:host:pid`.
+    public func alive(_ role: RunnerRole, host: String, pid: Int32) -> String {
+        "\(alivePrefix)\(role.rawValue):\(host):\(pid)"
+    }
+
     /// The keys of the layout before hash tags (`prefix:queue`), migrated at start.
     var legacy: (queue: String, inflight: String, leases: String, delayed: String, dead: String, jobPrefix: String) {
         ("\(prefix):queue", "\(prefix):inflight", "\(prefix):leases", "\(prefix):delayed", "\(prefix):dead", "\(prefix):job:")

@@ -54,7 +54,9 @@ public final class TaskRunner: Sendable {
         if roles.contains(.worker) {
             let opened = try ContactStore(path: configuration.databasePath)
             store = opened
-            let executor = TaskExecutor(store: opened, maxAge: configuration.maxAge, seed: configuration.seed, logger: logger)
+            let executor = TaskExecutor(
+                store: opened, maxAge: configuration.maxAge, seed: configuration.seed,
+                purgeScope: configuration.purgeScope, logger: logger)
             for index in 0..<configuration.concurrency {
                 let worker = Worker(
                     configuration: configuration, executor: executor, stop: stopSignal, logger: logger,
@@ -65,10 +67,12 @@ public final class TaskRunner: Sendable {
         if roles.contains(.beat) {
             start(Beat(configuration: configuration, stop: stopSignal, logger: logger).run, in: done)
         }
+        start(Heartbeat(configuration: configuration, roles: roles, stop: stopSignal, logger: logger).run, in: done)
         logger.info("contacts-tasks running", metadata: [
             "redis": "\(configuration.redis)", "database": "\(configuration.databasePath)",
             "prefix": "\(configuration.queuePrefix)",
         ])
+        if roles.contains(.worker) { logger.notice("\(configuration.purgeNotice)") }
         done.wait()
         store?.close()
         logger.info("stopped cleanly")
@@ -86,10 +90,16 @@ public final class TaskRunner: Sendable {
 
     /// `hostname:pid`, naming this process in job records.
     static func hostIdentity() -> String {
+        let (host, pid) = hostAndPID()
+        return "\(host):\(pid)"
+    }
+
+    /// This host's name and this process's id.
+    static func hostAndPID() -> (host: String, pid: Int32) {
         var buffer = [CChar](repeating: 0, count: 256)
         gethostname(&buffer, buffer.count)
         let host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return "\(host):\(getpid())"
+        return (host, getpid())
     }
 
     /// Blocks SIGINT and SIGTERM in this thread (and so in every thread it starts later) and

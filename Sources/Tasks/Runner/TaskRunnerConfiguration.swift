@@ -8,6 +8,9 @@ public struct TaskRunnerConfiguration: Sendable {
     /// How often expired contacts are purged; 1 s keeps every contact within 2 s of max-age.
     public var purgeEvery = TaskDuration.seconds(1)
     public var maxAge = TaskDuration.seconds(60)
+    /// Which contacts older than `maxAge` purge-expired removes: every one (the default), or
+    /// only those create-random made.
+    public var purgeScope = PurgeScope.all
     public var queuePrefix = "contacts-tasks"
     /// A job whose worker stops answering goes back to the queue after this long.
     public var visibilityTimeout = TaskDuration.seconds(30)
@@ -37,6 +40,19 @@ public struct TaskRunnerConfiguration: Sendable {
         switch task {
         case .createRandom: return createEvery
         case .purgeExpired: return purgeEvery
+        }
+    }
+}
+
+extension TaskRunnerConfiguration {
+    /// What purge-expired will remove, said plainly where a newcomer meets it (the log at start).
+    public var purgeNotice: String {
+        switch purgeScope {
+        case .all:
+            "purge-expired removes every contact older than \(maxAge), yours included; "
+                + "start with --purge-scope generated to keep the ones you create"
+        case .generated:
+            "purge-expired removes the contacts create-random made once they are older than \(maxAge); yours are kept"
         }
     }
 }

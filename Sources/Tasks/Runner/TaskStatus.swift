@@ -19,6 +19,15 @@ public struct TaskStatus: Sendable, Equatable {
         public var pending: Int
     }
 
+    /// A live beat or worker process, from its heartbeat.
+    public struct Runner: Sendable, Equatable {
+        public var role: RunnerRole
+        public var host: String
+        public var pid: Int32
+        /// Worker threads (workers only).
+        public var concurrency: Int?
+    }
+
     public var queued: Int
     public var inFlight: Int
     public var delayed: Int
@@ -26,6 +35,8 @@ public struct TaskStatus: Sendable, Equatable {
     /// The newest dead job ids (up to 20).
     public var deadJobs: [String]
     public var periodic: [Periodic]
+    /// The beats and workers alive now (their heartbeat keys have not expired), by role, host, pid.
+    public var runners: [Runner]
 }
 
 extension JobQueue {
@@ -53,6 +64,30 @@ extension JobQueue {
         }
         return TaskStatus(
             queued: Int(reply[1].int ?? 0), inFlight: Int(reply[2].int ?? 0), delayed: Int(reply[3].int ?? 0),
-            dead: Int(reply[4].int ?? 0), deadJobs: reply[5].elements.compactMap(\.text), periodic: periodic)
+            dead: Int(reply[4].int ?? 0), deadJobs: reply[5].elements.compactMap(\.text), periodic: periodic,
+            runners: try liveRunners(on: redis))
+    }
+
+    /// The runners whose heartbeat keys exist now (`SCAN` under the prefix; the keys share the
+    /// queue's hash slot, so one node holds them all).
+    public func liveRunners(on redis: RedisConnection) throws(RedisError) -> [TaskStatus.Runner] {
+        var cursor = "0"
+        var runners: [TaskStatus.Runner] = []
+        repeat {
+            let reply = try redis.command(["SCAN", cursor, "MATCH", keys.alivePrefix + "*", "COUNT", "1000"]).elements
+            guard reply.count == 2 else { throw RedisError(.server, "unexpected SCAN reply") }
+            cursor = reply[0].text ?? "0"
+            for key in reply[1].elements.compactMap(\.text) {
+                // role:host:pid after the prefix; a host name holds no ':'.
+                let parts = key.dropFirst(keys.alivePrefix.count).split(separator: ":")
+                guard parts.count == 3, let role = RunnerRole(rawValue: String(parts[0])), let pid = Int32(parts[2]) else {
+                    continue
+                }
+                let value = try redis.command(["GET", key]).text ?? ""
+                let concurrency = role == .worker ? value.split(separator: " ").last.flatMap { Int($0) } : nil
+                runners.append(TaskStatus.Runner(role: role, host: String(parts[1]), pid: pid, concurrency: concurrency))
+            }
+        } while cursor != "0"
+        return runners.sorted { ($0.role.rawValue, $0.host, $0.pid) < ($1.role.rawValue, $1.host, $1.pid) }
     }
 }

@@ -53,6 +53,17 @@ final class TestServer: @unchecked Sendable {
         try LineClient(path: socketPath)
     }
 
+    /// A connection the server has admitted and answers on (under `--max-connections 1`, the
+    /// start-up probe's connection may still be closing, so try until one is served).
+    func admittedClient() throws -> LineClient {
+        var holder: LineClient?
+        try waitUntil("one client is admitted") {
+            holder = try? connect()
+            return (try? holder?.call(#"{"jsonrpc":"2.0","id":1,"method":"server.ping"}"#))?["id"] == 1
+        }
+        return try #require(holder)
+    }
+
     /// Sends a signal and waits for the process to exit; returns its exit status.
     @discardableResult
     func stop(signal: Int32 = SIGTERM) -> Int32 {
