@@ -80,7 +80,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "LoadGenerator", dependencies: ["UnixSocketAddress", "MonotonicClock", "Locking"]),
+        .target(name: "LoadGenerator", dependencies: ["UnixSocketAddress", "MonotonicClock", "Locking", "ContactStore"]),
         .executableTarget(
             name: "contacts-bench",
             dependencies: [

@@ -1,3 +1,4 @@
+import ContactStore
 /// What the load generator sends.
 public enum Scenario: String, Sendable, CaseIterable {
     /// `contacts.get` of a random seeded contact.
@@ -135,15 +136,10 @@ struct RequestBuilder {
         buffer.append(UInt8(ascii: "\n"))
     }
 
-    /// The server's cursor format ("c" + hex of the username); the bench knows it to start
-    /// list pages anywhere, which a real client must not do.
+    /// A cursor that starts a list page after `username`, made the way the server makes them
+    /// (`ListCursor`, with its checksum): the bench starts pages anywhere, which a real client
+    /// must not do.
     private func cursorAfter(_ username: String) -> String {
-        let hex = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = [UInt8(ascii: "c")]
-        for byte in username.utf8 {
-            out.append(hex[Int(byte >> 4)])
-            out.append(hex[Int(byte & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        ListCursor.encode(after: username)
     }
 }
