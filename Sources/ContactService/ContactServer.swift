@@ -3,7 +3,6 @@ import ContactStore
 import Dispatch
 import JSONRPC
 import Logging
-import Synchronization
 
 import Glibc
 
@@ -62,12 +61,14 @@ public final class ContactServer: Sendable {
         // dispatcher and the socket server that feed them.
         let connections = ConnectionCounters()
         let output = OutputBudget(limit: configuration.maxOutputBytes)
+        let contactMethods = ContactMethods.all(
+            store: store, maxResponseBytes: configuration.maxResponseBytes, logger: logger, limits: limits)
         let stats =
             configuration.collectStats
-            ? ServerStats(methodNames: ServerMethods.names(contactMethods: ContactMethods.all(store: store))) : nil
+            ? ServerStats(methodNames: ServerMethods.names(contactMethods: contactMethods)) : nil
         let methods = ServerMethods.registry(
-            store: store, stats: stats, limits: limits, connections: connections, output: output,
-            maxResponseBytes: configuration.maxResponseBytes, logger: logger, databasePath: configuration.databasePath)
+            contactMethods: contactMethods, store: store, stats: stats, limits: limits, connections: connections,
+            output: output, databasePath: configuration.databasePath)
         let dispatcher = RPCDispatcher(
             methods: methods,
             limits: RPCDispatcher.Limits(

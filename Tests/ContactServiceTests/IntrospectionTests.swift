@@ -75,8 +75,9 @@ struct IntrospectionTests {
             let names = Set(methods.compactMap { $0["name"]?.stringValue })
             let store = try ContactStoreForTests.make()
             let registry = ServerMethods.registry(
-                store: store, stats: nil, limits: LimitEvents(logger: Logger(label: "test")),
-                connections: ConnectionCounters(), output: OutputBudget(limit: 1 << 20), logger: Logger(label: "test"), databasePath: "")
+                contactMethods: ContactMethods.all(store: store), store: store, stats: nil,
+                limits: LimitEvents(logger: Logger(label: "test")), connections: ConnectionCounters(),
+                output: OutputBudget(limit: 1 << 20), databasePath: "")
             #expect(names == Set(registry.map(\.name)))
             #expect(names.isSuperset(of: ["rpc.discover", "server.ping", "server.stats", "contacts.get"]))
         }

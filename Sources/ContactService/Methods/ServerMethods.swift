@@ -1,19 +1,19 @@
 import ContactPaths
 import ContactStore
 import JSONRPC
-import Logging
-import Synchronization
 
 /// Methods about the server itself, and the assembly of the whole registry.
 enum ServerMethods {
     /// Every method `contactsd` answers: the contacts methods, `server.ping`, `server.stats`
     /// and `rpc.discover`, whose document is generated from this very list. `stats` is nil when
     /// the server does not collect them (`--no-stats`).
+    /// - Parameter contactMethods: `ContactMethods.all`, built once by the caller (which also
+    ///   names them to `ServerStats`).
     static func registry(
-        store: ContactStore, stats: ServerStats?, limits: LimitEvents, connections: ConnectionCounters,
-        output: OutputBudget, maxResponseBytes: Int = 16 << 20, logger: Logger, databasePath: String
+        contactMethods: [RPCMethod], store: ContactStore, stats: ServerStats?, limits: LimitEvents,
+        connections: ConnectionCounters, output: OutputBudget, databasePath: String
     ) -> [RPCMethod] {
-        let served = ContactMethods.all(store: store, maxResponseBytes: maxResponseBytes, logger: logger, limits: limits) + [
+        let served = contactMethods + [
             ping, self.stats(
                 stats, limits: limits, store: store, databasePath: databasePath, connections: connections, output: output),
         ]
