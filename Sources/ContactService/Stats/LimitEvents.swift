@@ -62,11 +62,6 @@ public final class LimitEvents: Sendable {
         }
     }
 
-    /// How many times `event` happened since start.
-    public func count(_ event: LimitEvent) -> Int {
-        state.withLock { $0.counts[event] ?? 0 }
-    }
-
     /// Every counter, by its wire name, in declaration order.
     public var snapshot: [(name: String, count: Int)] {
         let counts = state.withLock { $0.counts }
