@@ -385,6 +385,23 @@ struct TaskGuaranteeTests {
         #expect(worker.log().contains("will be redelivered"))
     }
 
+    @Test("SIGTERM with a job in hand and Redis frozen (it accepts but never answers): exit within 6 s all the same")
+    func stopWithRedisFrozen() throws {
+        let env = try TaskEnvironment()
+        _ = try env.openStore()
+        let holder = try SQLiteLockHolder(path: env.databasePath, seconds: 1)
+        let worker = try TasksProcess(["worker"] + env.flags())
+        #expect(try runTasksCommand(["enqueue", "create-random"] + env.flags()).status == 0)
+        let redis = try env.redis.connection()
+        try waitUntil("the worker holds the job") { (try redis.command(["ZCARD", env.keys.leases]).int ?? 0) == 1 }
+        env.redis.freeze()
+        let started = Date()
+        #expect(worker.stop() == 0)
+        #expect(Date().timeIntervalSince(started) < 6)
+        holder.waitUntilReleased()
+        #expect(worker.log().contains("will be redelivered"))
+    }
+
     // MARK: 8. Keys for a cluster
 
     @Test("every key carries the prefix as a hash tag, and keys of the earlier layout are migrated at start")

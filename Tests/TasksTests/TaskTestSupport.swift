@@ -67,6 +67,9 @@ final class RedisServer: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// Stops the server without closing anything (SIGSTOP): connections stay open, nothing answers.
+    func freeze() { Foundation.kill(process.processIdentifier, SIGSTOP) }
+
     func connection() throws -> RedisConnection { try RedisConnection(url: RedisURL(url)) }
 
     deinit {

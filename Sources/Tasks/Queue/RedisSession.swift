@@ -57,7 +57,11 @@ final class RedisSession {
                 if remaining <= 0 { return nil }
             }
             do {
-                let value = try body(connected(connectTimeout: min(2, remaining)))
+                let redis = try connected(connectTimeout: min(2, remaining))
+                // After a stop no command may wait past the grace: a Redis that accepts but never
+                // answers (frozen, swapping) would otherwise hold the exit for a whole read timeout.
+                if remaining.isFinite { redis.setReadTimeout(max(0.01, remaining)) }
+                let value = try body(redis)
                 if failures > 0 {
                     logger.notice("Redis is reachable again", metadata: ["redis": "\(url)"])
                     failures = 0
