@@ -46,7 +46,9 @@ struct TaskGuaranteeTests {
 
     // MARK: 2. One clock
 
-    @Test("beats and workers whose clocks are 70 s apart run every 1 s tick once, none twice, none redelivered", .timeLimit(.minutes(1)))
+    @Test("beats and workers whose clocks are 70 s apart run every 1 s tick once, none twice, none redelivered",
+        .timeLimit(.minutes(1)),
+        .disabled(if: testSanitizer != nil, "libfaketime hangs a sanitized program at start (in clock_gettime)"))
     func skewedClocks() throws {
         let env = try TaskEnvironment()
         let flags = env.flags([
@@ -104,7 +106,7 @@ struct TaskGuaranteeTests {
     func stuckWorkerLosesLease() throws {
         let env = try TaskEnvironment()
         let store = try env.openStore()
-        let holder = try SQLiteLockHolder(path: env.databasePath, seconds: 2.5)
+        let holder = try SQLiteLockHolder(path: env.databasePath, seconds: nil)
         let worker = try TasksProcess(["worker"] + env.flags(["--visibility-timeout", "1s"]))
         #expect(try runTasksCommand(["enqueue", "create-random"] + env.flags()).status == 0)
         let redis = try env.redis.connection()
@@ -116,6 +118,7 @@ struct TaskGuaranteeTests {
         guard case .leased(let mine) = try queue.lease(
             id, visibility: .seconds(30), worker: "new owner", maxDeliveries: 5, deadMax: 10, on: redis)
         else { throw TestFailure("take-over lease") }
+        holder.release(after: 0)
         holder.waitUntilReleased()
         #expect(worker.stop() == 0)
         #expect(worker.log().contains("lost the lease"))
@@ -342,7 +345,7 @@ struct TaskGuaranteeTests {
         }
         let started = Date()
         #expect(runner.stop() == 0)
-        #expect(Date().timeIntervalSince(started) < 1)
+        #expect(Date().timeIntervalSince(started) < bound(1))
     }
 
     @Test("SIGTERM during a long purge: the worker hands the job back after one chunk and exits")
@@ -361,7 +364,7 @@ struct TaskGuaranteeTests {
         try waitUntil("the purge is under way") { try store.count() < 200_000 }
         let started = Date()
         #expect(worker.stop() == 0)
-        #expect(Date().timeIntervalSince(started) < 1)
+        #expect(Date().timeIntervalSince(started) < bound(1))
         #expect(try store.count() > 0)
         #expect(worker.log().contains("handed the unfinished job back"))
         let redis = try env.redis.connection()
@@ -372,15 +375,16 @@ struct TaskGuaranteeTests {
     func stopWithRedisGone() throws {
         let env = try TaskEnvironment()
         _ = try env.openStore()
-        let holder = try SQLiteLockHolder(path: env.databasePath, seconds: 1)
+        let holder = try SQLiteLockHolder(path: env.databasePath, seconds: nil)
         let worker = try TasksProcess(["worker"] + env.flags())
         #expect(try runTasksCommand(["enqueue", "create-random"] + env.flags()).status == 0)
         let redis = try env.redis.connection()
         try waitUntil("the worker holds the job") { (try redis.command(["ZCARD", env.keys.leases]).int ?? 0) == 1 }
+        holder.release(after: 1)  // the job ends during the stop
         env.redis.kill()
         let started = Date()
         #expect(worker.stop() == 0)
-        #expect(Date().timeIntervalSince(started) < 6)
+        #expect(Date().timeIntervalSince(started) < bound(6))
         holder.waitUntilReleased()
         #expect(worker.log().contains("will be redelivered"))
     }
@@ -389,15 +393,16 @@ struct TaskGuaranteeTests {
     func stopWithRedisFrozen() throws {
         let env = try TaskEnvironment()
         _ = try env.openStore()
-        let holder = try SQLiteLockHolder(path: env.databasePath, seconds: 1)
+        let holder = try SQLiteLockHolder(path: env.databasePath, seconds: nil)
         let worker = try TasksProcess(["worker"] + env.flags())
         #expect(try runTasksCommand(["enqueue", "create-random"] + env.flags()).status == 0)
         let redis = try env.redis.connection()
         try waitUntil("the worker holds the job") { (try redis.command(["ZCARD", env.keys.leases]).int ?? 0) == 1 }
+        holder.release(after: 1)  // the job ends during the stop
         env.redis.freeze()
         let started = Date()
         #expect(worker.stop() == 0)
-        #expect(Date().timeIntervalSince(started) < 6)
+        #expect(Date().timeIntervalSince(started) < bound(6))
         holder.waitUntilReleased()
         #expect(worker.log().contains("will be redelivered"))
     }

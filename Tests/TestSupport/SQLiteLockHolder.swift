@@ -9,8 +9,9 @@ public final class SQLiteLockHolder: @unchecked Sendable {
     private let db: OpaquePointer
     private let released = DispatchSemaphore(value: 0)
 
-    /// Takes the write lock (BEGIN IMMEDIATE) and releases it after `seconds`.
-    public init(path: String, seconds: Double) throws {
+    /// Takes the write lock (BEGIN IMMEDIATE) and releases it after `seconds`, or, with nil,
+    /// when `release(after:)` says.
+    public init(path: String, seconds: Double?) throws {
         var handle: OpaquePointer?
         guard sqlite3_open(path, &handle) == SQLITE_OK, let handle else { throw SupportError("cannot open \(path)") }
         db = handle
@@ -19,6 +20,11 @@ public final class SQLiteLockHolder: @unchecked Sendable {
             sqlite3_close(db)
             throw SupportError("cannot lock \(path)")
         }
+        if let seconds { release(after: seconds) }
+    }
+
+    /// Releases the lock `seconds` from now; call it once, and only for a holder made with nil.
+    public func release(after seconds: Double) {
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
             sqlite3_exec(db, "COMMIT", nil, nil, nil)
             released.signal()
