@@ -6,9 +6,10 @@ public struct TestFailure: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// Polls `condition` until it holds or the deadline passes (never sleep-and-hope).
-public func waitUntil(_ what: String, timeout: Double = bound(15), _ condition: () throws -> Bool) throws {
-    let deadline = Date().addingTimeInterval(timeout)
+/// Polls `condition` until it holds or the deadline passes (never sleep-and-hope). The timeout
+/// is scaled for sanitizer runs (`bound`).
+public func waitUntil(_ what: String, timeout: Double = 15, _ condition: () throws -> Bool) throws {
+    let deadline = Date().addingTimeInterval(bound(timeout))
     while Date() < deadline {
         if try condition() { return }
         usleep(20_000)
