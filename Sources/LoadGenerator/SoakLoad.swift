@@ -163,20 +163,9 @@ private struct SoakLane {
         case getExpired
     }
 
-    private final class Connection {
-        var fd: Int32
-        var output: [UInt8] = []
-        var written = 0
-        var input: [UInt8] = []
+    private final class Connection: LoadConnection {
         var pending: Request?
-        var sentAt: UInt64 = 0
-        var remaining: Int
-
-        init(fd: Int32, remaining: Int) {
-            self.fd = fd
-            self.remaining = remaining
-        }
-        deinit { close(fd) }
+        var remaining = 0
     }
 
     private let configuration: SoakConfiguration
@@ -186,7 +175,7 @@ private struct SoakLane {
     private let windowNanoseconds: UInt64
     private let interval: UInt64
     private var connections: [Connection] = []
-    private var state: UInt64
+    private var generator: XorShift64
     private var counter = 0
     /// Usernames this lane created, with the time of their acknowledgement, oldest first;
     /// `oldest` is the index of the first one still kept.
@@ -202,12 +191,12 @@ private struct SoakLane {
         self.tag = tag
         self.board = board
         self.start = start
-        self.state = seed | 1
+        self.generator = XorShift64(seed: seed)
         self.windowNanoseconds = UInt64(configuration.window * 1e9)
         self.interval = UInt64(1e9 / max(rate, 0.001))
         self.window = SoakWindow(index: 0)
         for _ in 0..<count {
-            connections.append(Connection(fd: try LoadGenerator.connect(configuration.socketPath), remaining: 0))
+            connections.append(Connection(fd: try LoadGenerator.connect(configuration.socketPath)))
         }
         for connection in connections { connection.remaining = lifetime() }
     }
@@ -237,19 +226,9 @@ private struct SoakLane {
             }
             first = (first + 1) % connections.count
             for (index, connection) in connections.enumerated() {
-                if connection.written < connection.output.count {
-                    let n = connection.output[connection.written...].withUnsafeBytes {
-                        Glibc.send(connection.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-                    }
-                    if n > 0 {
-                        connection.written += n
-                    } else if n < 0 && errno != EAGAIN {
-                        try replace(connection, because: "send failed: errno \(errno)")
-                    }
-                }
+                if let error = connection.sendSome() { try replace(connection, because: "send failed: errno \(error)") }
                 pollSet[index].fd = connection.fd
-                let unsent = connection.written < connection.output.count
-                pollSet[index].events = Int16(POLLIN) | (unsent ? Int16(POLLOUT) : 0)
+                pollSet[index].events = Int16(POLLIN) | (connection.hasUnsent ? Int16(POLLOUT) : 0)
                 pollSet[index].revents = 0
             }
             if stopping && busy == 0 { break }
@@ -435,13 +414,7 @@ private struct SoakLane {
         1 + Int(random() % UInt64(2 * max(configuration.churnEvery, 1)))
     }
 
-    private mutating func random() -> UInt64 {
-        // xorshift64*, as RequestBuilder.
-        state ^= state >> 12
-        state ^= state << 25
-        state ^= state >> 27
-        return state &* 0x2545_F491_4F6C_DD1D
-    }
+    private mutating func random() -> UInt64 { generator.next() }
 
     /// The code of an error answer (`"error":{"code":N`), or nil for a result.
     static func errorCode(_ line: ArraySlice<UInt8>) -> Int? {
