@@ -89,20 +89,14 @@ public enum LoadGenerator {
         return total
     }
 
-    private final class Connection {
-        let fd: Int32
-        var output: [UInt8] = []
-        var written = 0
-        var input: [UInt8] = []
+    private final class Connection: LoadConnection {
         var outstanding = 0
-        var sentAt: UInt64 = 0
         var builder: RequestBuilder
 
         init(fd: Int32, builder: RequestBuilder) {
-            self.fd = fd
             self.builder = builder
+            super.init(fd: fd)
         }
-        deinit { close(fd) }
     }
 
     private static func drive(_ configuration: LoadConfiguration, connections count: Int, tag: String, seed: UInt64) throws -> LoadResult {
@@ -133,13 +127,8 @@ public enum LoadGenerator {
                     connection.outstanding = configuration.pipeline
                     connection.sentAt = now()
                 }
-                if connection.written < connection.output.count {
-                    let n = connection.output[connection.written...].withUnsafeBytes {
-                        send(connection.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-                    }
-                    if n > 0 { connection.written += n } else if n < 0 && errno != EAGAIN { throw LoadError("send failed: errno \(errno)") }
-                }
-                pollSet[index].events = Int16(POLLIN) | (connection.written < connection.output.count ? Int16(POLLOUT) : 0)
+                if let error = connection.sendSome() { throw LoadError("send failed: errno \(error)") }
+                pollSet[index].events = Int16(POLLIN) | (connection.hasUnsent ? Int16(POLLOUT) : 0)
                 if connection.outstanding > 0 { active = true }
             }
             if stopping && !active { break }

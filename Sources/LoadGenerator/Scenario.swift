@@ -23,7 +23,7 @@ struct RequestBuilder {
     let firstSeeded: Int
     let tag: String
     private var counter = 0
-    private var state: UInt64
+    private var generator: XorShift64
     private var pool: [[UInt8]] = []
     private var next = 0
 
@@ -32,7 +32,7 @@ struct RequestBuilder {
         self.seeded = max(seeded, firstSeeded + 1)
         self.firstSeeded = firstSeeded
         self.tag = tag
-        self.state = seed | 1
+        self.generator = XorShift64(seed: seed)
         if scenario != .create && scenario != .get {
             // 20 kinds per mix cycle; the pool holds whole cycles so the mix ratio stays exact.
             for _ in 0..<4096 {
@@ -63,13 +63,7 @@ struct RequestBuilder {
         }
     }
 
-    private mutating func random() -> UInt64 {
-        // xorshift64*: cheap and good enough to pick keys.
-        state ^= state >> 12
-        state ^= state << 25
-        state ^= state >> 27
-        return state &* 0x2545_F491_4F6C_DD1D
-    }
+    private mutating func random() -> UInt64 { generator.next() }
 
     /// A new request line; in the pool, an empty line stands for "a create, built when sent".
     private mutating func appendFresh(to buffer: inout [UInt8]) {

@@ -12,7 +12,7 @@ struct ContactsBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "contacts-bench",
         abstract: "Closed-loop load generator for contactsd (used by tools/bench).",
-        subcommands: [Seed.self, Load.self, Hold.self, Hostile.self, Purge.self, InProcess.self])
+        subcommands: [Seed.self, Load.self, Soak.self, Hold.self, Hostile.self, Purge.self, InProcess.self])
 
     struct Seed: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create user0000000… with two emails each.")
@@ -61,6 +61,41 @@ struct ContactsBench: ParsableCommand {
 }
 
 extension ContactsBench {
+    struct Soak: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The soak's load (tools/soak): the mix at a fixed rate, with reconnects, on contacts a purger removes.",
+            discussion: """
+                Prints one JSON line per window and a summary line; exits 1 on any unexpected answer \
+                (any error but 404 for a contact past --max-age) or a contact past --max-age still there.
+                """)
+        @Option(help: "The server's socket.") var socket: String
+        @Option(help: "Requests a second in all.") var rate: Double
+        @Option(help: "Connections.") var connections: Int = 16
+        @Option(help: "Client threads.") var threads: Int = 2
+        @Option(help: "Seconds to run.") var seconds: Double
+        @Option(help: "Seconds per reported window.") var window: Double = 10
+        @Option(help: "The task runner's --max-age, in seconds.") var maxAge: Double
+        @Option(help: "Requests per connection, on average, before it reconnects.") var churnEvery: Int = 200
+
+        func run() throws {
+            let configuration = SoakConfiguration(
+                socketPath: socket, rate: rate, connections: connections, threads: threads, seconds: seconds,
+                window: window, maxAge: maxAge, churnEvery: churnEvery)
+            let total = try SoakLoad.run(configuration) { window in
+                printLine(
+                    #"{"window":\#(window.index),"end_s":\#(format2(Double(window.index + 1) * self.window)),\#(Self.counts(window, seconds: self.window))}"#)
+                if let first = window.firstUnexpected { printError("window \(window.index): unexpected: \(first)") }
+            }
+            printLine(#"{"summary":true,\#(Self.counts(total, seconds: seconds))}"#)
+            if total.unexpectedErrors > 0 || total.unpurged > 0 { throw ExitCode(1) }
+        }
+
+        private static func counts(_ window: SoakWindow, seconds: Double) -> String {
+            func micro(_ q: Double) -> String { format2(Double(window.latency.percentile(q)) / 1000) }
+            return #""requests":\#(window.requests),"rps":\#(Int(Double(window.requests) / seconds)),"p50_us":\#(micro(0.5)),"p99_us":\#(micro(0.99)),"max_us":\#(format2(Double(window.latency.max) / 1000)),"unexpected_errors":\#(window.unexpectedErrors),"expected_404":\#(window.expectedNotFound),"unpurged":\#(window.unpurged),"reconnects":\#(window.reconnects)"#
+        }
+    }
+
     struct Hostile: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Connections that send batches of big list pages and stall or read (the hardening scenarios).")
@@ -160,6 +195,12 @@ func format2(_ value: Double) -> String {
     let scaled = Int((value * 100).rounded())
     let fraction = scaled % 100
     return "\(scaled / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+}
+
+/// Writes a line to stdout at once (a script reads the lines while the run goes on).
+func printLine(_ text: String) {
+    var line = text + "\n"
+    line.withUTF8 { _ = write(1, $0.baseAddress, $0.count) }
 }
 
 func printError(_ text: String) {
