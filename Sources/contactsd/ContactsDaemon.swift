@@ -159,7 +159,12 @@ struct ContactsDaemon: ParsableCommand {
             throw ExitCode(error.exitCode)
         }
         server.run(signals: signals, onStop: { Glibc.exit(0) })
-        dispatchMain()
+        // The main thread only waits: the server runs on its own queues, and the stop path ends
+        // the process with exit(). Not dispatchMain(): it ends this thread with pthread_exit
+        // under frames AddressSanitizer still takes for live, and the signal thread libdispatch
+        // puts in its place unblocks every signal; a SIGTERM then ran libdispatch's handler on
+        // that stale stack (reported as a stack-buffer-overflow in _dispatch_sigmask).
+        while true { pause() }
     }
 }
 

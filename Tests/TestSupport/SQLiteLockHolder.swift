@@ -1,5 +1,6 @@
 import CSQLite
 import Dispatch
+import Foundation
 
 /// Holds the write lock of a SQLite file from this (test) process, the way another program
 /// writing the same file would, so tests can make the server or the task runner wait on it.
@@ -25,7 +26,10 @@ public final class SQLiteLockHolder: @unchecked Sendable {
 
     /// Releases the lock `seconds` from now; call it once, and only for a holder made with nil.
     public func release(after seconds: Double) {
-        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
+        // A thread of its own: under load, other tests' blocking work can hold every thread of
+        // the global queue past the server's busy timeout.
+        Thread.detachNewThread { [self] in
+            Thread.sleep(forTimeInterval: seconds)
             sqlite3_exec(db, "COMMIT", nil, nil, nil)
             released.signal()
         }
