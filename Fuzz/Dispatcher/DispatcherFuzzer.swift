@@ -29,11 +29,17 @@ final class DispatcherFuzzer: @unchecked Sendable {
     private static let configuration = ServerConfiguration(
         socketPath: "unused.sock", databasePath: "", maxRequestBytes: 48 << 10, maxResponseBytes: 256 << 10)
 
-    /// Past this many contacts the store starts again, empty. Creates are bounded by the input
-    /// (one needs about 60 bytes of it) but not across inputs, and a store that only grows would
-    /// slow every input and end at `-rss_limit_mb`. A few thousand is enough for every list path:
-    /// full pages, cursors across pages, and pages over `maxResponseBytes`.
+    /// Past this many contacts the store starts again, from the seeded ones. Creates are bounded
+    /// by the input (one needs about 60 bytes of it) but not across inputs, and a store that only
+    /// grew would slow every input and end at `-rss_limit_mb`; a few thousand is already more
+    /// than a page of 1000 needs.
     private static let maxContacts: Int64 = 5_000
+
+    /// Contacts a new store starts with: `user0` … (names the tests' inputs in the corpus use), five
+    /// addresses each, so that gets, updates and deletes find someone, pages run across cursors,
+    /// and a page of 1000 (about 300 KB) is over `maxResponseBytes`. Inputs rarely make many
+    /// contacts themselves: most creates in the corpus clash with one made before.
+    private static let seededContacts = 1_200
 
     /// How long one write may take to be answered before it counts as a hang; well under
     /// libFuzzer's `-timeout=5`, which covers the whole input, so the finding names the cause.
@@ -61,6 +67,15 @@ final class DispatcherFuzzer: @unchecked Sendable {
             store = try ContactStore(path: configuration.databasePath, options: configuration.store)
         } catch {
             fatalError("cannot open the store \(configuration.databasePath): \(error)")
+        }
+        do {
+            for n in 0..<seededContacts {
+                let emails = (0..<5).map { "user\(n).\($0)@example.com" }
+                _ = try store.create(
+                    NewContact(username: "user\(n)", firstName: "User", lastName: "\(n)", emails: emails))
+            }
+        } catch {
+            fatalError("cannot seed the store: \(error)")
         }
         let logger = Logger(label: "contactsd") { _ in DiscardingLogHandler() }
         return (store, ContactServer.dispatcher(store: store, configuration: configuration, logger: logger))
@@ -90,7 +105,8 @@ final class DispatcherFuzzer: @unchecked Sendable {
                 if run == nil {
                     guard next < events.count else { return nil }
                     switch events[next] {
-                    case .tooLong: run = RPCLineRun(.rejected(dispatcher.oversizedLine(limit: Self.configuration.maxRequestBytes)))
+                    case .tooLong:
+                        run = RPCLineRun(.rejected(dispatcher.oversizedLine(limit: Self.configuration.maxRequestBytes)))
                     case .line(let bytes): run = RPCLineRun(dispatcher.decode(line: bytes))
                     }
                     next += 1

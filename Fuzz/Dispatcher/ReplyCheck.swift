@@ -80,13 +80,16 @@ enum ReplyCheck {
     }
 
     private static func checkResponse(_ response: JSONValue, id: JSONValue, in reply: [UInt8]) {
-        guard case .object(let object) = response else { preconditionFailure("a response is not an object: \(text(reply))") }
+        guard case .object(let object) = response else {
+            preconditionFailure("a response is not an object: \(text(reply))")
+        }
         precondition(object.keys.count == object.members.count, "a response repeats a member: \(text(reply))")
         precondition(object["jsonrpc"] == .string("2.0"), "a response lacks \"jsonrpc\":\"2.0\": \(text(reply))")
         precondition(object["id"] == id, "a response carries id \(text(object["id"])), not \(text(id)): \(text(reply))")
         let result = object["result"]
         let error = object["error"]
-        precondition((result == nil) != (error == nil), "a response needs exactly one of result and error: \(text(reply))")
+        precondition(
+            (result == nil) != (error == nil), "a response needs exactly one of result and error: \(text(reply))")
         precondition(
             Set(object.keys).isSubset(of: ["jsonrpc", "id", "result", "error"]),
             "a response has members JSON-RPC does not define: \(text(reply))")
