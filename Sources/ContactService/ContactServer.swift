@@ -61,19 +61,9 @@ public final class ContactServer: Sendable {
         // dispatcher and the socket server that feed them.
         let connections = ConnectionCounters()
         let output = OutputBudget(limit: configuration.maxOutputBytes)
-        let contactMethods = ContactMethods.all(
-            store: store, maxResponseBytes: configuration.maxResponseBytes, logger: logger, limits: limits)
-        let stats =
-            configuration.collectStats
-            ? ServerStats(methodNames: ServerMethods.names(contactMethods: contactMethods)) : nil
-        let methods = ServerMethods.registry(
-            contactMethods: contactMethods, store: store, stats: stats, limits: limits, connections: connections,
-            output: output, databasePath: configuration.databasePath)
-        let dispatcher = RPCDispatcher(
-            methods: methods,
-            limits: RPCDispatcher.Limits(
-                maxBatchSize: configuration.maxBatchSize, maxResponseBytes: configuration.maxResponseBytes),
-            observer: Self.observer(stats: stats, limits: limits, logger: logger))
+        let dispatcher = Self.dispatcher(
+            store: store, configuration: configuration, logger: logger, limits: limits, connections: connections,
+            output: output)
         let connectionSettings = ConnectionSettings(
             maxRequestBytes: configuration.maxRequestBytes, maxOutputBytes: configuration.maxConnectionOutput,
             writeTimeoutNanoseconds: UInt64(configuration.writeTimeoutSeconds * 1e9),
@@ -91,6 +81,36 @@ public final class ContactServer: Sendable {
             store.close()
             throw ServerStartError(message: error.description)
         }
+    }
+
+    /// The dispatcher a server over `store` answers every line with (every method, the stats
+    /// observer), with counters of its own: for the `dispatcher` fuzz target, which must run the
+    /// very methods `contactsd` serves.
+    package static func dispatcher(
+        store: ContactStore, configuration: ServerConfiguration, logger: Logger
+    ) -> RPCDispatcher {
+        dispatcher(
+            store: store, configuration: configuration, logger: logger, limits: LimitEvents(logger: logger),
+            connections: ConnectionCounters(), output: OutputBudget(limit: configuration.maxOutputBytes))
+    }
+
+    private static func dispatcher(
+        store: ContactStore, configuration: ServerConfiguration, logger: Logger, limits: LimitEvents,
+        connections: ConnectionCounters, output: OutputBudget
+    ) -> RPCDispatcher {
+        let contactMethods = ContactMethods.all(
+            store: store, maxResponseBytes: configuration.maxResponseBytes, logger: logger, limits: limits)
+        let stats =
+            configuration.collectStats
+            ? ServerStats(methodNames: ServerMethods.names(contactMethods: contactMethods)) : nil
+        let methods = ServerMethods.registry(
+            contactMethods: contactMethods, store: store, stats: stats, limits: limits, connections: connections,
+            output: output, databasePath: configuration.databasePath)
+        return RPCDispatcher(
+            methods: methods,
+            limits: RPCDispatcher.Limits(
+                maxBatchSize: configuration.maxBatchSize, maxResponseBytes: configuration.maxResponseBytes),
+            observer: observer(stats: stats, limits: limits, logger: logger))
     }
 
     /// Counts every request for `server.stats` and, at debug level, logs each one (method, id,

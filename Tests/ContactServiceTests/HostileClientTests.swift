@@ -91,6 +91,29 @@ struct HostileClientTests {
         }
     }
 
+    // Found while writing the dispatcher fuzz target's reply check (docs/reliability.md): the limit
+    // was held against the result alone, so its envelope and id could take a reply past it.
+    @Test("a result that fits --max-response-bytes gets -32003 when its id takes the reply over")
+    func responseLimitCountsTheID() throws {
+        try withRunningServer(arguments: ["--max-response-bytes", "2048"]) { server in
+            try Self.seed(server, count: 20)
+            let client = try server.connect()
+            let list = { (id: String, limit: Int) in
+                #"{"jsonrpc":"2.0","id":\#(id),"method":"contacts.list","params":{"limit":\#(limit)}}"#
+            }
+            // The biggest page that is answered with a short id…
+            var limit = 1
+            while try client.call(list("1", limit + 1))["result"] != nil { limit += 1 }
+            // …is too large with a long one.
+            try client.send(list("\"" + String(repeating: "i", count: 1500) + "\"", limit))
+            let line = try #require(try client.readLine())
+            #expect(line.utf8.count <= 2048)
+            let reply = try JSONReader.parse(Array(line.utf8))
+            #expect(reply.errorCode == -32003)
+            #expect(Self.limit(try Self.stats(server), "responses_too_large") == 2)
+        }
+    }
+
     @Test("-32602 lists at most 100 problems and counts the others in data.omitted")
     func problemsAreCapped() throws {
         try withRunningServer { server in

@@ -200,7 +200,7 @@ public final class RPCDispatcher: Sendable {
     private func invalid(_ reason: String, id: RPCID, framing: Framing, idReadable: Bool = true) -> Outcome {
         // Invalid requests are answered even without an id: the spec's examples answer `[1,2,3]`.
         observer?.completed(nil, idReadable ? id : nil, 0, -32600)
-        return .response(format(.failure(.invalidRequest(reason)), id: id, framing: framing))
+        return .response(format(.failure(.invalidRequest(reason)), id: id, framing: framing).bytes)
     }
 
     /// The one place a finished request is counted and formatted; a response over the limit
@@ -212,25 +212,37 @@ public final class RPCDispatcher: Sendable {
         if case .success(let fragment) = result, fragment.bytes.count > limits.maxResponseBytes {
             result = .failure(.responseTooLarge(limit: limits.maxResponseBytes))
         }
+        // Formatted before it is counted: formatting may still replace it by `-32003`.
+        var bytes: [UInt8]?
+        if let id { (bytes, result) = format(result, id: id, framing: framing) }
         if let observer {
             let code: Int? = if case .failure(let error) = result { error.code } else { nil }
             observer.completed(method, id, MonotonicClock.nanoseconds() - started, code)
         }
-        guard let id else { return nil }
-        return format(result, id: id, framing: framing)
+        return bytes
     }
 
-    /// The framed response; an error that echoes so much of the request (a huge method name)
-    /// that it passes `maxResponseBytes` becomes `-32003` too, so no reply is ever over it.
-    private func format(_ result: Result<JSONFragment, RPCError>, id: RPCID, framing: Framing) -> [UInt8] {
+    /// The framed response. The limit holds for the whole response object, not only the result:
+    /// a result just under it with a long id, or an error that echoes much of the request (a
+    /// huge method name), becomes `-32003` too, so no reply is ever over it.
+    /// - Returns: the bytes, and the result they hold (`-32003` in place of one over the limit).
+    private func format(
+        _ result: Result<JSONFragment, RPCError>, id: RPCID, framing: Framing
+    ) -> (bytes: [UInt8], sent: Result<JSONFragment, RPCError>) {
         var writer = JSONWriter()
         if let lead = framing.lead { writer.bytes.append(lead) }
         Self.write(result, id: id, to: &writer)
-        if case .failure(let error) = result, error.code != -32003, writer.bytes.count > limits.maxResponseBytes {
+        let responseBytes = writer.bytes.count - (framing.lead == nil ? 0 : 1)
+        let tooLarge: Bool =
+            switch result {
+            case .success: responseBytes > limits.maxResponseBytes
+            case .failure(let error): error.code != -32003 && responseBytes > limits.maxResponseBytes
+            }
+        if tooLarge {
             return format(.failure(.responseTooLarge(limit: limits.maxResponseBytes)), id: id, framing: framing)
         }
         if let trail = framing.trail { writer.bytes.append(trail) }
-        return writer.bytes
+        return (writer.bytes, result)
     }
 
     static func write(_ result: Result<JSONFragment, RPCError>, id: RPCID, to writer: inout JSONWriter) {
