@@ -58,11 +58,13 @@ public enum Seeder {
                 .utf8)
     }
 
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+    /// Sends all of `bytes` on a blocking socket (no SIGPIPE: a server gone is an error thrown).
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
             let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw LoadError("seed: send failed, errno \(errno)") }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw LoadError("send failed, errno \(errno)") }
             sent += n
         }
     }

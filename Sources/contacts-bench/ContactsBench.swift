@@ -12,7 +12,10 @@ struct ContactsBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "contacts-bench",
         abstract: "Closed-loop load generator for contactsd (used by tools/bench).",
-        subcommands: [Seed.self, Load.self, Soak.self, Hold.self, Hostile.self, Purge.self, InProcess.self])
+        subcommands: [
+            Seed.self, Load.self, Soak.self, Hold.self, Hostile.self, Purge.self, InProcess.self, Storm.self,
+            StormCheck.self,
+        ])
 
     struct Seed: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create user0000000… with two emails each.")
@@ -150,6 +153,39 @@ extension ContactsBench {
             }
             let seconds = Double(LoadGenerator.now() - started) / 1e9
             print(#"{"purged":\#(total),"seconds":\#(format2(seconds))}"#)
+        }
+    }
+}
+
+extension ContactsBench {
+    struct Storm: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Creates, updates and deletes on many connections, recording every reply to a file (tools/crash-matrix).")
+        @Option(help: "The server's socket.") var socket: String
+        @Option(help: "The record: one line per reply, appended as it arrives.") var acks: String
+        @Option(help: "Connections, one request in flight each.") var connections: Int = 16
+        @Option(help: "Seconds, unless the server goes away first.") var seconds: Double = 10
+        @Option(help: "Username prefix (unique per storm on one database).") var tag: String = "storm"
+
+        func run() throws {
+            let totals = try WriteStorm.run(
+                socketPath: socket, ackPath: acks, connections: connections, seconds: seconds, tag: tag)
+            let reasons = totals.reasons.sorted { $0.key < $1.key }.map { #""\#($0.key)":\#($0.value)"# }
+            print(#"{"acknowledged":\#(totals.acknowledged),"refused":\#(totals.refused),"reasons":{\#(reasons.joined(separator: ","))},"connections_lost":\#(totals.lost)}"#)
+        }
+    }
+
+    struct StormCheck: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "storm-check", abstract: "Checks a server's contacts against a storm's record; exit 1 on any difference.")
+        @Option(help: "The server's socket.") var socket: String
+        @Option(help: "The storm's record.") var acks: String
+
+        func run() throws {
+            let verdict = try WriteStorm.check(socketPath: socket, ackPath: acks)
+            print(#"{"acknowledged":\#(verdict.acknowledged),"checked":\#(verdict.checked),"undecided":\#(verdict.undecided),"wrong":\#(verdict.wrong.count)}"#)
+            for line in verdict.wrong.prefix(10) { printError("storm-check: \(line)") }
+            if !verdict.wrong.isEmpty { throw ExitCode(1) }
         }
     }
 }

@@ -122,6 +122,33 @@ struct DatabaseFaultTests {
         }
     }
 
+    @Test(
+        "a directory made read-only under a running server: reads are served, writes get -32603 read_only, and succeed again once it is writable",
+        .enabled(if: isRoot, "a read-only bind mount needs root"))
+    func readOnlyUnderARunningServer() throws {
+        try Self.withTemporaryDirectory { directory in
+            let server = try TestServer(directory: directory)
+            defer { server.stop() }
+            let client = try server.connect()
+            #expect(try client.request("contacts.create", Self.contact("before"))["result"] != nil)
+            // The server's descriptors stay writable under a read-only bind mount of their
+            // directory: only a check of the path can tell that it was made read-only.
+            try Self.mount(["--bind", directory.path], at: directory.path)
+            var mounted = true
+            // Lazily: the server's readers may hold files open through the mount.
+            defer { if mounted { _ = Self.run("/bin/umount", "-l", directory.path) } }
+            try Self.mount(["-o", "remount,bind,ro"], at: directory.path)
+            let refused = try client.request("contacts.create", Self.contact("during"))
+            #expect(refused.errorCode == -32603)
+            #expect(refused["error"]?["data"]?["reason"]?.stringValue == "read_only")
+            #expect(try client.request("contacts.get", ["username": "before"])["result"] != nil)
+            #expect(Self.run("/bin/umount", "-l", directory.path).status == 0)
+            mounted = false
+            #expect(try client.request("contacts.create", Self.contact("after"))["result"] != nil)
+            #expect(try client.request("contacts.get", ["username": "during"]).errorCode == 404)
+        }
+    }
+
     enum Replacement: String, CaseIterable, CustomTestStringConvertible {
         case movedOver = "a backup moved over it"
         case deleted = "the file deleted"

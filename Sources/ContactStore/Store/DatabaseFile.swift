@@ -15,6 +15,8 @@ import Synchronization
 final class DatabaseFile: @unchecked Sendable {
     /// The path the store was opened with.
     let path: String
+    /// The directory holding it, where SQLite makes its `-wal` and `-shm` files.
+    private let directory: String
     /// Device and inode at open; nil for an in-memory database (never replaced).
     private let identity: (device: UInt64, inode: UInt64)?
     private let replaced = Atomic<Bool>(false)
@@ -29,6 +31,7 @@ final class DatabaseFile: @unchecked Sendable {
     init(path: String, onReplaced: @escaping @Sendable (String) -> Void) {
         self.path = path
         self.onReplaced = onReplaced
+        directory = path.lastIndex(of: "/").map { String(path[..<$0]).isEmpty ? "/" : String(path[..<$0]) } ?? "."
         identity = path.hasPrefix(":") ? nil : Self.identity(of: path)
         timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "contacts.store.file"))
         if identity != nil {
@@ -58,6 +61,22 @@ final class DatabaseFile: @unchecked Sendable {
         }
         if replaced.exchange(true, ordering: .relaxed) == false { onReplaced(path) }
         return false
+    }
+
+    /// False when this process may no longer write the file or its directory: a read-only
+    /// (bind) mount, an immutable file, or the modes of either for a process that is not root.
+    /// Two `access` calls, made before each group commit.
+    ///
+    /// SQLite keeps writing through the descriptors it opened at start, which none of these
+    /// changes stop, so without this check writes would go on being acknowledged into a file its
+    /// owner made read-only, and the store would be refused at the next start (exit 78).
+    func isWritable() -> Bool {
+        guard identity != nil else { return true }
+        for target in [path, directory] where faccessat(AT_FDCWD, target, W_OK, AT_EACCESS) != 0 {
+            // Only a refusal proves it; a transient failure (EIO, ENOMEM) does not.
+            if errno == EROFS || errno == EACCES || errno == EPERM { return false }
+        }
+        return true
     }
 
     /// Stops the timer (the store is closing).

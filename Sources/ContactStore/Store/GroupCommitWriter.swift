@@ -138,6 +138,12 @@ final class GroupCommitWriter: Sendable {
             for job in jobs { job.fail(.databaseReplaced(path: file.path)) }
             return
         }
+        // Checked for every batch, so writes succeed again as soon as the file is writable.
+        if !file.isWritable() {
+            let error = StoreError.database(code: SQLITE_READONLY, message: "the database file or its directory is read-only")
+            for job in jobs { job.fail(error) }
+            return
+        }
         let now = Timestamp.now()
         do {
             try db.statement("BEGIN IMMEDIATE").run()

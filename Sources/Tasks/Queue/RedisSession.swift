@@ -49,6 +49,11 @@ final class RedisSession {
     func run<T>(
         _ what: String, _ persistence: Persistence = .untilStopped, body: (RedisConnection) throws(RedisError) -> T
     ) -> T? {
+        // A connection that sat idle may have been closed by a Redis that restarted since: the
+        // first failure on it is retried at once on a new connection, and only a failure there
+        // is an outage. Else a session that calls every few seconds (the heartbeat) would log an
+        // outage that was over before it looked, and "reachable again" one call later.
+        var retriedStale = false
         while true {
             var remaining = Double.infinity
             if stop.isStopped {
@@ -56,6 +61,7 @@ final class RedisSession {
                 remaining = Self.holdingJobGrace - stop.secondsSinceStop
                 if remaining <= 0 { return nil }
             }
+            let reusing = connection.map { !$0.isBroken } ?? false
             do {
                 let redis = try connected(connectTimeout: min(2, remaining))
                 // After a stop no command may wait past the grace: a Redis that accepts but never
@@ -71,6 +77,10 @@ final class RedisSession {
             } catch {
                 let trouble = RedisTrouble(error, url: url)
                 if trouble.kind != .failure { reset() }
+                if trouble.kind == .outage && reusing && failures == 0 && !retriedStale {
+                    retriedStale = true
+                    continue
+                }
                 // An interrupted wait during shutdown is expected, not an outage.
                 if !stop.isStopped && (failures == 0 || lastTrouble != trouble.kind) { log(trouble, what) }
                 failures += 1
