@@ -371,35 +371,14 @@ struct TaskGuaranteeTests {
         #expect(try redis.command(["LRANGE", env.keys.queue, "0", "-1"]).elements.compactMap(\.text) == [id])
     }
 
-    @Test("SIGTERM with a job in hand and Redis gone: exit within 6 s, the job left for redelivery")
-    func stopWithRedisGone() throws {
+    @Test(
+        "SIGTERM with a job in hand and Redis gone, or frozen (it accepts but never answers): exit within 6 s, the job left for redelivery",
+        arguments: [false, true])
+    func stopWithRedisAway(frozen: Bool) throws {
         let env = try TaskEnvironment()
-        _ = try env.openStore()
-        let holder = try SQLiteLockHolder(path: env.databasePath, seconds: nil)
-        let worker = try TasksProcess(["worker"] + env.flags())
-        #expect(try runTasksCommand(["enqueue", "create-random"] + env.flags()).status == 0)
-        let redis = try env.redis.connection()
-        try waitUntil("the worker holds the job") { (try redis.command(["ZCARD", env.keys.leases]).int ?? 0) == 1 }
+        let (worker, holder) = try env.workerInsideAJob()
         holder.release(after: 1)  // the job ends during the stop
-        env.redis.kill()
-        let started = Date()
-        #expect(worker.stop() == 0)
-        #expect(Date().timeIntervalSince(started) < bound(6))
-        holder.waitUntilReleased()
-        #expect(worker.log().contains("will be redelivered"))
-    }
-
-    @Test("SIGTERM with a job in hand and Redis frozen (it accepts but never answers): exit within 6 s all the same")
-    func stopWithRedisFrozen() throws {
-        let env = try TaskEnvironment()
-        _ = try env.openStore()
-        let holder = try SQLiteLockHolder(path: env.databasePath, seconds: nil)
-        let worker = try TasksProcess(["worker"] + env.flags())
-        #expect(try runTasksCommand(["enqueue", "create-random"] + env.flags()).status == 0)
-        let redis = try env.redis.connection()
-        try waitUntil("the worker holds the job") { (try redis.command(["ZCARD", env.keys.leases]).int ?? 0) == 1 }
-        holder.release(after: 1)  // the job ends during the stop
-        env.redis.freeze()
+        if frozen { env.redis.freeze() } else { env.redis.kill() }
         let started = Date()
         #expect(worker.stop() == 0)
         #expect(Date().timeIntervalSince(started) < bound(6))

@@ -212,12 +212,8 @@ struct TaskRunnerTests {
     @Test("SIGTERM during a job: the worker finishes and acknowledges it, then exits 0")
     func stopMidJob() throws {
         let env = try TaskEnvironment()
-        _ = try env.openStore()
-        let holder = try SQLiteLockHolder(path: env.databasePath, seconds: nil)
-        let worker = try TasksProcess(["worker"] + env.flags())
-        #expect(try runTasksCommand(["enqueue", "create-random"] + env.flags()).status == 0)
+        let (worker, holder) = try env.workerInsideAJob()
         let redis = try env.redis.connection()
-        try waitUntil("the worker holds the job") { (try redis.command(["ZCARD", env.keys.leases]).int ?? 0) == 1 }
         holder.release(after: 1)  // the job ends during the stop
         #expect(worker.stop() == 0)
         holder.waitUntilReleased()

@@ -163,6 +163,18 @@ final class TaskEnvironment: @unchecked Sendable {
 
     func openStore() throws -> ContactStore { try ContactStore(path: databasePath) }
 
+    /// A worker inside a create-random job: it holds the job's lease and waits on SQLite's write
+    /// lock, which the returned holder keeps until told (`release(after:)`).
+    func workerInsideAJob() throws -> (TasksProcess, SQLiteLockHolder) {
+        try openStore().close()
+        let holder = try SQLiteLockHolder(path: databasePath, seconds: nil)
+        let worker = try TasksProcess(["worker"] + flags())
+        guard try runTasksCommand(["enqueue", "create-random"] + flags()).status == 0 else { throw TestFailure("enqueue") }
+        let redis = try redis.connection()
+        try waitUntil("the worker holds the job") { (try redis.command(["ZCARD", keys.leases]).int ?? 0) == 1 }
+        return (worker, holder)
+    }
+
     var keys: TaskKeys { TaskKeys(prefix: prefix) }
 
     /// The job ids recorded as run in the store's `task_runs` table, scheduled create-random ones only.
