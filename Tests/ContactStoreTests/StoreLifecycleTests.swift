@@ -164,8 +164,14 @@ struct GroupCommitRollbackTests {
             let group = DispatchGroup()
             // The three writes queue up behind a write that holds the writer, so they share one group.
             let release = DispatchSemaphore(value: 0)
+            let holding = DispatchSemaphore(value: 0)
             group.enter()
-            fixture.writer.submit({ _, _ throws(StoreError) in release.wait() }, completion: { _ in group.leave() })
+            fixture.writer.submit(
+                { _, _ throws(StoreError) in
+                    holding.signal()
+                    release.wait()
+                }, completion: { _ in group.leave() })
+            holding.wait()  // else a slow writer could take the next write into the holder's group
             fixture.insert("before", bytes: 100, into: results, group: group)
             fixture.insert("too big", bytes: 100_000, into: results, group: group)
             fixture.insert("after", bytes: 100, into: results, group: group)
