@@ -45,6 +45,51 @@ extension ContactPage {
         }
         writer.writeRaw("],\"next_cursor\":")
         if let nextCursor { writer.writeString(nextCursor) } else { writer.writeNull() }
+        writer.writeRaw(",\"head_seq\":")
+        writer.writeInt(Int(headSeq))
+        writer.writeRaw("}")
+        return JSONFragment(bytes: writer.bytes)
+    }
+}
+
+extension Change {
+    /// Writes the wire form: seq, op, username, old_username (on a rename only), version, at,
+    /// author, contact, in that order.
+    func write(to writer: inout JSONWriter) {
+        writer.writeRaw("{\"seq\":")
+        writer.writeInt(Int(seq))
+        writer.writeRaw(",\"op\":")
+        writer.writeString(operation.rawValue)
+        writer.writeRaw(",\"username\":")
+        writer.writeString(username)
+        if let oldUsername {
+            writer.writeRaw(",\"old_username\":")
+            writer.writeString(oldUsername)
+        }
+        writer.writeRaw(",\"version\":")
+        writer.writeInt(Int(version))
+        writer.writeRaw(",\"at\":\"")
+        at.appendRFC3339(to: &writer.bytes)
+        writer.writeRaw("\",\"author\":")
+        writer.writeString(author)
+        writer.writeRaw(",\"contact\":")
+        contact.write(to: &writer)
+        writer.writeRaw("}")
+    }
+}
+
+extension ChangePage {
+    /// `{"changes": [...], "next": seq}`, or nil as soon as the encoding passes `maxBytes`.
+    func fragment(maxBytes: Int) -> JSONFragment? {
+        var writer = JSONWriter(capacity: 64 + changes.count * 320)
+        writer.writeRaw("{\"changes\":[")
+        for (index, change) in changes.enumerated() {
+            if index > 0 { writer.writeRaw(",") }
+            change.write(to: &writer)
+            if writer.bytes.count > maxBytes { return nil }
+        }
+        writer.writeRaw("],\"next\":")
+        writer.writeInt(Int(next))
         writer.writeRaw("}")
         return JSONFragment(bytes: writer.bytes)
     }
