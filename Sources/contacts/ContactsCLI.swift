@@ -30,7 +30,8 @@ struct ContactsCLI: ParsableCommand {
             """,
         version: ContactsVersion.current,
         subcommands: [
-            List.self, Get.self, Create.self, Update.self, Delete.self, Call.self, Methods.self, Stats.self, Ping.self,
+            List.self, Get.self, Create.self, Update.self, Delete.self, Changes.self, Call.self, Methods.self, Stats.self,
+            Ping.self,
         ])
 
     @OptionGroup var global: GlobalOptions
@@ -57,7 +58,8 @@ struct GlobalOptions: ParsableArguments {
 /// The methods contactsd answers, for shell completion of `methods` and `call` (completion
 /// cannot ask a server that may not be running).
 let knownMethods = [
-    "contacts.create", "contacts.delete", "contacts.get", "contacts.list", "contacts.update", "rpc.discover",
+    "contacts.changes", "contacts.create", "contacts.delete", "contacts.get", "contacts.list", "contacts.update",
+    "rpc.discover",
     "server.ping", "server.stats",
 ]
 
