@@ -32,23 +32,37 @@ extension Contact {
     }
 }
 
+/// `{"KEY":[item,…],` and then `rest` (the members after the list, and the closing brace), or nil
+/// as soon as the encoding passes `maxBytes` (the reply is then never built in full).
+private func listFragment<Item>(
+    _ key: String, _ items: [Item], maxBytes: Int, write: (Item, inout JSONWriter) -> Void,
+    rest: (inout JSONWriter) -> Void
+) -> JSONFragment? {
+    var writer = JSONWriter(capacity: 64 + items.count * 300)
+    writer.writeRaw("{")
+    writer.writeString(key)
+    writer.writeRaw(":[")
+    for (index, item) in items.enumerated() {
+        if index > 0 { writer.writeRaw(",") }
+        write(item, &writer)
+        if writer.bytes.count > maxBytes { return nil }
+    }
+    writer.writeRaw("],")
+    rest(&writer)
+    return JSONFragment(bytes: writer.bytes)
+}
+
 extension ContactPage {
-    /// `{"contacts": [...], "next_cursor": string|null}`, or nil as soon as the encoding passes
-    /// `maxBytes` (the reply is then never built in full).
+    /// `{"contacts": [...], "next_cursor": string|null, "head_seq": integer}`, or nil as soon as
+    /// the encoding passes `maxBytes`.
     func fragment(maxBytes: Int) -> JSONFragment? {
-        var writer = JSONWriter(capacity: 64 + contacts.count * 256)
-        writer.writeRaw("{\"contacts\":[")
-        for (index, contact) in contacts.enumerated() {
-            if index > 0 { writer.writeRaw(",") }
-            contact.write(to: &writer)
-            if writer.bytes.count > maxBytes { return nil }
+        listFragment("contacts", contacts, maxBytes: maxBytes, write: { $0.write(to: &$1) }) { writer in
+            writer.writeRaw("\"next_cursor\":")
+            if let nextCursor { writer.writeString(nextCursor) } else { writer.writeNull() }
+            writer.writeRaw(",\"head_seq\":")
+            writer.writeInt(Int(headSeq))
+            writer.writeRaw("}")
         }
-        writer.writeRaw("],\"next_cursor\":")
-        if let nextCursor { writer.writeString(nextCursor) } else { writer.writeNull() }
-        writer.writeRaw(",\"head_seq\":")
-        writer.writeInt(Int(headSeq))
-        writer.writeRaw("}")
-        return JSONFragment(bytes: writer.bytes)
     }
 }
 
@@ -81,16 +95,10 @@ extension Change {
 extension ChangePage {
     /// `{"changes": [...], "next": seq}`, or nil as soon as the encoding passes `maxBytes`.
     func fragment(maxBytes: Int) -> JSONFragment? {
-        var writer = JSONWriter(capacity: 64 + changes.count * 320)
-        writer.writeRaw("{\"changes\":[")
-        for (index, change) in changes.enumerated() {
-            if index > 0 { writer.writeRaw(",") }
-            change.write(to: &writer)
-            if writer.bytes.count > maxBytes { return nil }
+        listFragment("changes", changes, maxBytes: maxBytes, write: { $0.write(to: &$1) }) { writer in
+            writer.writeRaw("\"next\":")
+            writer.writeInt(Int(next))
+            writer.writeRaw("}")
         }
-        writer.writeRaw("],\"next\":")
-        writer.writeInt(Int(next))
-        writer.writeRaw("}")
-        return JSONFragment(bytes: writer.bytes)
     }
 }

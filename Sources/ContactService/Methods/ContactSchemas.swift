@@ -4,11 +4,16 @@ import JSONRPC
 /// JSON Schemas for discovery, built from the same constants `Validation` enforces, so the
 /// limits in `rpc.discover` are the limits the server applies.
 enum ContactSchemas {
-    static let username: JSONValue = [
-        "type": "string", "minLength": 1, "maxLength": .number(JSONNumber(Validation.maxUsernameLength)),
-        "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        "description": "Letters, digits, '.', '_', '-'; starts with a letter or digit; unique case-insensitively.",
-    ]
+    static let username = usernameRule(
+        "Letters, digits, '.', '_', '-'; starts with a letter or digit; unique case-insensitively.")
+
+    /// The username rule's schema, with `description`.
+    private static func usernameRule(_ description: String) -> JSONValue {
+        [
+            "type": "string", "minLength": 1, "maxLength": .number(JSONNumber(Validation.maxUsernameLength)),
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$", "description": .string(description),
+        ]
+    }
 
     // Length is checked after trimming, which a plain maxLength cannot say: the pattern allows
     // white space around 1 to 100 characters without control characters.
@@ -43,11 +48,8 @@ enum ContactSchemas {
     static let changeRef: JSONValue = ["$ref": "#/components/schemas/Change"]
 
     /// An author of changes: the username rule, compared case-insensitively.
-    static let author: JSONValue = [
-        "type": "string", "minLength": 1, "maxLength": .number(JSONNumber(Validation.maxUsernameLength)),
-        "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        "description": "The rule of a username: letters, digits, '.', '_', '-'; starts with a letter or digit.",
-    ]
+    static let author = usernameRule(
+        "The rule of a username: letters, digits, '.', '_', '-'; starts with a letter or digit.")
 
     static let authors: JSONValue = [
         "type": "array", "maxItems": .number(JSONNumber(ChangeQuery.maxExcludedAuthors)), "items": author,
