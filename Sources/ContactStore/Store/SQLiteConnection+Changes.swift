@@ -44,7 +44,9 @@ extension SQLiteConnection {
         _ operation: Change.Operation, of contact: Contact, oldUsername: String? = nil, at now: Timestamp,
         author: String
     ) throws(SQLiteError) {
+        // Keyed: on every write's path, where hashing the SQL text would cost more than the lookup.
         let statement = try statement(
+            key: 24,
             """
             INSERT INTO changes (op, username, old_username, version, at, author, first_name, last_name, emails,
                 created_at, updated_at)
