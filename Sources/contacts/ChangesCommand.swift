@@ -57,7 +57,8 @@ extension ContactsCLI {
                     code: 1,
                     message: "contacts: \(gone.message)\n"
                         + "hint: resync: list every contact (contacts list --all), then follow with "
-                        + "contacts changes --since HEAD, HEAD being head_seq of the first page (contacts list --json).")
+                        + "contacts changes --since HEAD, HEAD being head_seq of the first page (contacts list --json)."
+                )
             }
         }
 

@@ -108,7 +108,8 @@ struct ContactsDaemon: ParsableCommand {
     @Option(help: "How long a write waits for a lock held by another process (500ms, 10s, 1m; a plain number is seconds).")
     var busyTimeout: DurationArgument = DurationArgument(seconds: 10)
 
-    @Option(help: "Prune changes older than this from the change log of contacts.changes (7 days: 168h; a plain number is seconds).")
+    @Option(
+        help: "Prune changes older than this from the change log of contacts.changes (7 days: 168h; a plain number is seconds).")
     var changesMaxAge: DurationArgument = DurationArgument(seconds: 7 * 86_400)
 
     @Option(help: "Keep at most this many of the newest changes in the change log.")

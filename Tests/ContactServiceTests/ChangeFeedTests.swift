@@ -2,8 +2,8 @@ import Dispatch
 import Foundation
 import JSONRPC
 import Locking
-import Testing
 import TestSupport
+import Testing
 
 /// `contacts.changes`, `head_seq`, `author` and retention, against a real `contactsd`.
 @Suite("the change feed against a real server")
@@ -37,13 +37,18 @@ struct ChangeFeedTests {
                 do {
                     let client = try server.connect()
                     let name = "w\(index)"
-                    var replies = [try client.request("contacts.create", ["username": .string(name), "first_name": "W", "last_name": "0"])]
+                    var replies = [
+                        try client.request(
+                            "contacts.create", ["username": .string(name), "first_name": "W", "last_name": "0"])
+                    ]
                     for n in 1...updates {
                         replies.append(
-                            try client.request("contacts.update", ["username": .string(name), "last_name": .string("\(n)")]))
+                            try client.request(
+                                "contacts.update", ["username": .string(name), "last_name": .string("\(n)")]))
                     }
                     for reply in replies {
-                        guard let contact = reply["result"], let version = contact["version"]?.numberValue?.intValue else {
+                        guard let contact = reply["result"], let version = contact["version"]?.numberValue?.intValue
+                        else {
                             throw TestFailure("a write failed: \(reply)")
                         }
                         results.withLock { $0["\(name)#\(version)"] = contact }
@@ -62,7 +67,9 @@ struct ChangeFeedTests {
                 let name = try #require(change["username"]?.stringValue)
                 let version = try #require(change["version"]?.numberValue?.intValue)
                 versions[name, default: []].append(version)
-                #expect(change["contact"] == results.withLock { $0["\(name)#\(version)"] }, "change \(change) is not what its write returned")
+                #expect(
+                    change["contact"] == results.withLock { $0["\(name)#\(version)"] },
+                    "change \(change) is not what its write returned")
                 #expect(change["author"] == "contactsd")
             }
             #expect(versions.count == writers)
@@ -73,12 +80,15 @@ struct ChangeFeedTests {
         }
     }
 
-    @Test("listing every page, then following changes from the first page's head_seq, misses nothing under concurrent writes")
+    @Test(
+        "listing every page, then following changes from the first page's head_seq, misses nothing under concurrent writes"
+    )
     func listThenFollowMissesNothing() throws {
         try withRunningServer { server in
             let seeder = try server.connect()
             for n in 0..<200 {
-                _ = try seeder.request("contacts.create", ["username": .string("s\(n)"), "first_name": "S", "last_name": "0"])
+                _ = try seeder.request(
+                    "contacts.create", ["username": .string("s\(n)"), "first_name": "S", "last_name": "0"])
             }
             let stop = LockedValue(false)
             let writersDone = DispatchGroup()
@@ -90,9 +100,17 @@ struct ChangeFeedTests {
                         n += 1
                         let target = "s\(Int.random(in: 0..<200))"
                         switch n % 4 {
-                        case 0: _ = try? client.request("contacts.create", ["username": .string("n\(writer)-\(n)"), "first_name": "N", "last_name": "0"])
-                        case 1: _ = try? client.request("contacts.update", ["username": .string(target), "last_name": .string("\(n)")])
-                        case 2: _ = try? client.request("contacts.update", ["username": .string(target), "new_username": .string("r\(writer)-\(n)")])
+                        case 0:
+                            _ = try? client.request(
+                                "contacts.create",
+                                ["username": .string("n\(writer)-\(n)"), "first_name": "N", "last_name": "0"])
+                        case 1:
+                            _ = try? client.request(
+                                "contacts.update", ["username": .string(target), "last_name": .string("\(n)")])
+                        case 2:
+                            _ = try? client.request(
+                                "contacts.update",
+                                ["username": .string(target), "new_username": .string("r\(writer)-\(n)")])
                         default: _ = try? client.request("contacts.delete", ["username": .string(target)])
                         }
                     }
@@ -106,7 +124,9 @@ struct ChangeFeedTests {
             repeat {
                 let page = try #require(client.request("contacts.list", ["limit": 7, "cursor": cursor])["result"])
                 if head == nil { head = page["head_seq"]?.numberValue?.intValue }
-                for contact in page["contacts"]?.arrayValue ?? [] { copy[contact["username"]?.stringValue?.lowercased() ?? ""] = contact }
+                for contact in page["contacts"]?.arrayValue ?? [] {
+                    copy[contact["username"]?.stringValue?.lowercased() ?? ""] = contact
+                }
                 cursor = page["next_cursor"] ?? .null
             } while cursor != .null
             stop.withLock { $0 = true }
@@ -120,7 +140,9 @@ struct ChangeFeedTests {
             cursor = .null
             repeat {
                 let page = try #require(client.request("contacts.list", ["limit": 1000, "cursor": cursor])["result"])
-                for contact in page["contacts"]?.arrayValue ?? [] { actual[contact["username"]?.stringValue?.lowercased() ?? ""] = contact }
+                for contact in page["contacts"]?.arrayValue ?? [] {
+                    actual[contact["username"]?.stringValue?.lowercased() ?? ""] = contact
+                }
                 cursor = page["next_cursor"] ?? .null
             } while cursor != .null
             #expect(copy.count == actual.count)
@@ -128,11 +150,14 @@ struct ChangeFeedTests {
         }
     }
 
-    @Test("an author given to a write is logged; exclude_authors leaves its changes out; an invalid one is -32602 naming the field")
+    @Test(
+        "an author given to a write is logged; exclude_authors leaves its changes out; an invalid one is -32602 naming the field"
+    )
     func authors() throws {
         try withRunningServer { server in
             let client = try server.connect()
-            _ = try client.request("contacts.create", ["username": "ada", "first_name": "Ada", "last_name": "L", "author": "app"])
+            _ = try client.request(
+                "contacts.create", ["username": "ada", "first_name": "Ada", "last_name": "L", "author": "app"])
             _ = try client.request("contacts.update", ["username": "ada", "new_username": "ada.l", "author": "sync-1"])
             _ = try client.request("contacts.delete", ["username": "ada.l"])
             let changes = try Self.allChanges(client, since: 0)
@@ -144,7 +169,10 @@ struct ChangeFeedTests {
             let others = try Self.allChanges(client, since: 0, excludeAuthors: ["APP", "contactsd"])
             #expect(others.map { $0["author"] } == ["sync-1"])
             for (method, params) in [
-                ("contacts.create", ["username": "bob", "first_name": "B", "last_name": "B", "author": "no spaces"] as JSONValue),
+                (
+                    "contacts.create",
+                    ["username": "bob", "first_name": "B", "last_name": "B", "author": "no spaces"] as JSONValue
+                ),
                 ("contacts.update", ["username": "bob", "first_name": "C", "author": ""]),
                 ("contacts.delete", ["username": "bob", "author": 7]),
             ] {
@@ -161,7 +189,8 @@ struct ChangeFeedTests {
             let client = try server.connect()
             let cases: [(JSONValue, String)] = [
                 (["limit": 5], "since"), (["since": -1], "since"), (["since": 0, "limit": 0], "limit"),
-                (["since": 0, "limit": 1001], "limit"), (["since": 0, "exclude_authors": ["ok", "bad name"]], "exclude_authors[1]"),
+                (["since": 0, "limit": 1001], "limit"),
+                (["since": 0, "exclude_authors": ["ok", "bad name"]], "exclude_authors[1]"),
                 (["since": 0, "exclude_authors": "app"], "exclude_authors"),
             ]
             for (params, field) in cases {
@@ -176,7 +205,10 @@ struct ChangeFeedTests {
     func pruneByRowsGives410() throws {
         try withRunningServer(arguments: ["--changes-max-rows", "5"]) { server in
             let client = try server.connect()
-            for n in 0..<12 { _ = try client.request("contacts.create", ["username": .string("c\(n)"), "first_name": "C", "last_name": "0"]) }
+            for n in 0..<12 {
+                _ = try client.request(
+                    "contacts.create", ["username": .string("c\(n)"), "first_name": "C", "last_name": "0"])
+            }
             var reply: JSONValue = .null
             try waitUntil("the log is pruned to 5 rows") {
                 reply = try client.request("contacts.changes", ["since": 0])
@@ -187,7 +219,10 @@ struct ChangeFeedTests {
             #expect(reply["error"]?["message"]?.stringValue?.contains("resync with contacts.list") == true)
             #expect(try client.request("contacts.changes", ["since": 6]).errorCode == 410)
             let kept = try client.request("contacts.changes", ["since": 7])
-            #expect(kept["result"]?["changes"]?.arrayValue?.compactMap { $0["seq"]?.numberValue?.intValue } == [8, 9, 10, 11, 12])
+            #expect(
+                kept["result"]?["changes"]?.arrayValue?.compactMap { $0["seq"]?.numberValue?.intValue } == [
+                    8, 9, 10, 11, 12,
+                ])
         }
     }
 
@@ -195,8 +230,13 @@ struct ChangeFeedTests {
     func pruneByAgeKeepsHead() throws {
         try withRunningServer(arguments: ["--changes-max-age", "300ms"]) { server in
             let client = try server.connect()
-            for n in 0..<3 { _ = try client.request("contacts.create", ["username": .string("c\(n)"), "first_name": "C", "last_name": "0"]) }
-            try waitUntil("every change is pruned") { try client.request("contacts.changes", ["since": 0]).errorCode == 410 }
+            for n in 0..<3 {
+                _ = try client.request(
+                    "contacts.create", ["username": .string("c\(n)"), "first_name": "C", "last_name": "0"])
+            }
+            try waitUntil("every change is pruned") {
+                try client.request("contacts.changes", ["since": 0]).errorCode == 410
+            }
             let gone = try client.request("contacts.changes", ["since": 2])
             #expect(gone["error"]?["data"]?["oldest"] == 4 && gone["error"]?["data"]?["reason"] == "pruned")
             #expect(try client.request("contacts.list", [:])["result"]?["head_seq"] == 3)
@@ -233,20 +273,26 @@ struct ChangeFeedTests {
     func cli() throws {
         try withRunningServer(arguments: ["--changes-max-rows", "3"]) { server in
             let client = try server.connect()
-            _ = try client.request("contacts.create", ["username": "ada", "first_name": "Ada", "last_name": "L", "author": "app"])
+            _ = try client.request(
+                "contacts.create", ["username": "ada", "first_name": "Ada", "last_name": "L", "author": "app"])
             _ = try client.request("contacts.update", ["username": "ada", "new_username": "ada.l"])
             let text = try runCLI(["changes", "--since", "0", "--socket", server.socketPath])
             #expect(text.status == 0, "\(text.err)")
             let lines = text.out.split(separator: "\n")
             #expect(lines.count == 2)
-            #expect(lines.first?.contains("created") == true && lines.first?.contains("ada") == true && lines.first?.contains("app") == true)
+            #expect(
+                lines.first?.contains("created") == true && lines.first?.contains("ada") == true
+                    && lines.first?.contains("app") == true)
             #expect(lines.last?.contains("ada.l") == true && lines.last?.contains("was ada") == true)
             let json = try runCLI(["changes", "--since", "0", "--json", "--limit", "1", "--socket", server.socketPath])
             #expect(json.status == 0)
             let objects = try json.out.split(separator: "\n").map { try JSONReader.parse(Array($0.utf8)) }
             #expect(objects.map { $0["seq"] } == [1])
             #expect(objects.first?["contact"]?["username"] == "ada")
-            for n in 0..<5 { _ = try client.request("contacts.create", ["username": .string("c\(n)"), "first_name": "C", "last_name": "0"]) }
+            for n in 0..<5 {
+                _ = try client.request(
+                    "contacts.create", ["username": .string("c\(n)"), "first_name": "C", "last_name": "0"])
+            }
             try waitUntil("the log is pruned") { try client.request("contacts.changes", ["since": 0]).errorCode == 410 }
             let gone = try runCLI(["changes", "--since", "0", "--socket", server.socketPath])
             #expect(gone.status == 1)

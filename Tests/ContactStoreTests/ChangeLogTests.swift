@@ -126,7 +126,9 @@ struct ChangeLogTests {
             let future = Timestamp(milliseconds: Timestamp.now().milliseconds + 60_000)
             #expect(try store.pruneChanges(before: future, maxRows: 1000, chunk: 1000) == 5)
             #expect(try store.changeLogBounds() == ChangeLogBounds(oldest: 6, head: 5))
-            #expect(throws: StoreError.changesGone(since: 4, oldest: 6, head: 5)) { try store.changes(ChangeQuery(since: 4)) }
+            #expect(throws: StoreError.changesGone(since: 4, oldest: 6, head: 5)) {
+                try store.changes(ChangeQuery(since: 4))
+            }
             let page = try store.changes(ChangeQuery(since: 5))
             #expect(page.changes.isEmpty && page.next == 5)
             _ = try store.create(try newContact("after"))
@@ -156,7 +158,9 @@ struct ChangeLogTests {
             // History before the upgrade was never logged: since 0 must resync rather than look complete.
             let page = try store.list(ListQuery())
             #expect(page.headSeq == 1)
-            #expect(throws: StoreError.changesGone(since: 0, oldest: 2, head: 1)) { try store.changes(ChangeQuery(since: 0)) }
+            #expect(throws: StoreError.changesGone(since: 0, oldest: 2, head: 1)) {
+                try store.changes(ChangeQuery(since: 0))
+            }
             #expect(try store.changes(ChangeQuery(since: page.headSeq)).changes.isEmpty)
             try store.delete(username: "bot")
             let after = try store.changes(ChangeQuery(since: page.headSeq))

@@ -98,7 +98,9 @@ enum ContactSchemas {
 
     static let gone = RPCErrorSpec(
         code: 410,
-        message: "the changes after since are no longer kept (or since is beyond the head): resync with contacts.list, then follow from its head_seq",
+        message:
+            "the changes after since are no longer kept (or since is beyond the head): "
+            + "resync with contacts.list, then follow from its head_seq",
         data: [
             "type": "object", "required": ["oldest", "head_seq"],
             "properties": [

@@ -188,7 +188,8 @@ public final class ContactStore: Sendable {
         _ new: NewContact, author: String? = nil, completion: @escaping @Sendable (Result<Contact, StoreError>) -> Void
     ) {
         let author = author ?? self.author
-        writer.submit({ db, now throws(StoreError) in try db.insertContact(new, now: now, author: author) }, completion: completion)
+        writer.submit(
+            { db, now throws(StoreError) in try db.insertContact(new, now: now, author: author) }, completion: completion)
     }
 
     /// Applies a partial update; `completion` runs once it is durable or has failed.
@@ -197,7 +198,9 @@ public final class ContactStore: Sendable {
         completion: @escaping @Sendable (Result<Contact, StoreError>) -> Void
     ) {
         let author = author ?? self.author
-        writer.submit({ db, now throws(StoreError) in try db.updateContact(change, now: now, author: author) }, completion: completion)
+        writer.submit(
+            { db, now throws(StoreError) in try db.updateContact(change, now: now, author: author) },
+            completion: completion)
     }
 
     /// Deletes a contact and its emails; the result is the stored username.
@@ -240,7 +243,9 @@ public final class ContactStore: Sendable {
 
     /// Deletes a contact and waits until it is durable.
     @discardableResult
-    public func delete(username: String, expectedVersion: Int64? = nil, author: String? = nil) throws(StoreError) -> String {
+    public func delete(
+        username: String, expectedVersion: Int64? = nil, author: String? = nil
+    ) throws(StoreError) -> String {
         try wait { delete(username: username, expectedVersion: expectedVersion, author: author, completion: $0) }
     }
 

@@ -106,7 +106,8 @@ extension SQLiteConnection {
         log.bind(author, at: 4)
         try log.run()
         if changes == 0 { return 0 }
-        let delete = try statement("DELETE FROM contacts WHERE username IN (SELECT username FROM changes WHERE seq > ?1)")
+        let delete = try statement(
+            "DELETE FROM contacts WHERE username IN (SELECT username FROM changes WHERE seq > ?1)")
         delete.bind(head, at: 1)
         try delete.run()
         return changes

@@ -111,7 +111,9 @@ extension SQLiteConnection {
 
     /// Inserts a new contact, and logs it as written by `author`; `generated` marks one the task
     /// runner made (schema version 6).
-    func insertContact(_ new: NewContact, now: Timestamp, author: String, generated: Bool = false) throws(StoreError) -> Contact {
+    func insertContact(
+        _ new: NewContact, now: Timestamp, author: String, generated: Bool = false
+    ) throws(StoreError) -> Contact {
         let contact = Contact(
             username: new.username, firstName: new.firstName, lastName: new.lastName, emails: new.emails,
             createdAt: now, updatedAt: now, version: 1)
@@ -225,7 +227,9 @@ extension SQLiteConnection {
 
     /// Deletes a contact (its emails go by cascade), logging it as it was, and returns the stored
     /// username.
-    func deleteContact(username: String, expectedVersion: Int64?, now: Timestamp, author: String) throws(StoreError) -> String {
+    func deleteContact(
+        username: String, expectedVersion: Int64?, now: Timestamp, author: String
+    ) throws(StoreError) -> String {
         try StoreError.translating {
             let found = try withStatement("SELECT username, version FROM contacts WHERE username = ?1") {
                 find throws(SQLiteError) in

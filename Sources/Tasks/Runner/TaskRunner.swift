@@ -53,7 +53,8 @@ public final class TaskRunner: Sendable {
         var store: ContactStore?
         if roles.contains(.worker) {
             // The change log names this process as the author of everything the worker writes.
-            let opened = try ContactStore(path: configuration.databasePath, options: StoreOptions(author: "contacts-tasks"))
+            let opened = try ContactStore(
+                path: configuration.databasePath, options: StoreOptions(author: "contacts-tasks"))
             store = opened
             let executor = TaskExecutor(
                 store: opened, maxAge: configuration.maxAge, seed: configuration.seed,
