@@ -169,6 +169,31 @@ struct ChangeLogTests {
         }
     }
 
+    @Test("a list page and its head_seq come from one snapshot: under concurrent creates, a page of every contact holds head_seq contacts")
+    func headSeqMatchesItsPage() throws {
+        try withTemporaryStore { store, _ in
+            // Only creates, so in any one snapshot the number of contacts is the head.
+            let total = 900
+            let writes = DispatchGroup()
+            for n in 0..<total {
+                writes.enter()
+                store.create(try newContact("c\(n)")) { _ in writes.leave() }
+            }
+            var mismatches: [String] = []
+            var pages = 0
+            repeat {
+                let page = try store.list(ListQuery(limit: 1000))
+                pages += 1
+                if Int64(page.contacts.count) != page.headSeq {
+                    mismatches.append("\(page.contacts.count) contacts with head_seq \(page.headSeq)")
+                }
+            } while try store.count() < total
+            writes.wait()
+            #expect(mismatches.isEmpty, "pages read in another snapshot than their head_seq: \(mismatches.prefix(5))")
+            #expect(pages > 1)
+        }
+    }
+
     @Test("a new database's log starts at seq 1 and since 0 reads all of it")
     func newDatabaseStartsAtOne() throws {
         try withTemporaryStore { store, _ in
