@@ -23,7 +23,8 @@ struct ContactsCLI: ParsableCommand {
 
             Output: tables fitted to the terminal and records for people (list --wide: values \
             whole); tab-separated rows when stdout is not a terminal; --json prints the server's \
-            result as one compact JSON document (list --all --json: one contact per line). No \
+            result as one compact JSON document (list --all --json: one contact per line; changes \
+            --json: one change per line). No \
             colour when stdout is not a terminal or NO_COLOR is set.
 
             Shell completion: contacts --generate-completion-script bash|zsh|fish (see README).
