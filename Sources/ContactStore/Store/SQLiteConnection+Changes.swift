@@ -2,13 +2,31 @@
 ///
 /// Changes are logged by the store's write path, not by triggers: the write path knows who
 /// writes (the author a client gave, or the process's own name) and what the contact is after
-/// the change, so one plain INSERT per contact does it. A trigger would need the author passed
+/// the change, so one row per contact, inserted with the rest of its group commit, does it. A trigger would need the author passed
 /// through a temporary table or a connection-level function on every write, would fire twice for
 /// a rename (the row's fields and its key are two UPDATEs) and would log the schema upgrades'
 /// rewrites as changes. Every write of `ContactStore`, from any process, goes through the
-/// functions here, inside the transaction (and savepoint) of the change it logs, so a change and
-/// its log row commit or roll back together; a savepoint rolled back takes its `seq` back too,
-/// so committed seqs follow commit order without gaps.
+/// functions here: a write's rows wait in `pendingChanges` while its savepoint is open (a write
+/// that fails is rolled back to its savepoint and its rows dropped with it, by the writer), and
+/// all the rows of a transaction are inserted in it just before it commits, so a change and its
+/// log row commit or roll back together, and committed seqs follow commit order without gaps.
+/// One change logged by a write of the open transaction and not inserted yet: the columns of
+/// its `changes` row but `seq`.
+struct PendingChange {
+    var operation: Change.Operation
+    var username: String
+    var oldUsername: String?
+    var version: Int64
+    var at: Timestamp
+    var author: String
+    var firstName: String
+    var lastName: String
+    /// As stored in `contacts.emails`.
+    var emails: String
+    var createdAt: Timestamp
+    var updatedAt: Timestamp
+}
+
 extension SQLiteConnection {
     /// The current head: the newest seq ever committed, kept by `sqlite_sequence` even when
     /// every row has been pruned (0 before the first change).
@@ -39,76 +57,96 @@ extension SQLiteConnection {
 
     // MARK: Writes (inside the writer's transaction)
 
-    /// Appends the change that left `contact` as it is (for a delete: as it was).
+    /// Logs the change that left `contact` as it is (for a delete: as it was). The row is held in
+    /// `pendingChanges` and inserted by `flushChanges` just before the transaction commits,
+    /// together with the other writes' rows, in their order.
     func logChange(
         _ operation: Change.Operation, of contact: Contact, oldUsername: String? = nil, at now: Timestamp,
         author: String
-    ) throws(SQLiteError) {
-        // Keyed: on every write's path, where hashing the SQL text would cost more than the lookup.
-        let statement = try statement(
-            key: 24,
-            """
-            INSERT INTO changes (op, username, old_username, version, at, author, first_name, last_name, emails,
-                created_at, updated_at)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-            """)
-        statement.bind(operation.rawValue, at: 1)
-        statement.bind(contact.username, at: 2)
-        if let oldUsername { statement.bind(oldUsername, at: 3) }
-        statement.bind(contact.version, at: 4)
-        statement.bind(now.milliseconds, at: 5)
-        statement.bind(author, at: 6)
-        statement.bind(contact.firstName, at: 7)
-        statement.bind(contact.lastName, at: 8)
-        statement.bind(Self.storedEmails(contact.emails.map(\.address)), at: 9)
-        statement.bind(contact.createdAt.milliseconds, at: 10)
-        statement.bind(contact.updatedAt.milliseconds, at: 11)
-        try statement.run()
+    ) {
+        pendingChanges.append(
+            PendingChange(
+                operation: operation, username: contact.username, oldUsername: oldUsername, version: contact.version,
+                at: now, author: author, firstName: contact.firstName, lastName: contact.lastName,
+                emails: Self.storedEmails(contact.emails.map(\.address)), createdAt: contact.createdAt,
+                updatedAt: contact.updatedAt))
     }
 
-    /// Logs the deletion of the stored contact `username` (its row as it is now), then deletes it.
-    func logAndDeleteContact(username: String, at now: Timestamp, author: String) throws(SQLiteError) {
-        let log = try statement(
-            """
-            INSERT INTO changes (op, username, version, at, author, first_name, last_name, emails, created_at, updated_at)
-            SELECT 'deleted', username, version, ?2, ?3, first_name, last_name, emails, created_at, updated_at
-            FROM contacts WHERE username = ?1
-            """)
-        log.bind(username, at: 1)
-        log.bind(now.milliseconds, at: 2)
-        log.bind(author, at: 3)
-        try log.run()
-        let delete = try statement("DELETE FROM contacts WHERE username = ?1")
-        delete.bind(username, at: 1)
-        try delete.run()
+    /// The pending rows go in one multi-row INSERT per batch (64, 32, … 1 rows): a statement's
+    /// fixed cost and `AUTOINCREMENT`'s bookkeeping (a read and a write of `sqlite_sequence`) are
+    /// paid once per batch instead of once per contact, which halves what the log costs a group
+    /// of creates (docs/performance.md).
+    private static let batchSizes = [64, 32, 16, 8, 4, 2, 1]
+
+    /// Inserts the pending changes, in order, and forgets them. The writer calls it once per
+    /// transaction, after the last write's savepoint and before `COMMIT`, so no savepoint
+    /// rolled back afterwards can take a flushed row with it; seqs are then given in the order
+    /// the writes ran.
+    func flushChanges() throws(SQLiteError) {
+        defer { pendingChanges.removeAll(keepingCapacity: true) }
+        var start = 0
+        while start < pendingChanges.count {
+            let rows = Self.batchSizes.first { $0 <= pendingChanges.count - start } ?? 1
+            let values = (0..<rows).map { row in
+                "(" + (1...11).map { "?\(row * 11 + $0)" }.joined(separator: ", ") + ")"
+            }
+            let statement = try statement(
+                key: 30 + rows.trailingZeroBitCount,
+                """
+                INSERT INTO changes (op, username, old_username, version, at, author, first_name, last_name, emails,
+                    created_at, updated_at)
+                VALUES \(values.joined(separator: ", "))
+                """)
+            for (row, change) in pendingChanges[start..<(start + rows)].enumerated() {
+                let base = Int32(row * 11)
+                statement.bind(change.operation.rawValue, at: base + 1)
+                statement.bind(change.username, at: base + 2)
+                if let old = change.oldUsername { statement.bind(old, at: base + 3) } else { statement.bindNull(at: base + 3) }
+                statement.bind(change.version, at: base + 4)
+                statement.bind(change.at.milliseconds, at: base + 5)
+                statement.bind(change.author, at: base + 6)
+                statement.bind(change.firstName, at: base + 7)
+                statement.bind(change.lastName, at: base + 8)
+                statement.bind(change.emails, at: base + 9)
+                statement.bind(change.createdAt.milliseconds, at: base + 10)
+                statement.bind(change.updatedAt.milliseconds, at: base + 11)
+            }
+            try statement.run()
+            start += rows
+        }
     }
 
     /// Deletes up to `limit` contacts created before `cutoff` (with `onlyGenerated`, only those
-    /// the task runner made), logging one change per contact; returns how many went.
-    ///
-    /// Two statements, no row through Swift: the chosen contacts' rows are copied into the log,
-    /// then exactly the contacts just logged are deleted (by the seqs above the head read first),
-    /// so the log and the deletion cannot disagree whatever order SQLite picks them in.
+    /// the task runner made), logging one change per contact, with its row as it was; returns how
+    /// many went.
     func logAndPurgeContacts(
         createdBefore cutoff: Timestamp, limit: Int, onlyGenerated: Bool, at now: Timestamp, author: String
     ) throws(SQLiteError) -> Int {
-        let head = try changeLogHead()
         let filter = onlyGenerated ? " AND generated = 1" : ""
-        let log = try statement(
+        var usernames: [String] = []
+        try withStatement(
             """
-            INSERT INTO changes (op, username, version, at, author, first_name, last_name, emails, created_at, updated_at)
-            SELECT 'deleted', username, version, ?3, ?4, first_name, last_name, emails, created_at, updated_at
+            SELECT username, version, first_name, last_name, emails, created_at, updated_at
             FROM contacts WHERE created_at < ?1\(filter) LIMIT ?2
-            """)
-        log.bind(cutoff.milliseconds, at: 1)
-        log.bind(Int64(limit), at: 2)
-        log.bind(now.milliseconds, at: 3)
-        log.bind(author, at: 4)
-        try log.run()
-        if changes == 0 { return 0 }
-        let delete = try statement(
-            "DELETE FROM contacts WHERE username IN (SELECT username FROM changes WHERE seq > ?1)")
-        delete.bind(head, at: 1)
+            """
+        ) { read throws(SQLiteError) in
+            read.bind(cutoff.milliseconds, at: 1)
+            read.bind(Int64(limit), at: 2)
+            while try read.step() {
+                let username = read.string(0)
+                usernames.append(username)
+                pendingChanges.append(
+                    PendingChange(
+                        operation: .deleted, username: username, oldUsername: nil, version: read.int64(1), at: now,
+                        author: author, firstName: read.string(2), lastName: read.string(3), emails: read.string(4),
+                        createdAt: Timestamp(milliseconds: read.int64(5)),
+                        updatedAt: Timestamp(milliseconds: read.int64(6))))
+            }
+        }
+        if usernames.isEmpty { return 0 }
+        // Exactly the contacts just logged, as one JSON array of usernames (which need no escaping).
+        let delete = try statement("DELETE FROM contacts WHERE username IN (SELECT value FROM json_each(?1))")
+        delete.bind("[" + usernames.map { "\"\($0)\"" }.joined(separator: ",") + "]", at: 1)
         try delete.run()
         return changes
     }

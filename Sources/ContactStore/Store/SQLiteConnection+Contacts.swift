@@ -144,7 +144,7 @@ extension SQLiteConnection {
                 return statement.int64(0)
             }
             try insertEmails(new.emails, contactID: id)
-            try logChange(.created, of: contact, at: now, author: author)
+            logChange(.created, of: contact, at: now, author: author)
         }
         return contact
     }
@@ -220,7 +220,7 @@ extension SQLiteConnection {
             updated.updatedAt = now
             updated.version = current.version + 1
             let renamed = updated.username != current.username ? current.username : nil
-            try logChange(.updated, of: updated, oldUsername: renamed, at: now, author: author)
+            logChange(.updated, of: updated, oldUsername: renamed, at: now, author: author)
             return updated
         }
     }
@@ -231,17 +231,17 @@ extension SQLiteConnection {
         username: String, expectedVersion: Int64?, now: Timestamp, author: String
     ) throws(StoreError) -> String {
         try StoreError.translating {
-            let found = try withStatement("SELECT username, version FROM contacts WHERE username = ?1") {
-                find throws(SQLiteError) in
-                find.bind(username, at: 1)
-                return try find.step() ? (stored: find.string(0), version: find.int64(1)) : nil
+            guard let found = try fetchContact(username: username)?.contact else {
+                throw StoreError.notFound(username: username)
             }
-            guard let (stored, version) = found else { throw StoreError.notFound(username: username) }
-            if let expectedVersion, expectedVersion != version {
-                throw StoreError.versionMismatch(username: stored, expected: expectedVersion, actual: version)
+            if let expectedVersion, expectedVersion != found.version {
+                throw StoreError.versionMismatch(username: found.username, expected: expectedVersion, actual: found.version)
             }
-            try logAndDeleteContact(username: stored, at: now, author: author)
-            return stored
+            let delete = try statement("DELETE FROM contacts WHERE username = ?1")
+            delete.bind(found.username, at: 1)
+            try delete.run()
+            logChange(.deleted, of: found, at: now, author: author)
+            return found.username
         }
     }
 
