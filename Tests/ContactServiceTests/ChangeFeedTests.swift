@@ -25,6 +25,13 @@ struct ChangeFeedTests {
         }
     }
 
+    /// Creates contacts c0, c1, … through `client`.
+    static func createContacts(_ client: LineClient, count: Int) throws {
+        for n in 0..<count {
+            _ = try client.request("contacts.create", ["username": .string("c\(n)"), "first_name": "C", "last_name": "0"])
+        }
+    }
+
     @Test("20 concurrent writers give a gap-free seq, in commit order, each change the write's own result")
     func concurrentWritersGetGapFreeSeqs() throws {
         try withRunningServer { server in
@@ -205,10 +212,7 @@ struct ChangeFeedTests {
     func pruneByRowsGives410() throws {
         try withRunningServer(arguments: ["--changes-max-rows", "5"]) { server in
             let client = try server.connect()
-            for n in 0..<12 {
-                _ = try client.request(
-                    "contacts.create", ["username": .string("c\(n)"), "first_name": "C", "last_name": "0"])
-            }
+            try Self.createContacts(client, count: 12)
             var reply: JSONValue = .null
             try waitUntil("the log is pruned to 5 rows") {
                 reply = try client.request("contacts.changes", ["since": 0])
@@ -230,10 +234,7 @@ struct ChangeFeedTests {
     func pruneByAgeKeepsHead() throws {
         try withRunningServer(arguments: ["--changes-max-age", "300ms"]) { server in
             let client = try server.connect()
-            for n in 0..<3 {
-                _ = try client.request(
-                    "contacts.create", ["username": .string("c\(n)"), "first_name": "C", "last_name": "0"])
-            }
+            try Self.createContacts(client, count: 3)
             try waitUntil("every change is pruned") {
                 try client.request("contacts.changes", ["since": 0]).errorCode == 410
             }
@@ -289,10 +290,7 @@ struct ChangeFeedTests {
             let objects = try json.out.split(separator: "\n").map { try JSONReader.parse(Array($0.utf8)) }
             #expect(objects.map { $0["seq"] } == [1])
             #expect(objects.first?["contact"]?["username"] == "ada")
-            for n in 0..<5 {
-                _ = try client.request(
-                    "contacts.create", ["username": .string("c\(n)"), "first_name": "C", "last_name": "0"])
-            }
+            try Self.createContacts(client, count: 5)
             try waitUntil("the log is pruned") { try client.request("contacts.changes", ["since": 0]).errorCode == 410 }
             let gone = try runCLI(["changes", "--since", "0", "--socket", server.socketPath])
             #expect(gone.status == 1)
