@@ -94,7 +94,8 @@ let package = Package(
         .testTarget(name: "ContactPathsTests", dependencies: ["ContactPaths"]),
         .testTarget(name: "CommandLineConventionsTests", dependencies: ["CommandLineConventions"]),
         .testTarget(
-            name: "TasksTests", dependencies: ["Tasks", "Redis", "ContactStore", "TestSupport", "contacts-tasks"]
+            name: "TasksTests",
+            dependencies: ["Tasks", "Redis", "ContactStore", "ContactClient", "TestSupport", "contacts-tasks", "contactsd"]
         ),
         .testTarget(
             name: "ContactServiceTests",

@@ -24,7 +24,9 @@ public struct DurationArgument: ExpressibleByArgument, Sendable, Equatable {
     }
 
     public var defaultValueDescription: String {
-        seconds == seconds.rounded() ? "\(Int(seconds))s" : "\(Int(seconds * 1000))ms"
+        // Whole hours as hours (a 7-day default reads 168h, not 604800s): the syntax has no days.
+        if seconds >= 3600, seconds.truncatingRemainder(dividingBy: 3600) == 0 { return "\(Int(seconds / 3600))h" }
+        return seconds == seconds.rounded() ? "\(Int(seconds))s" : "\(Int(seconds * 1000))ms"
     }
 
     /// Seconds for `text` in the duration syntax, or nil when it is not one (or not finite).

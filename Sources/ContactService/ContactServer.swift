@@ -17,6 +17,7 @@ public final class ContactServer: Sendable {
     private let logger: Logger
     /// Counts and rate-limits the log lines of every enforced limit.
     private let limits: LimitEvents
+    private let pruner: ChangeLogPruner
 
     /// Opens the database and binds the socket, creating missing parent directories (mode 0700),
     /// and fits `--max-connections` into the open-file limit (lowering it, with a warning, if needed).
@@ -57,6 +58,9 @@ public final class ContactServer: Sendable {
             throw error
         }
         self.configuration = configuration
+        self.pruner = ChangeLogPruner(
+            store: store, maxAgeMilliseconds: Int64(configuration.changesMaxAgeSeconds * 1000),
+            maxRows: configuration.changesMaxRows, logger: logger)
         // Plain construction order: counters first, then the methods that report them, then the
         // dispatcher and the socket server that feed them.
         let connections = ConnectionCounters()
@@ -141,6 +145,7 @@ public final class ContactServer: Sendable {
         // Writing to a client that went away must give EPIPE, not kill the process.
         signal(SIGPIPE, SIG_IGN)
         server.start()
+        pruner.start()
         logger.info(
             "contactsd \(Self.version) listening",
             metadata: ["socket": "\(configuration.socketPath)", "database": "\(configuration.databasePath)"])
@@ -150,6 +155,7 @@ public final class ContactServer: Sendable {
     private func stop(reason: String, onStop: @escaping @Sendable () -> Void) {
         logger.info("\(reason) received: finishing in-flight requests")
         server.shutdown { [self] in
+            pruner.stop()
             store.close()
             logger.info("stopped cleanly")
             onStop()

@@ -142,7 +142,8 @@ extension ContactsBench {
         @Option(help: "Cutoff in milliseconds since the epoch.") var beforeMs: Int64
 
         func run() throws {
-            let store = try ContactStore(path: db)
+            // Purges as contacts-tasks does, so the change log records it the same way.
+            let store = try ContactStore(path: db, options: StoreOptions(author: "contacts-tasks"))
             defer { store.close() }
             let started = LoadGenerator.now()
             var total = 0

@@ -23,14 +23,16 @@ struct ContactsCLI: ParsableCommand {
 
             Output: tables fitted to the terminal and records for people (list --wide: values \
             whole); tab-separated rows when stdout is not a terminal; --json prints the server's \
-            result as one compact JSON document (list --all --json: one contact per line). No \
+            result as one compact JSON document (list --all --json: one contact per line; changes \
+            --json: one change per line). No \
             colour when stdout is not a terminal or NO_COLOR is set.
 
             Shell completion: contacts --generate-completion-script bash|zsh|fish (see README).
             """,
         version: ContactsVersion.current,
         subcommands: [
-            List.self, Get.self, Create.self, Update.self, Delete.self, Call.self, Methods.self, Stats.self, Ping.self,
+            List.self, Get.self, Create.self, Update.self, Delete.self, Changes.self, Call.self, Methods.self, Stats.self,
+            Ping.self,
         ])
 
     @OptionGroup var global: GlobalOptions
@@ -57,7 +59,8 @@ struct GlobalOptions: ParsableArguments {
 /// The methods contactsd answers, for shell completion of `methods` and `call` (completion
 /// cannot ask a server that may not be running).
 let knownMethods = [
-    "contacts.create", "contacts.delete", "contacts.get", "contacts.list", "contacts.update", "rpc.discover",
+    "contacts.changes", "contacts.create", "contacts.delete", "contacts.get", "contacts.list", "contacts.update",
+    "rpc.discover",
     "server.ping", "server.stats",
 ]
 

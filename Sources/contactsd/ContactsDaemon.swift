@@ -108,6 +108,13 @@ struct ContactsDaemon: ParsableCommand {
     @Option(help: "How long a write waits for a lock held by another process (500ms, 10s, 1m; a plain number is seconds).")
     var busyTimeout: DurationArgument = DurationArgument(seconds: 10)
 
+    @Option(
+        help: "Prune changes older than this from the change log of contacts.changes (7 days: 168h; a plain number is seconds).")
+    var changesMaxAge: DurationArgument = DurationArgument(seconds: 7 * 86_400)
+
+    @Option(help: "Keep at most this many of the newest changes in the change log.")
+    var changesMaxRows: Int = 1_000_000
+
     // The flag --busy-timeout replaced, kept so existing unit files still start.
     @Option(help: .hidden)
     var busyTimeoutMs: Int32?
@@ -127,6 +134,7 @@ struct ContactsDaemon: ParsableCommand {
         }
         guard maxResponseBytes >= 1024 else { throw ValidationError("--max-response-bytes must be at least 1024") }
         guard (maxReaders ?? 1) >= 1 else { throw ValidationError("--max-readers must be at least 1") }
+        guard changesMaxRows >= 1 else { throw ValidationError("--changes-max-rows must be at least 1") }
         guard (busyTimeoutMs ?? 1) >= 1 else { throw ValidationError("--busy-timeout-ms must be at least 1") }
         guard busyTimeoutMilliseconds <= Int64(Int32.max) else {
             throw ValidationError("--busy-timeout must be at most \(Int32.max / 1000)s")
@@ -150,7 +158,8 @@ struct ContactsDaemon: ParsableCommand {
             store: StoreOptions(
                 busyTimeoutMilliseconds: Int32(busyTimeoutMilliseconds), synchronous: synchronous,
                 maxReaders: maxReaders ?? StoreOptions.defaultMaxReaders),
-            collectStats: !noStats, allowUIDs: allowUIDs, allowGIDs: allowGIDs)
+            collectStats: !noStats, allowUIDs: allowUIDs, allowGIDs: allowGIDs,
+            changesMaxAgeSeconds: changesMaxAge.seconds, changesMaxRows: changesMaxRows)
         let server: ContactServer
         do {
             server = try ContactServer(configuration: configuration, logger: logger)

@@ -2,7 +2,7 @@ import ContactStore
 import JSONRPC
 import Logging
 
-/// The five `contacts.*` methods: decode and validate params, call the store, encode results.
+/// The six `contacts.*` methods: decode and validate params, call the store, encode results.
 public enum ContactMethods {
     /// Every contacts method, bound to `store`, with the metadata `rpc.discover` publishes.
     /// - Parameters:
@@ -19,6 +19,9 @@ public enum ContactMethods {
         let expected = RPCParam(
             "expected_version", schema: S.version, summary: "Fail with 409 version_mismatch unless the contact is at this version.")
         let contactResult = (name: "contact", schema: S.contactRef)
+        let author = RPCParam(
+            "author", schema: S.author,
+            summary: "Who makes this change, as the change log records it (default: contactsd).")
         return [
             RPCMethod(
                 name: "contacts.list", summary: "List contacts in case-insensitive username order, one page at a time.",
@@ -35,10 +38,36 @@ public enum ContactMethods {
                     RPCParam("email", schema: ["type": "string"], summary: "Only the contact owning this address."),
                 ],
                 result: (name: "page", schema: [
-                    "type": "object", "required": ["contacts", "next_cursor"],
-                    "properties": ["contacts": ["type": "array", "items": S.contactRef], "next_cursor": ["type": ["string", "null"]]],
+                    "type": "object", "required": ["contacts", "next_cursor", "head_seq"],
+                    "properties": [
+                        "contacts": ["type": "array", "items": S.contactRef], "next_cursor": ["type": ["string", "null"]],
+                        "head_seq": [
+                            "type": "integer", "minimum": 0,
+                            "description": "The newest change in this page's snapshot: the since to follow contacts.changes from.",
+                        ],
+                    ],
                 ])
             ) { params in list(params, store: store, maxResponseBytes: maxResponseBytes, errors: errors) },
+            RPCMethod(
+                name: "contacts.changes",
+                summary: "The change log after a seq, oldest first: every create, update and delete, with the contact.",
+                params: [
+                    RPCParam("since", schema: S.seq, required: true, summary: "The last seq seen (exclusive); 0 for the start."),
+                    RPCParam("limit", schema: S.limit, summary: "Most changes returned."),
+                    RPCParam("exclude_authors", schema: S.authors, summary: "Leave out the changes of these authors."),
+                ],
+                result: (name: "changes", schema: [
+                    "type": "object", "required": ["changes", "next"],
+                    "properties": [
+                        "changes": ["type": "array", "items": S.changeRef],
+                        "next": [
+                            "type": "integer", "minimum": 0,
+                            "description": "The since to ask with next: the last change's seq on a full page, else the head.",
+                        ],
+                    ],
+                ]),
+                errors: [S.gone]
+            ) { params in changes(params, store: store, maxResponseBytes: maxResponseBytes, errors: errors) },
             RPCMethod(
                 name: "contacts.get", summary: "Get one contact by username.", params: [username], result: contactResult,
                 errors: [S.notFound]
@@ -50,6 +79,7 @@ public enum ContactMethods {
                     RPCParam("first_name", schema: S.name, required: true, summary: "Given name."),
                     RPCParam("last_name", schema: S.name, required: true, summary: "Family name."),
                     RPCParam("emails", schema: S.emails, summary: "Email addresses, in order."),
+                    author,
                 ],
                 result: contactResult, errors: [S.conflict(["username_taken", "email_taken"])]
             ) { params in create(params, store: store, errors: errors) },
@@ -65,12 +95,13 @@ public enum ContactMethods {
                     expected,
                     RPCParam("add_emails", schema: S.emails, summary: "Append these addresses (in the same transaction)."),
                     RPCParam("remove_emails", schema: S.emails, summary: "Remove these addresses (in the same transaction)."),
+                    author,
                 ],
                 result: contactResult,
                 errors: [S.notFound, S.conflict(["username_taken", "email_taken", "version_mismatch"])]
             ) { params in update(params, store: store, errors: errors) },
             RPCMethod(
-                name: "contacts.delete", summary: "Delete a contact and its emails.", params: [username, expected],
+                name: "contacts.delete", summary: "Delete a contact and its emails.", params: [username, expected, author],
                 result: (name: "deleted", schema: [
                     "type": "object", "required": ["username", "deleted"],
                     "properties": ["username": ["type": "string"], "deleted": ["const": true]],
@@ -123,18 +154,50 @@ public enum ContactMethods {
         }
     }
 
+    static func changes(
+        _ params: Params, store: ContactStore, maxResponseBytes: Int, errors: StoreErrorReporter
+    ) -> RPCOutcome {
+        var reader = ParamReader(params)
+        let since = params["since"] == nil ? nil : reader.integer("since", in: 0...maxVersion)
+        if params["since"] == nil { reader.problem("since", "is required") }
+        let limit = reader.integer("limit", in: 1...ChangeQuery.maxLimit) ?? ChangeQuery.defaultLimit
+        var excluded: [String] = []
+        if let raw = reader.stringArray("exclude_authors") {
+            if raw.count > ChangeQuery.maxExcludedAuthors {
+                reader.problem("exclude_authors", "must hold at most \(ChangeQuery.maxExcludedAuthors) names")
+            } else {
+                for (index, name) in raw.strings {
+                    if let name = reader.validUsername(name, field: "exclude_authors[\(index)]") { excluded.append(name) }
+                }
+            }
+        }
+        guard reader.problems.isEmpty, let since else { return .error(reader.error) }
+        let query = ChangeQuery(since: Int64(since), limit: limit, excludeAuthors: excluded)
+        do {
+            guard
+                let page = try store.changes(query, in: params.context as? ReadSession).fragment(maxBytes: maxResponseBytes)
+            else {
+                return .error(.responseTooLarge(limit: maxResponseBytes))
+            }
+            return .result(page)
+        } catch {
+            return .error(errors.rpcError(error))
+        }
+    }
+
     static func create(_ params: Params, store: ContactStore, errors: StoreErrorReporter) -> RPCOutcome {
         var reader = ParamReader(params)
         let username = reader.username("username")
         let first = reader.name("first_name", required: true)
         let last = reader.name("last_name", required: true)
         let emails = reader.emails("emails") ?? []
+        let author = reader.author()
         guard reader.problems.isEmpty, let username, let first, let last else {
             return .error(reader.error)
         }
         let new = NewContact(validatedUsername: username, firstName: first, lastName: last, emails: emails)
         return .deferred { finish in
-            store.create(new) { result in finish(result.map(\.fragment).mapError(errors.rpcError)) }
+            store.create(new, author: author) { result in finish(result.map(\.fragment).mapError(errors.rpcError)) }
         }
     }
 
@@ -156,10 +219,11 @@ public enum ContactMethods {
         if params["emails"] != nil, params["add_emails"] != nil || params["remove_emails"] != nil {
             reader.problem("emails", "replaces the whole list, so it cannot be combined with add_emails or remove_emails")
         }
+        let author = reader.author()
         guard reader.problems.isEmpty, username != nil else { return .error(reader.error) }
         let validated = change
         return .deferred { finish in
-            store.update(validated) { result in finish(result.map(\.fragment).mapError(errors.rpcError)) }
+            store.update(validated, author: author) { result in finish(result.map(\.fragment).mapError(errors.rpcError)) }
         }
     }
 
@@ -167,9 +231,10 @@ public enum ContactMethods {
         var reader = ParamReader(params)
         let username = reader.username("username")
         let expected = reader.integer("expected_version", in: 1...maxVersion).map(Int64.init)
+        let author = reader.author()
         guard reader.problems.isEmpty, let username else { return .error(reader.error) }
         return .deferred { finish in
-            store.delete(username: username, expectedVersion: expected) { result in
+            store.delete(username: username, expectedVersion: expected, author: author) { result in
                 finish(
                     result.map { stored in
                         JSONFragment(["username": .string(stored), "deleted": true])
@@ -183,7 +248,17 @@ extension ParamReader {
     /// A required username, checked against the username rule.
     mutating func username(_ name: String) -> String? {
         guard let raw = string(name, required: true) else { return nil }
-        return validated { errors in Validation.username(raw, field: name, into: &errors) }
+        return validUsername(raw, field: name)
+    }
+
+    /// `raw` when it passes the username rule; else nil, with the problem noted under `field`.
+    mutating func validUsername(_ raw: String, field: String) -> String? {
+        validated { errors in Validation.username(raw, field: field, into: &errors) }
+    }
+
+    /// The optional `author` of a write: the name the change log records (the username rule).
+    mutating func author() -> String? {
+        string("author", required: false).flatMap { validUsername($0, field: "author") }
     }
 
     /// A first or last name, trimmed and checked.

@@ -27,6 +27,18 @@ extension StoreError {
                 ])
         case .invalid(let errors):
             return .invalidParams(errors.map { ParamProblem(field: $0.field, message: $0.message) })
+        case .changesGone(let since, let oldest, let head):
+            let why =
+                since > head
+                ? "seq \(since) is beyond the newest change (\(head)): it is not from this database"
+                : "the changes after seq \(since) are no longer kept (the oldest kept is \(oldest))"
+            return RPCError(
+                code: 410,
+                message: "\(why); resync with contacts.list, then follow the changes from the head_seq it reports",
+                data: [
+                    "reason": .string(since > head ? "beyond_head" : "pruned"), "since": .number(JSONNumber(Int(since))),
+                    "oldest": .number(JSONNumber(Int(oldest))), "head_seq": .number(JSONNumber(Int(head))),
+                ])
         case .closed:
             return .internalError("the server is shutting down")
         case .schemaTooNew:

@@ -34,6 +34,10 @@ public struct ServerConfiguration: Sendable {
     public var allowUIDs: [UInt32]
     /// Peer gids allowed besides the socket's group when `socketMode` grants it access (`--allow-gid`).
     public var allowGIDs: [UInt32]
+    /// Changes older than this are pruned from the change log, in seconds (`--changes-max-age`).
+    public var changesMaxAgeSeconds: Double
+    /// The change log keeps at most this many of the newest changes (`--changes-max-rows`).
+    public var changesMaxRows: Int
 
     /// A configuration with the documented defaults for everything but the two paths.
     public init(
@@ -42,8 +46,10 @@ public struct ServerConfiguration: Sendable {
         maxOutputBytes: Int = 64 << 20, maxResponseBytes: Int = 16 << 20, writeTimeoutSeconds: Double = 10,
         readTimeoutSeconds: Double = 30, shutdownGraceSeconds: Double = 10,
         store: StoreOptions = StoreOptions(), collectStats: Bool = true, allowUIDs: [UInt32] = [],
-        allowGIDs: [UInt32] = []
+        allowGIDs: [UInt32] = [], changesMaxAgeSeconds: Double = 7 * 86_400, changesMaxRows: Int = 1_000_000
     ) {
+        self.changesMaxAgeSeconds = changesMaxAgeSeconds
+        self.changesMaxRows = changesMaxRows
         self.allowUIDs = allowUIDs
         self.allowGIDs = allowGIDs
         self.collectStats = collectStats

@@ -13,6 +13,9 @@ final class SQLiteConnection: @unchecked Sendable {
     /// Hot statements by small integer key: hashing a long SQL string costs more than the
     /// lookup it saves on the per-request read path.
     private var keyed: [SQLiteStatement?] = []
+    /// Changes logged by the writes of the open transaction, not yet inserted (see
+    /// `SQLiteConnection+Changes.swift`); only the writer connection has any.
+    var pendingChanges: [PendingChange] = []
     /// The database file path, for messages.
     let path: String
     /// Frames in the WAL after this connection's last commit, as SQLite's WAL hook reports them

@@ -12,11 +12,12 @@ extension ContactStore {
     /// Creates `new` and records `jobID` in the same transaction, unless `jobID` is already
     /// recorded; waits until the write is durable.
     package func create(_ new: NewContact, jobID: String) throws(StoreError) -> JobEffect {
-        try wait { completion in
+        let author = self.author
+        return try wait { completion in
             writer.submit({ db, now throws(StoreError) -> JobEffect in
                 try StoreError.translating {
                     if try db.jobRecorded(jobID) { return .alreadyRan }
-                    let contact = try db.insertContact(new, now: now, generated: true)
+                    let contact = try db.insertContact(new, now: now, author: author, generated: true)
                     try db.recordJob(jobID, now: now)
                     return .created(contact)
                 }

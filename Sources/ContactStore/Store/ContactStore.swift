@@ -20,6 +20,8 @@ public final class ContactStore: Sendable {
     let readers: ReaderPool
     let writer: GroupCommitWriter
     private let file: DatabaseFile
+    /// Who this process's writes are logged as, when a write names no author.
+    let author: String
 
     /// Opens (creating if needed) and migrates the database at `path`.
     /// - Parameter onReplaced: called once, on any thread, when the store finds that `path` no
@@ -31,6 +33,7 @@ public final class ContactStore: Sendable {
         onReplaced: @escaping @Sendable (String) -> Void = { _ in }
     ) throws(StoreError) {
         self.path = path
+        self.author = options.author
         // Contacts are personal data: a new file is created private to its owner before SQLite
         // opens it (an empty file is a valid empty database), and SQLite gives its -wal and -shm
         // files the same mode. An existing file keeps the mode its owner chose.
@@ -154,13 +157,18 @@ public final class ContactStore: Sendable {
         readers.withSession(body)
     }
 
-    /// One page of contacts in case-insensitive username order, read in `session` if given.
+    /// One page of contacts in case-insensitive username order, with the change log's head read
+    /// in the same snapshot, read in `session` if given.
     public func list(_ query: ListQuery, in session: ReadSession? = nil) throws(StoreError) -> ContactPage {
-        let page = try readers.withReader(in: session) { db throws(StoreError) in
-            do throws(SQLiteError) { return try db.fetchPage(query) } catch { throw .from(error) }
+        let (page, head) = try readers.withReader(in: session) { db throws(StoreError) in
+            do throws(SQLiteError) {
+                return try db.inSnapshot { () throws(SQLiteError) in (try db.fetchPage(query), try db.changeLogHead()) }
+            } catch {
+                throw .from(error)
+            }
         }
         let next = page.hasMore ? page.contacts.last.map { ListCursor.encode(after: $0.username) } : nil
-        return ContactPage(contacts: page.contacts, nextCursor: next)
+        return ContactPage(contacts: page.contacts, nextCursor: next, headSeq: head)
     }
 
     /// How many contacts are stored, read in `session` if given.
@@ -172,59 +180,82 @@ public final class ContactStore: Sendable {
 
     // MARK: Writes, asynchronous (group commit)
 
+    // Every write logs its change in its own transaction (`SQLiteConnection+Changes.swift`),
+    // as written by `author`, or by this process (`StoreOptions.author`) when it is nil.
+
     /// Creates a contact; `completion` runs once the write is durable or has failed.
-    public func create(_ new: NewContact, completion: @escaping @Sendable (Result<Contact, StoreError>) -> Void) {
-        writer.submit({ db, now throws(StoreError) in try db.insertContact(new, now: now) }, completion: completion)
+    public func create(
+        _ new: NewContact, author: String? = nil, completion: @escaping @Sendable (Result<Contact, StoreError>) -> Void
+    ) {
+        let author = author ?? self.author
+        writer.submit(
+            { db, now throws(StoreError) in try db.insertContact(new, now: now, author: author) }, completion: completion)
     }
 
     /// Applies a partial update; `completion` runs once it is durable or has failed.
-    public func update(_ change: ContactUpdate, completion: @escaping @Sendable (Result<Contact, StoreError>) -> Void) {
-        writer.submit({ db, now throws(StoreError) in try db.updateContact(change, now: now) }, completion: completion)
+    public func update(
+        _ change: ContactUpdate, author: String? = nil,
+        completion: @escaping @Sendable (Result<Contact, StoreError>) -> Void
+    ) {
+        let author = author ?? self.author
+        writer.submit(
+            { db, now throws(StoreError) in try db.updateContact(change, now: now, author: author) },
+            completion: completion)
     }
 
     /// Deletes a contact and its emails; the result is the stored username.
     public func delete(
-        username: String, expectedVersion: Int64? = nil,
+        username: String, expectedVersion: Int64? = nil, author: String? = nil,
         completion: @escaping @Sendable (Result<String, StoreError>) -> Void
     ) {
+        let author = author ?? self.author
         writer.submit(
-            { db, _ throws(StoreError) in try db.deleteContact(username: username, expectedVersion: expectedVersion) },
-            completion: completion)
+            { db, now throws(StoreError) in
+                try db.deleteContact(username: username, expectedVersion: expectedVersion, now: now, author: author)
+            }, completion: completion)
     }
 
     /// Deletes up to `limit` contacts created before `cutoff`, in one transaction; the result is the count.
     /// With `onlyGenerated`, only contacts the task runner made (`create(_:jobID:)`) go.
     public func purge(
-        createdBefore cutoff: Timestamp, limit: Int, onlyGenerated: Bool = false,
+        createdBefore cutoff: Timestamp, limit: Int, onlyGenerated: Bool = false, author: String? = nil,
         completion: @escaping @Sendable (Result<Int, StoreError>) -> Void
     ) {
+        let author = author ?? self.author
         writer.submit(
-            { db, _ throws(StoreError) in
-                try db.purgeContacts(createdBefore: cutoff, limit: limit, onlyGenerated: onlyGenerated)
+            { db, now throws(StoreError) in
+                try db.purgeContacts(
+                    createdBefore: cutoff, limit: limit, onlyGenerated: onlyGenerated, now: now, author: author)
             }, completion: completion)
     }
 
     // MARK: Writes, blocking (for tools and the task runner; never call on the writer's queue)
 
     /// Creates a contact and waits until it is durable.
-    public func create(_ new: NewContact) throws(StoreError) -> Contact {
-        try wait { create(new, completion: $0) }
+    public func create(_ new: NewContact, author: String? = nil) throws(StoreError) -> Contact {
+        try wait { create(new, author: author, completion: $0) }
     }
 
     /// Updates a contact and waits until it is durable.
-    public func update(_ change: ContactUpdate) throws(StoreError) -> Contact {
-        try wait { update(change, completion: $0) }
+    public func update(_ change: ContactUpdate, author: String? = nil) throws(StoreError) -> Contact {
+        try wait { update(change, author: author, completion: $0) }
     }
 
     /// Deletes a contact and waits until it is durable.
     @discardableResult
-    public func delete(username: String, expectedVersion: Int64? = nil) throws(StoreError) -> String {
-        try wait { delete(username: username, expectedVersion: expectedVersion, completion: $0) }
+    public func delete(
+        username: String, expectedVersion: Int64? = nil, author: String? = nil
+    ) throws(StoreError) -> String {
+        try wait { delete(username: username, expectedVersion: expectedVersion, author: author, completion: $0) }
     }
 
     /// Deletes up to `limit` contacts created before `cutoff` and waits; returns the count.
-    public func purge(createdBefore cutoff: Timestamp, limit: Int, onlyGenerated: Bool = false) throws(StoreError) -> Int {
-        try wait { purge(createdBefore: cutoff, limit: limit, onlyGenerated: onlyGenerated, completion: $0) }
+    public func purge(
+        createdBefore cutoff: Timestamp, limit: Int, onlyGenerated: Bool = false, author: String? = nil
+    ) throws(StoreError) -> Int {
+        try wait {
+            purge(createdBefore: cutoff, limit: limit, onlyGenerated: onlyGenerated, author: author, completion: $0)
+        }
     }
 
     /// Writer queue depth and mean group-commit batch size.

@@ -58,10 +58,13 @@ public struct ContactUpdate: Sendable, Equatable {
     }
 }
 
-/// What `list` returns: one page and the cursor for the next (nil at the end).
+/// What `list` returns: one page, the cursor for the next (nil at the end), and the change
+/// log's head in the page's snapshot: following `changes` from the first page's `headSeq`, after
+/// listing every page, misses nothing.
 public struct ContactPage: Sendable, Equatable {
     public var contacts: [Contact]
     public var nextCursor: String?
+    public var headSeq: Int64
 }
 
 /// A `list` request. `cursor` comes from a previous page's `nextCursor`.

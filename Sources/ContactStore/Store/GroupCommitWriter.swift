@@ -158,6 +158,8 @@ final class GroupCommitWriter: Sendable {
         for job in jobs {
             do throws(SQLiteError) {
                 try db.statement("SAVEPOINT job").run()
+                // The change-log rows this write adds, to drop if it is rolled back.
+                let logged = db.pendingChanges.count
                 let outcome = job.run(db, now)
                 finishers.append(outcome.finish)
                 if let failure = outcome.error {
@@ -169,6 +171,7 @@ final class GroupCommitWriter: Sendable {
                     }
                     // Undo whatever the failed write did before it failed; the others stay.
                     try db.statement("ROLLBACK TO job").run()
+                    db.pendingChanges.removeSubrange(logged...)
                 }
                 try db.statement("RELEASE job").run()
             } catch {
@@ -176,6 +179,10 @@ final class GroupCommitWriter: Sendable {
                 abort = .from(error)
                 break
             }
+        }
+        // The change-log rows of every write that stays, in one go, outside any savepoint.
+        if abort == nil {
+            do throws(SQLiteError) { try db.flushChanges() } catch { abort = .from(error) }
         }
         // Check the path before COMMIT (so nothing is written into a file that was replaced) and
         // after (so nothing is acknowledged that went into one).
@@ -221,6 +228,7 @@ final class GroupCommitWriter: Sendable {
     }
 
     private func rollback(_ db: SQLiteConnection) {
+        db.pendingChanges.removeAll()
         if db.isInTransaction { try? db.execute("ROLLBACK") }
     }
 }

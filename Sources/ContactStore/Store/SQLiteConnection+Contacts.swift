@@ -109,8 +109,14 @@ extension SQLiteConnection {
         }
     }
 
-    /// Inserts a new contact; `generated` marks one the task runner made (schema version 6).
-    func insertContact(_ new: NewContact, now: Timestamp, generated: Bool = false) throws(StoreError) -> Contact {
+    /// Inserts a new contact, and logs it as written by `author`; `generated` marks one the task
+    /// runner made (schema version 6).
+    func insertContact(
+        _ new: NewContact, now: Timestamp, author: String, generated: Bool = false
+    ) throws(StoreError) -> Contact {
+        let contact = Contact(
+            username: new.username, firstName: new.firstName, lastName: new.lastName, emails: new.emails,
+            createdAt: now, updatedAt: now, version: 1)
         try StoreError.translating {
             if try contactID(username: new.username) != nil { throw StoreError.usernameTaken(username: new.username) }
             try checkEmailsFree(new.emails, for: nil)
@@ -138,13 +144,14 @@ extension SQLiteConnection {
                 return statement.int64(0)
             }
             try insertEmails(new.emails, contactID: id)
+            logChange(.created, of: contact, at: now, author: author)
         }
-        return Contact(
-            username: new.username, firstName: new.firstName, lastName: new.lastName, emails: new.emails,
-            createdAt: now, updatedAt: now, version: 1)
+        return contact
     }
 
-    func updateContact(_ change: ContactUpdate, now: Timestamp) throws(StoreError) -> Contact {
+    /// Applies `change` and logs it as written by `author` (an update that changes nothing is
+    /// neither written nor logged).
+    func updateContact(_ change: ContactUpdate, now: Timestamp, author: String) throws(StoreError) -> Contact {
         try StoreError.translating {
             guard let found = try fetchContact(username: change.username) else {
                 throw StoreError.notFound(username: change.username)
@@ -212,36 +219,40 @@ extension SQLiteConnection {
             }
             updated.updatedAt = now
             updated.version = current.version + 1
+            let renamed = updated.username != current.username ? current.username : nil
+            logChange(.updated, of: updated, oldUsername: renamed, at: now, author: author)
             return updated
         }
     }
 
-    /// Deletes a contact (its emails go by cascade) and returns the stored username.
-    func deleteContact(username: String, expectedVersion: Int64?) throws(StoreError) -> String {
+    /// Deletes a contact (its emails go by cascade), logging it as it was, and returns the stored
+    /// username.
+    func deleteContact(
+        username: String, expectedVersion: Int64?, now: Timestamp, author: String
+    ) throws(StoreError) -> String {
         try StoreError.translating {
-            let found = try withStatement("SELECT username, version FROM contacts WHERE username = ?1") {
-                find throws(SQLiteError) in
-                find.bind(username, at: 1)
-                return try find.step() ? (stored: find.string(0), version: find.int64(1)) : nil
+            guard let found = try fetchContact(username: username)?.contact else {
+                throw StoreError.notFound(username: username)
             }
-            guard let (stored, version) = found else { throw StoreError.notFound(username: username) }
-            if let expectedVersion, expectedVersion != version {
-                throw StoreError.versionMismatch(username: stored, expected: expectedVersion, actual: version)
+            if let expectedVersion, expectedVersion != found.version {
+                throw StoreError.versionMismatch(username: found.username, expected: expectedVersion, actual: found.version)
             }
             let delete = try statement("DELETE FROM contacts WHERE username = ?1")
-            delete.bind(stored, at: 1)
+            delete.bind(found.username, at: 1)
             try delete.run()
-            return stored
+            logChange(.deleted, of: found, at: now, author: author)
+            return found.username
         }
     }
 
     /// Deletes up to `limit` contacts created before `cutoff` (with `onlyGenerated`, only those
-    /// the task runner made); returns how many went.
-    func purgeContacts(createdBefore cutoff: Timestamp, limit: Int, onlyGenerated: Bool = false) throws(StoreError) -> Int {
+    /// the task runner made), logging each; returns how many went.
+    func purgeContacts(
+        createdBefore cutoff: Timestamp, limit: Int, onlyGenerated: Bool = false, now: Timestamp, author: String
+    ) throws(StoreError) -> Int {
         do throws(SQLiteError) {
-            return try deleteChunk(
-                from: "contacts", key: "username", before: cutoff, in: "created_at",
-                where: onlyGenerated ? "generated = 1" : nil, limit: limit)
+            return try logAndPurgeContacts(
+                createdBefore: cutoff, limit: limit, onlyGenerated: onlyGenerated, at: now, author: author)
         } catch {
             throw .from(error)
         }

@@ -21,16 +21,14 @@ extension SQLiteConnection {
         try deleteChunk(from: "task_runs", key: "job_id", before: cutoff, in: "ran_at", limit: limit)
     }
 
-    /// Deletes up to `limit` rows of `table` whose time `column` is before `cutoff` (and that
-    /// match `condition`, an SQL expression, if given), by their primary `key`, in one statement
-    /// (a purge in small chunks); returns how many went.
-    func deleteChunk(
-        from table: String, key: String, before cutoff: Timestamp, in column: String, where condition: String? = nil,
-        limit: Int
-    ) throws(SQLiteError) -> Int {
-        let filter = condition.map { " AND \($0)" } ?? ""
+    /// Deletes up to `limit` rows of `table` whose time `column` is before `cutoff`, by their
+    /// primary `key`, in one statement (a purge in small chunks); returns how many went.
+    /// (Contacts are purged by `logAndPurgeContacts`, which logs each one.)
+    func deleteChunk(from table: String, key: String, before cutoff: Timestamp, in column: String, limit: Int)
+        throws(SQLiteError) -> Int
+    {
         let statement = try statement(
-            "DELETE FROM \(table) WHERE \(key) IN (SELECT \(key) FROM \(table) WHERE \(column) < ?1\(filter) LIMIT ?2)")
+            "DELETE FROM \(table) WHERE \(key) IN (SELECT \(key) FROM \(table) WHERE \(column) < ?1 LIMIT ?2)")
         statement.bind(cutoff.milliseconds, at: 1)
         statement.bind(Int64(limit), at: 2)
         try statement.run()

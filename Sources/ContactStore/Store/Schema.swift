@@ -59,7 +59,42 @@ enum Schema {
         // 6: which contacts contacts-tasks made (`--purge-scope generated` purges only those).
         // Adding a column with a constant default rewrites nothing.
         .sql("ALTER TABLE contacts ADD COLUMN generated INTEGER NOT NULL DEFAULT 0;"),
+        // 7: the change log (protocol.md, `contacts.changes`), written by the store's write path
+        // in the same transaction as each change (see `SQLiteConnection+Changes.swift`).
+        .code(createChangeLog),
     ]
+
+    /// Version 7: the change log. One row per contact per change; the contact after the change
+    /// (before it, for a delete) is kept as columns like those of `contacts`, so logging costs no
+    /// encoding on the write path and a reply is encoded the way a contact is. `seq` is
+    /// `AUTOINCREMENT`, so it is never reused, even after the newest rows are pruned, and
+    /// `sqlite_sequence` keeps the head when the log is empty. No index besides `seq`: readers
+    /// and pruning both go in `seq` order.
+    ///
+    /// A file that already holds contacts has history the log never saw, so the log is marked as
+    /// starting after seq 1: `since: 0` then gets 410 (resync with `contacts.list`) rather than
+    /// an empty history that would look complete. A new, empty file starts its log at seq 1.
+    private static func createChangeLog(_ db: SQLiteConnection) throws(SQLiteError) {
+        try db.execute("""
+            CREATE TABLE changes (
+                seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+                op           TEXT    NOT NULL,
+                username     TEXT    NOT NULL,
+                old_username TEXT,
+                version      INTEGER NOT NULL,
+                at           INTEGER NOT NULL,
+                author       TEXT    NOT NULL COLLATE NOCASE,
+                first_name   TEXT    NOT NULL,
+                last_name    TEXT    NOT NULL,
+                emails       TEXT    NOT NULL,
+                created_at   INTEGER NOT NULL,
+                updated_at   INTEGER NOT NULL
+            );
+            """)
+        if try db.scalarInt("SELECT EXISTS (SELECT 1 FROM contacts)") == 1 {
+            try db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('changes', 1)")
+        }
+    }
 
     /// Version 5: rewrites the names and addresses stored before input was normalised to NFC, so
     /// that an address typed either way finds its owner. Only rows holding non-ASCII text are

@@ -21,6 +21,9 @@ public enum StoreError: Error, Sendable, Equatable {
     case database(code: Int32, message: String)
     /// The database cannot be written (read-only file or directory): refused at open.
     case notWritable(path: String, reason: String)
+    /// The changes after `since` are no longer kept (`since < oldest - 1`), or `since` is beyond
+    /// the newest change (`since > head`, a seq from another database): resync with `list`.
+    case changesGone(since: Int64, oldest: Int64, head: Int64)
     /// The file at `path` is no longer the one the store opened (deleted, or another file moved
     /// over it): every read and write is refused until the store is opened again.
     case databaseReplaced(path: String)

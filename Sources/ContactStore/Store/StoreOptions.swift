@@ -20,16 +20,20 @@ public struct StoreOptions: Sendable {
     public var reuseSnapshots = true
     /// Most reader connections open at once; a read waits for a free one rather than opening more.
     public var maxReaders: Int
+    /// The `author` the change log records for this process's writes when a write names none:
+    /// the program's name (`contactsd`, `contacts-tasks`). A valid username.
+    public var author: String
 
     /// The default reader bound: twice the number of online processors.
     public static var defaultMaxReaders: Int { 2 * max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
     /// Defaults: 10 s busy timeout, `normal` durability, up to 256 writes per commit, twice the
-    /// cores in readers.
+    /// cores in readers, writes logged as by `contactsd`.
     public init(
         busyTimeoutMilliseconds: Int32 = 10_000, synchronous: Synchronous = .normal, maxWriteBatch: Int = 256,
-        maxReaders: Int = StoreOptions.defaultMaxReaders
+        maxReaders: Int = StoreOptions.defaultMaxReaders, author: String = "contactsd"
     ) {
+        self.author = author
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         self.synchronous = synchronous
         self.maxWriteBatch = maxWriteBatch

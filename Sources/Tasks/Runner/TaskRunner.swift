@@ -52,7 +52,9 @@ public final class TaskRunner: Sendable {
         let done = DispatchGroup()
         var store: ContactStore?
         if roles.contains(.worker) {
-            let opened = try ContactStore(path: configuration.databasePath)
+            // The change log names this process as the author of everything the worker writes.
+            let opened = try ContactStore(
+                path: configuration.databasePath, options: StoreOptions(author: "contacts-tasks"))
             store = opened
             let executor = TaskExecutor(
                 store: opened, maxAge: configuration.maxAge, seed: configuration.seed,
