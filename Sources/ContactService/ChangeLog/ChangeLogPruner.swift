@@ -20,7 +20,7 @@ final class ChangeLogPruner: Sendable {
     private let maxAgeMilliseconds: Int64
     private let maxRows: Int
     private let logger: Logger
-    private let queue = DispatchQueue(label: "contacts.changes.pruner")
+    private let queue = DispatchQueue(label: "contacts.changes.pruner", target: .global())
     /// Stopped, and whether the last prune failed (so a failure is logged once, not every second).
     private let state = LockedValue<(stopped: Bool, failing: Bool)>((false, false))
 
@@ -57,7 +57,7 @@ final class ChangeLogPruner: Sendable {
                 }
                 if first { logger.warning("cannot prune the change log: \(error.logDescription)") }
             }
-            // The completion runs on the writer's queue: the next round is scheduled off it.
+            // The completion runs on the writer's thread: the next round is scheduled off it.
             let delay = full ? 0 : Self.intervalMilliseconds
             queue.asyncAfter(deadline: .now() + .milliseconds(delay)) { self.prune() }
         }

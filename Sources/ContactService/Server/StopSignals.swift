@@ -25,7 +25,7 @@ public final class StopSignals: @unchecked Sendable {
     }
 
     private let state = LockedValue(State.starting(received: nil))
-    private let queue = DispatchQueue(label: "contacts.signals")
+    private let queue = DispatchQueue(label: "contacts.signals", target: .global())
     private let logger: Logger
     private let exit: @Sendable (Int32) -> Void
     private var sources: [any DispatchSourceSignal] = []

@@ -34,7 +34,12 @@ public final class UnixSocketServer: @unchecked Sendable {
     private let withSession: ClientConnection.ReadSessionScope
     private let limits: LimitEvents
     private let logger: Logger
-    private let acceptQueue = DispatchQueue(label: "contacts.accept")
+    // The server's serial queues target the default pool, which libdispatch caps (at twice the
+    // cores, here): a serial queue without a target runs on the overcommit pool, which adds a
+    // thread whenever all of its threads are momentarily busy and, under a steady load, never
+    // retires it, so the thread count crept up for as long as the server ran (docs/reliability.md,
+    // "Soak"). What blocks (the writer) has a thread of its own.
+    private let acceptQueue = DispatchQueue(label: "contacts.accept", target: .global())
     private let connectionQueue = DispatchQueue(label: "contacts.connections", attributes: .concurrent)
     private let acceptSource: any DispatchSourceRead
     private let connections = LockedValue<[ObjectIdentifier: ClientConnection]>([:])

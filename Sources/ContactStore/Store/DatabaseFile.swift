@@ -33,7 +33,7 @@ final class DatabaseFile: @unchecked Sendable {
         self.onReplaced = onReplaced
         directory = path.lastIndex(of: "/").map { String(path[..<$0]).isEmpty ? "/" : String(path[..<$0]) } ?? "."
         identity = path.hasPrefix(":") ? nil : Self.identity(of: path)
-        timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "contacts.store.file"))
+        timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "contacts.store.file", target: .global()))
         if identity != nil {
             timer.schedule(
                 deadline: .now() + Self.checkInterval, repeating: Self.checkInterval, leeway: .milliseconds(100))

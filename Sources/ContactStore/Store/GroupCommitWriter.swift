@@ -19,6 +19,10 @@ import Locking
 /// 1000 frames) is done here, and once the WAL holds `walResetBytes` the writer waits for the
 /// readers of older snapshots to finish (`SQLITE_CHECKPOINT_RESTART`, with snapshot reuse
 /// suspended), so the next commit starts the WAL over and `journal_size_limit` truncates it.
+///
+/// The writer runs on a thread of its own, not a Dispatch queue: it blocks in SQLite (commits,
+/// the busy timeout while another process writes), and libdispatch answers blocked workers with
+/// more pool threads that a steady load never lets retire (docs/reliability.md, "Soak").
 final class GroupCommitWriter: Sendable {
     /// One queued write.
     private struct Job: Sendable {
@@ -37,9 +41,14 @@ final class GroupCommitWriter: Sendable {
     /// `PRAGMA journal_size_limit`: what a reset WAL is truncated to.
     static let journalSizeLimitBytes = 8 << 20
 
-    private let queue = DispatchQueue(label: "contacts.store.writer")
-    private let pending = LockedValue<[Job]>([])
-    // Touched only on `queue` (every access below runs there), so no two threads ever share it.
+    /// Writes queued and not yet started, and whether `close` was called (no more are taken).
+    private let pending = LockedValue<(jobs: [Job], closed: Bool)>(([], false))
+    /// Signalled once for every queued write, on close and on deinit: the writer thread waits on it.
+    private let wake = DispatchSemaphore(value: 0)
+    /// Signalled by the writer thread when it has finished every write and stopped (after close).
+    private let stopped = DispatchSemaphore(value: 0)
+    // Touched only by the writer thread while it runs, then only by `close`, after the thread has
+    // stopped (`stopped` orders the two), so no two threads ever share it.
     private nonisolated(unsafe) var connection: SQLiteConnection?
     private let maxBatch: Int
     private let file: DatabaseFile
@@ -69,9 +78,21 @@ final class GroupCommitWriter: Sendable {
         self.walResetFrames = Self.walResetBytes / (pageSize + 24)  // a frame: a 24-byte header and a page
         self.nextResetFrames = walResetFrames
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
+        // The thread holds the writer weakly, so a store dropped without `close` still goes away.
+        BackgroundThread.start { [weak self, wake] in
+            while true {
+                wake.wait()
+                guard let writer = self else { return }
+                if writer.drainUnlessClosed() == false { return }
+            }
+        }
     }
 
-    /// Queues `body` and calls `completion`, on the writer queue, after its transaction committed
+    deinit {
+        wake.signal()  // the thread finds the writer gone and ends
+    }
+
+    /// Queues `body` and calls `completion`, on the writer thread, after its transaction committed
     /// (or failed). `body` runs inside a savepoint of a shared transaction.
     func submit<T: Sendable>(
         _ body: @escaping @Sendable (SQLiteConnection, Timestamp) throws(StoreError) -> T,
@@ -95,8 +116,11 @@ final class GroupCommitWriter: Sendable {
                 )
             },
             fail: { completion(.failure($0)) })
-        pending.withLock { $0.append(job) }
-        queue.async { self.drain() }
+        let taken = pending.withLock { pending in
+            if !pending.closed { pending.jobs.append(job) }
+            return !pending.closed
+        }
+        if taken { wake.signal() } else { job.fail(.closed) }
     }
 
     /// Mean number of writes per committed transaction so far (for stats).
@@ -105,26 +129,36 @@ final class GroupCommitWriter: Sendable {
     }
 
     /// Writes queued and not yet started.
-    var queueDepth: Int { pending.withLock { $0.count } }
+    var queueDepth: Int { pending.withLock { $0.jobs.count } }
 
-    /// Finishes every queued write, runs `beforeClosing` with the connection (on the writer
-    /// queue), then closes it; later writes fail with `.closed`.
+    /// Finishes every queued write and stops the writer thread, runs `beforeClosing` with the
+    /// connection, then closes it; later writes fail with `.closed`. Never call it from a write's
+    /// completion (that runs on the writer thread, which would wait for itself).
     func close(_ beforeClosing: (SQLiteConnection) -> Void) {
-        queue.sync {
-            drain()
-            if let connection { beforeClosing(connection) }
-            connection = nil
+        let first = pending.withLock { pending in
+            defer { pending.closed = true }
+            return !pending.closed
         }
+        guard first else { return }
+        wake.signal()
+        stopped.wait()
+        if let connection { beforeClosing(connection) }
+        connection = nil
     }
 
-    private func drain() {
+    /// Commits every queued write, in groups of at most `maxBatch`; false once closed (the
+    /// thread then stops, after signalling `stopped`).
+    private func drainUnlessClosed() -> Bool {
         while true {
-            let jobs: [Job] = pending.withLock { queued in
-                let taken = Array(queued.prefix(maxBatch))
-                queued.removeFirst(taken.count)
-                return taken
+            let (jobs, closed): ([Job], Bool) = pending.withLock { pending in
+                let taken = Array(pending.jobs.prefix(maxBatch))
+                pending.jobs.removeFirst(taken.count)
+                return (taken, pending.closed)
             }
-            if jobs.isEmpty { return }
+            if jobs.isEmpty {
+                if closed { stopped.signal() }
+                return !closed
+            }
             guard let db = connection else {
                 for job in jobs { job.fail(.closed) }
                 continue

@@ -45,7 +45,7 @@ final class ReaderPool: Sendable {
     /// Set while the writer resets a large WAL: snapshots are not kept between reads.
     private let reuseSuspended = Atomic<Bool>(false)
     private let warmNanoseconds: UInt64 = 20_000_000
-    private let reaperQueue = DispatchQueue(label: "contacts.store.readers")
+    private let reaperQueue = DispatchQueue(label: "contacts.store.readers", target: .global())
     private let reaperScheduled = LockedValue(false)
 
     /// - Parameters:
