@@ -46,9 +46,9 @@ protocol ChangeSubscriber: AnyObject, Sendable {
 
 /// The one reader of the change log for every subscription of the server, and its fan-out.
 ///
-/// While nobody subscribes it does nothing at all: no timer, no connection. With subscribers it
-/// looks every 50 ms at the WAL-index header (`CommitProbe`: two memory reads) and reads the log
-/// only when some process has committed; a commit of this process wakes it at once
+/// While nobody subscribes it does nothing at all: no thread, no timer, no connection. With
+/// subscribers a thread looks every 50 ms at the WAL-index header (`CommitPoller`: two memory
+/// reads) and the log is read only when some process has committed; a commit of this process wakes it at once
 /// (`ContactStore.onCommit`). Each new change is read once and handed to every matching
 /// subscription's connection, one hop per connection and read, never waiting for any of them:
 /// each connection queues and caps what it is given (`ClientConnection`), so a subscriber that
@@ -84,8 +84,10 @@ final class ChangeFeed: @unchecked Sendable {
     private var subscriptions: [Int: Subscription] = [:]
     /// The newest seq read and fanned out.
     private var head: Int64 = 0
-    private var probe: CommitProbe?
-    private var timer: (any DispatchSourceTimer)?
+    /// Polls for other processes' commits while anyone subscribes.
+    private var poller: CommitPoller?
+    /// Pollers told to stop whose threads may not have ended yet (`close` waits for them).
+    private var retired: [CommitPoller] = []
     private var closed = false
     private let active = Atomic<Int>(0)
     private let wakeRequested = Atomic<Bool>(false)
@@ -140,6 +142,9 @@ final class ChangeFeed: @unchecked Sendable {
             active.wrappingSubtract(subscriptions.count, ordering: .relaxed)
             subscriptions.removeAll()
             stopWatching()
+            // Their probes' connections must be closed before the store is.
+            for poller in retired { poller.waitUntilFinished() }
+            retired.removeAll()
         }
         store.onCommit(nil)
     }
@@ -148,38 +153,29 @@ final class ChangeFeed: @unchecked Sendable {
 
     private func startWatching() {
         head = (try? store.changeLogBounds().head) ?? head
-        probe = store.makeCommitProbe()
-        _ = probe?.hasChanged()
         store.onCommit { [weak self] in self?.wake() }
-        let timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(
-            deadline: .now() + .milliseconds(Self.pollMilliseconds), repeating: .milliseconds(Self.pollMilliseconds),
-            leeway: .milliseconds(5))
-        timer.setEventHandler { [weak self] in self?.tick() }
-        timer.activate()
-        self.timer = timer
+        retired.removeAll { $0.hasFinished }
+        poller = CommitPoller(store: store, intervalMilliseconds: Self.pollMilliseconds) { [weak self] in
+            self?.wake()
+        }
     }
 
     private func stopWatching() {
         store.onCommit(nil)
-        timer?.cancel()
-        timer = nil
-        probe?.close()
-        probe = nil
+        if let poller {
+            poller.stop()
+            retired.append(poller)
+        }
+        poller = nil
     }
 
-    /// A commit of this process: read now (once, however many commits ask meanwhile).
+    /// A commit (of this process, or one the poller saw): read now, once however many ask meanwhile.
     private func wake() {
         guard !wakeRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
         queue.async { [self] in
             wakeRequested.store(false, ordering: .releasing)
             readNew()
         }
-    }
-
-    /// The 50 ms check: read only when the header moved (or there is no probe to ask).
-    private func tick() {
-        if probe?.hasChanged() ?? true { readNew() }
     }
 
     // MARK: Reading and fan-out

@@ -1,5 +1,6 @@
 import ContactStore
 import Dispatch
+import Locking
 import Logging
 import Redis
 
