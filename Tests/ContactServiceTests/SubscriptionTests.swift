@@ -72,7 +72,8 @@ struct SubscriptionTests {
         }
     }
 
-    @Test("a subscription without since starts after head_seq; with since the missed changes come first, then live ones")
+    @Test(
+        "a subscription without since starts after head_seq; with since the missed changes come first, then live ones")
     func sinceReplaysThenFollows() throws {
         try withRunningServer { server in
             let writer = try server.connect()
@@ -84,7 +85,8 @@ struct SubscriptionTests {
             let (resumedID, _) = try Self.subscribe(resumed, ["since": 2])
             try Self.create(writer, "new")
             #expect(try Self.seqs(Self.changes(on: fresh, subscription: freshID) { $0.count >= 1 }) == [6])
-            #expect(try Self.seqs(Self.changes(on: resumed, subscription: resumedID) { $0.count >= 4 }) == [3, 4, 5, 6])
+            #expect(
+                try Self.seqs(Self.changes(on: resumed, subscription: resumedID) { $0.count >= 4 }) == [3, 4, 5, 6])
         }
     }
 
@@ -116,7 +118,9 @@ struct SubscriptionTests {
             }
             stop.withLock { $0 = true }
             writers.wait()
-            let head = try #require(try server.connect().request("contacts.list", ["limit": 1])["result"]?["head_seq"]?.numberValue?.intValue)
+            let head = try #require(
+                try server.connect().request("contacts.list", ["limit": 1])["result"]?["head_seq"]?.numberValue?
+                    .intValue)
             let last = try server.connect()
             let (id, _) = try Self.subscribe(last, ["since": .number(JSONNumber(since))])
             if since < head {
@@ -144,7 +148,9 @@ struct SubscriptionTests {
         }
     }
 
-    @Test("a subscriber that never reads is dropped with subscription_dropped, while another keeps receiving every change")
+    @Test(
+        "a subscriber that never reads is dropped with subscription_dropped, while another keeps receiving every change"
+    )
     func slowSubscriberIsDropped() throws {
         try withRunningServer(arguments: ["--max-subscription-queue", "50", "--write-timeout", "60s"]) { server in
             let slow = try server.connect()
@@ -214,7 +220,8 @@ struct SubscriptionTests {
             let writer = try server.connect()
             try Self.create(writer, "x")
             _ = try Self.changes(on: client, subscription: first) { $0.count >= 1 }
-            try client.send(#"{"jsonrpc":"2.0","id":5,"method":"contacts.unsubscribe","params":{"subscription":"\#(first)"}}"#)
+            try client.send(
+                #"{"jsonrpc":"2.0","id":5,"method":"contacts.unsubscribe","params":{"subscription":"\#(first)"}}"#)
             var answer = try client.readJSON()
             while answer["id"] != 5 { answer = try client.readJSON() }
             #expect(answer["result"] == ["unsubscribed": true])
@@ -223,7 +230,8 @@ struct SubscriptionTests {
             try Self.create(writer, "z")
             var late: [JSONValue] = []
             _ = try Self.changes(
-                on: client, subscription: second, other: { message in if message["method"] != nil { late.append(message) } }
+                on: client, subscription: second,
+                other: { message in if message["method"] != nil { late.append(message) } }
             ) { $0.count >= 2 }
             #expect(late.isEmpty, "notifications after unsubscribe: \(late)")
             let unknown = try client.request("contacts.unsubscribe", [.string(first)], id: 7)
@@ -268,7 +276,9 @@ struct SubscriptionTests {
                         reply = message
                         #expect(elements.count == 400)
                     } else {
-                        #expect(message["method"] == "contacts.changed" && message["params"]?["subscription"] == .string(id))
+                        #expect(
+                            message["method"] == "contacts.changed" && message["params"]?["subscription"] == .string(id)
+                        )
                         notifications += 1
                     }
                 }
@@ -284,9 +294,10 @@ struct SubscriptionTests {
             let methods = (document["methods"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
             #expect(methods.contains("contacts.subscribe") && methods.contains("contacts.unsubscribe"))
             let subscribe = try #require(document["methods"]?.arrayValue?.first { $0["name"] == "contacts.subscribe" })
-            #expect(subscribe["params"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == [
-                "since", "username_prefix", "exclude_authors",
-            ])
+            #expect(
+                subscribe["params"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == [
+                    "since", "username_prefix", "exclude_authors",
+                ])
             let notifications = (document["x-notifications"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
             #expect(notifications == ["contacts.changed", "contacts.subscription_dropped"])
         }

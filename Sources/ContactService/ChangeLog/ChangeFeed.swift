@@ -48,8 +48,8 @@ protocol ChangeSubscriber: AnyObject, Sendable {
 ///
 /// While nobody subscribes it does nothing at all: no thread, no timer, no connection. With
 /// subscribers a thread looks every 50 ms at the WAL-index header (`CommitPoller`: two memory
-/// reads) and the log is read only when some process has committed; a commit of this process wakes it at once
-/// (`ContactStore.onCommit`). Each new change is read once and handed to every matching
+/// reads) and the log is read only when some process has committed; a commit of this process
+/// wakes it at once (`ContactStore.onCommit`). Each new change is read once and handed to every matching
 /// subscription's connection, one hop per connection and read, never waiting for any of them:
 /// each connection queues and caps what it is given (`ClientConnection`), so a subscriber that
 /// does not read holds back no writer and no other subscriber.
@@ -57,8 +57,8 @@ protocol ChangeSubscriber: AnyObject, Sendable {
 /// A subscription that starts behind the head (`since`) catches up from the log a page at a
 /// time, the next page read only once its connection has room for it, then joins the live
 /// fan-out at the seq where its reads ended: no gap, no duplicate.
-// @unchecked Sendable: every mutable property but `active` and `wakeRequested` (atomics) is
-// read and written only on `queue`.
+// @unchecked Sendable: every mutable property but `active`, `wakeRequested` and `nextKey`
+// (atomics) is read and written only on `queue`.
 final class ChangeFeed: @unchecked Sendable {
     /// How often the header is checked while anyone subscribes.
     static let pollMilliseconds = 50
@@ -200,7 +200,9 @@ final class ChangeFeed: @unchecked Sendable {
             for (key, subscription) in subscriptions where subscription.live {
                 let wanted = page.changes.filter { $0.seq > subscription.cursor && subscription.filter.matches($0) }
                 subscriptions[key]?.cursor = max(subscription.cursor, head)
-                if !wanted.isEmpty { subscription.subscriber?.receive(subscription: subscription.id, changes: wanted, ready: nil) }
+                if !wanted.isEmpty {
+                    subscription.subscriber?.receive(subscription: subscription.id, changes: wanted, ready: nil)
+                }
             }
             if page.changes.count < Self.readLimit || head == previous { return }
         }
@@ -222,13 +224,16 @@ final class ChangeFeed: @unchecked Sendable {
                 return
             }
             let upToHead = page.changes.prefix { $0.seq <= head }
-            let reachedHead = upToHead.count < page.changes.count || page.changes.count < pageSize
+            let reachedHead =
+                upToHead.count < page.changes.count || page.changes.count < pageSize
                 || upToHead.last?.seq == head
             let wanted = upToHead.filter { subscription.filter.matches($0) }
             if reachedHead {
                 subscriptions[key]?.live = true
                 subscriptions[key]?.cursor = head
-                if !wanted.isEmpty { subscription.subscriber?.receive(subscription: subscription.id, changes: wanted, ready: nil) }
+                if !wanted.isEmpty {
+                    subscription.subscriber?.receive(subscription: subscription.id, changes: wanted, ready: nil)
+                }
                 return
             }
             subscriptions[key]?.cursor = upToHead.last?.seq ?? subscription.cursor

@@ -1,9 +1,8 @@
 import ContactStore
 import Dispatch
+import Glibc
 import Locking
 import Synchronization
-
-import Glibc
 
 /// Looks for commits of any process every `intervalMilliseconds`, on a thread of its own that
 /// sleeps in between: one wake-up and two memory reads per look (`CommitProbe`), no Dispatch

@@ -162,7 +162,8 @@ struct SubscriptionQueues {
     /// `{"jsonrpc":"2.0","method":"contacts.subscription_dropped","params":{…}}` and a newline.
     static func dropNotice(_ id: String, lastSeq: Int64, reason: String) -> [UInt8] {
         var writer = JSONWriter(capacity: 128)
-        writer.writeRaw("{\"jsonrpc\":\"2.0\",\"method\":\"contacts.subscription_dropped\",\"params\":{\"subscription\":")
+        writer.writeRaw(
+            "{\"jsonrpc\":\"2.0\",\"method\":\"contacts.subscription_dropped\",\"params\":{\"subscription\":")
         writer.writeString(id)
         writer.writeRaw(",\"last_seq\":")
         writer.writeInt(Int(lastSeq))

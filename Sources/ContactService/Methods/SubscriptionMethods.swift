@@ -13,36 +13,48 @@ enum SubscriptionMethods {
         return [
             RPCMethod(
                 name: "contacts.subscribe",
-                summary: "Push the changes after since (default: the head) on this connection, as contacts.changed notifications.",
+                summary:
+                    "Push the changes after since (default: the head) on this connection, as contacts.changed notifications.",
                 params: [
                     RPCParam(
                         "since", schema: S.seq,
                         summary: "The last seq seen (exclusive): the missed changes come first. Default: the head now."),
                     RPCParam(
                         "username_prefix", schema: S.usernamePrefix,
-                        summary: "Only changes whose username, or old_username on a rename, starts with this (case-insensitive)."),
+                        summary:
+                            "Only changes whose username, or old_username on a rename, starts with this (case-insensitive)."
+                    ),
                     RPCParam("exclude_authors", schema: S.authors, summary: "Leave out the changes of these authors."),
                 ],
-                result: (name: "subscription", schema: [
-                    "type": "object", "required": ["subscription", "head_seq"],
-                    "properties": [
-                        "subscription": ["type": "string", "description": "Its id on this connection (opaque)."],
-                        "head_seq": [
-                            "type": "integer", "minimum": 0,
-                            "description": "The head when it began; without since, the changes after it are sent.",
+                result: (
+                    name: "subscription",
+                    schema: [
+                        "type": "object", "required": ["subscription", "head_seq"],
+                        "properties": [
+                            "subscription": ["type": "string", "description": "Its id on this connection (opaque)."],
+                            "head_seq": [
+                                "type": "integer", "minimum": 0,
+                                "description": "The head when it began; without since, the changes after it are sent.",
+                            ],
                         ],
-                    ],
-                ]),
+                    ]
+                ),
                 errors: [S.gone]
             ) { params in subscribe(params, store: store, errors: errors) },
             RPCMethod(
-                name: "contacts.unsubscribe", summary: "End a subscription of this connection; nothing more is sent for it.",
+                name: "contacts.unsubscribe",
+                summary: "End a subscription of this connection; nothing more is sent for it.",
                 params: [
-                    RPCParam("subscription", schema: ["type": "string"], required: true, summary: "The id contacts.subscribe gave.")
+                    RPCParam(
+                        "subscription", schema: ["type": "string"], required: true,
+                        summary: "The id contacts.subscribe gave.")
                 ],
-                result: (name: "unsubscribed", schema: [
-                    "type": "object", "required": ["unsubscribed"], "properties": ["unsubscribed": ["const": true]],
-                ]),
+                result: (
+                    name: "unsubscribed",
+                    schema: [
+                        "type": "object", "required": ["unsubscribed"], "properties": ["unsubscribed": ["const": true]],
+                    ]
+                ),
                 errors: [unknownSubscription]
             ) { params in unsubscribe(params) },
         ]
@@ -62,7 +74,8 @@ enum SubscriptionMethods {
             ]),
         RPCNotificationSpec(
             name: "contacts.subscription_dropped",
-            summary: "The subscription ended because its client did not keep up; subscribe again with since = last_seq.",
+            summary:
+                "The subscription ended because its client did not keep up; subscribe again with since = last_seq.",
             params: [
                 "type": "object", "required": ["subscription", "last_seq", "reason"],
                 "properties": [
@@ -97,7 +110,8 @@ enum SubscriptionMethods {
             }
             let id = context.connection.subscribe(
                 filter: ChangeFilter(usernamePrefix: prefix, excludeAuthors: excluded), after: since ?? bounds.head)
-            return .result(JSONFragment(["subscription": .string(id), "head_seq": .number(JSONNumber(Int(bounds.head)))]))
+            return .result(
+                JSONFragment(["subscription": .string(id), "head_seq": .number(JSONNumber(Int(bounds.head)))]))
         } catch {
             return .error(errors.rpcError(error))
         }
@@ -115,7 +129,8 @@ enum SubscriptionMethods {
             writer.writeString(id)
             return .error(
                 RPCError(
-                    code: 404, message: "no subscription \(String(decoding: writer.bytes, as: UTF8.self)) on this connection",
+                    code: 404,
+                    message: "no subscription \(String(decoding: writer.bytes, as: UTF8.self)) on this connection",
                     data: ["reason": "unknown_subscription", "subscription": .string(id)]))
         }
         return .result(JSONFragment(["unsubscribed": true]))
