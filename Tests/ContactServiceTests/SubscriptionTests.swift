@@ -152,12 +152,12 @@ struct SubscriptionTests {
         "a subscriber that never reads is dropped with subscription_dropped, while another keeps receiving every change"
     )
     func slowSubscriberIsDropped() throws {
-        try withRunningServer(arguments: ["--max-subscription-queue", "50", "--write-timeout", "60s"]) { server in
+        try withRunningServer(arguments: ["--max-subscription-queue", "400", "--write-timeout", "60s"]) { server in
             let slow = try server.connect()
             let (slowID, _) = try Self.subscribe(slow)
             let fast = try server.connect()
             let (fastID, _) = try Self.subscribe(fast)
-            let total = 1500
+            let total = 3000
             // Pipelined creates: far more notification bytes than the slow client's socket holds.
             let names = (0..<total).map { n in
                 #"{"jsonrpc":"2.0","id":\#(n),"method":"contacts.create","params":["u\#(n)","U","L"]}"#
