@@ -10,22 +10,12 @@ struct ChangeAuthorTests {
     @Test("changes written by contacts-tasks (creates and purges) and by contactsd all appear, each with its author")
     func bothWritersAreLogged() throws {
         let env = try TaskEnvironment()
-        let socket = env.directory.appendingPathComponent("s.sock").path
-        let server = Process()
-        server.executableURL = TasksProcess.binary.deletingLastPathComponent().appendingPathComponent("contactsd")
-        server.arguments = ["--socket", socket, "--db", env.databasePath, "--log-level", "warning"]
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let (server, socket) = try startContactsd(env)
         defer {
             server.terminate()
             server.waitUntilExit()
         }
-        var connected: ContactClient?
-        try waitUntil("contactsd answers") {
-            connected = try? ContactClient(socketPath: socket)
-            return connected != nil
-        }
-        let client = try #require(connected)
+        let client = try ContactClient(socketPath: socket)
         _ = try client.create(username: "mine", firstName: "Mine", lastName: "Own")
         // Generated contacts only, so the purge is the runner's own and `mine` stays.
         let runner = try TasksProcess(
@@ -73,7 +63,44 @@ struct ChangeAuthorTests {
     }
 }
 
+/// A real `contactsd` on the environment's database, answering on the returned socket path.
+private func startContactsd(_ env: TaskEnvironment) throws -> (Process, String) {
+    let socket = env.directory.appendingPathComponent("s.sock").path
+    let server = Process()
+    server.executableURL = TasksProcess.binary.deletingLastPathComponent().appendingPathComponent("contactsd")
+    server.arguments = ["--socket", socket, "--db", env.databasePath, "--log-level", "warning"]
+    server.standardError = FileHandle.nullDevice
+    try server.run()
+    try waitUntil("contactsd answers") { (try? ContactClient(socketPath: socket)) != nil }
+    return (server, socket)
+}
+
 extension JSONValue {
     /// Member lookup for tests.
     fileprivate subscript(key: String) -> JSONValue? { objectValue?[key] }
+}
+
+/// Subscriptions across processes: a commit of `contacts-tasks` reaches a subscriber of `contactsd`.
+@Suite("subscriptions across processes")
+struct CrossProcessSubscriptionTests {
+    @Test("changes committed by a real contacts-tasks process arrive on a contactsd subscription")
+    func tasksChangesArrive() throws {
+        let env = try TaskEnvironment()
+        let (server, socket) = try startContactsd(env)
+        defer {
+            server.terminate()
+            server.waitUntilExit()
+        }
+        let subscriber = try LineConnection(path: socket, readTimeout: bound(20))
+        try subscriber.send(Array(#"{"jsonrpc":"2.0","id":1,"method":"contacts.subscribe"}"#.utf8))
+        let reply = try JSONReader.parse(try #require(try subscriber.readLine()))
+        #expect(reply["result"]?["head_seq"] == 0)
+        let runner = try TasksProcess(["run"] + env.flags(["--create-every", "200ms"]))
+        defer { runner.stop() }
+        // The runner writes the file directly: only the feed's look at the WAL-index header can see it.
+        let message = try JSONReader.parse(try #require(try subscriber.readLine()))
+        #expect(message["method"] == "contacts.changed")
+        let change = try #require(message["params"]?["changes"]?.arrayValue?.first)
+        #expect(change["author"] == "contacts-tasks" && change["op"] == "created" && change["seq"] == 1)
+    }
 }

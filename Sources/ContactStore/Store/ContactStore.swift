@@ -229,7 +229,7 @@ public final class ContactStore: Sendable {
             }, completion: completion)
     }
 
-    // MARK: Writes, blocking (for tools and the task runner; never call on the writer's queue)
+    // MARK: Writes, blocking (for tools and the task runner; never call on the writer's thread)
 
     /// Creates a contact and waits until it is durable.
     public func create(_ new: NewContact, author: String? = nil) throws(StoreError) -> Contact {
@@ -258,7 +258,7 @@ public final class ContactStore: Sendable {
         }
     }
 
-    /// Writer queue depth and mean group-commit batch size.
+    /// Writes waiting for the writer and mean group-commit batch size.
     public var writerStats: (queueDepth: Int, meanBatchSize: Double) {
         (writer.queueDepth, writer.meanBatchSize)
     }
@@ -277,7 +277,7 @@ public final class ContactStore: Sendable {
     }
 }
 
-/// Carries one result from the writer's queue to a waiting thread.
+/// Carries one result from the writer's thread to a waiting thread.
 // The semaphore orders the single write before the single read, so no lock is needed.
 private final class ResultBox<T: Sendable>: @unchecked Sendable {
     var result: Result<T, StoreError>?

@@ -62,6 +62,8 @@ final class GroupCommitWriter: Sendable {
     /// has grown by another `checkpointFrames` (a reader in another process may hold one for long).
     private static let resetWaitMilliseconds: Int32 = 100
     private let stats = LockedValue<(batches: Int, writes: Int)>((0, 0))
+    /// Told after every commit (the server's change feed wakes on it).
+    private let commitHook = LockedValue<(@Sendable () -> Void)?>(nil)
 
     /// Takes over `connection`, which must be in WAL mode.
     init(
@@ -121,6 +123,11 @@ final class GroupCommitWriter: Sendable {
             return !pending.closed
         }
         if taken { wake.signal() } else { job.fail(.closed) }
+    }
+
+    /// Sets (or, with nil, removes) what is called after each committed transaction.
+    func setCommitHook(_ hook: (@Sendable () -> Void)?) {
+        commitHook.withLock { $0 = hook }
     }
 
     /// Mean number of writes per committed transaction so far (for stats).
@@ -240,6 +247,7 @@ final class GroupCommitWriter: Sendable {
             $0.writes += jobs.count
         }
         for finish in finishers { finish(nil) }
+        commitHook.withLock { $0 }?()
         limitWAL(db)
     }
 
