@@ -18,6 +18,7 @@ public final class ContactServer: Sendable {
     /// Counts and rate-limits the log lines of every enforced limit.
     private let limits: LimitEvents
     private let pruner: ChangeLogPruner
+    private let feed: ChangeFeed
 
     /// Opens the database and binds the socket, creating missing parent directories (mode 0700),
     /// and fits `--max-connections` into the open-file limit (lowering it, with a warning, if needed).
@@ -65,14 +66,16 @@ public final class ContactServer: Sendable {
         // dispatcher and the socket server that feed them.
         let connections = ConnectionCounters()
         let output = OutputBudget(limit: configuration.maxOutputBytes)
+        let feed = ChangeFeed(store: store, maxQueue: configuration.maxSubscriptionQueue)
+        self.feed = feed
         let dispatcher = Self.dispatcher(
             store: store, configuration: configuration, logger: logger, limits: limits, connections: connections,
-            output: output)
+            output: output, feed: feed)
         let connectionSettings = ConnectionSettings(
             maxRequestBytes: configuration.maxRequestBytes, maxOutputBytes: configuration.maxConnectionOutput,
             writeTimeoutNanoseconds: UInt64(configuration.writeTimeoutSeconds * 1e9),
             readTimeoutNanoseconds: UInt64(configuration.readTimeoutSeconds * 1e9),
-            budget: output, limits: limits)
+            budget: output, limits: limits, feed: feed, maxSubscriptionQueue: configuration.maxSubscriptionQueue)
         do {
             self.server = try UnixSocketServer(
                 path: configuration.socketPath, mode: configuration.socketMode, dispatcher: dispatcher,
@@ -95,21 +98,24 @@ public final class ContactServer: Sendable {
     ) -> RPCDispatcher {
         dispatcher(
             store: store, configuration: configuration, logger: logger, limits: LimitEvents(logger: logger),
-            connections: ConnectionCounters(), output: OutputBudget(limit: configuration.maxOutputBytes))
+            connections: ConnectionCounters(), output: OutputBudget(limit: configuration.maxOutputBytes),
+            feed: ChangeFeed(store: store, maxQueue: configuration.maxSubscriptionQueue))
     }
 
     private static func dispatcher(
         store: ContactStore, configuration: ServerConfiguration, logger: Logger, limits: LimitEvents,
-        connections: ConnectionCounters, output: OutputBudget
+        connections: ConnectionCounters, output: OutputBudget, feed: ChangeFeed
     ) -> RPCDispatcher {
-        let contactMethods = ContactMethods.all(
-            store: store, maxResponseBytes: configuration.maxResponseBytes, logger: logger, limits: limits)
+        let contactMethods =
+            ContactMethods.all(
+                store: store, maxResponseBytes: configuration.maxResponseBytes, logger: logger, limits: limits)
+            + SubscriptionMethods.all(store: store, logger: logger, limits: limits)
         let stats =
             configuration.collectStats
             ? ServerStats(methodNames: ServerMethods.names(contactMethods: contactMethods)) : nil
         let methods = ServerMethods.registry(
             contactMethods: contactMethods, store: store, stats: stats, limits: limits, connections: connections,
-            output: output, databasePath: configuration.databasePath)
+            output: output, feed: feed, databasePath: configuration.databasePath)
         return RPCDispatcher(
             methods: methods,
             limits: RPCDispatcher.Limits(
@@ -156,6 +162,7 @@ public final class ContactServer: Sendable {
         logger.info("\(reason) received: finishing in-flight requests")
         server.shutdown { [self] in
             pruner.stop()
+            feed.close()
             store.close()
             logger.info("stopped cleanly")
             onStop()

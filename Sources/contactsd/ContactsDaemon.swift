@@ -90,6 +90,10 @@ struct ContactsDaemon: ParsableCommand {
     @Option(help: "Bytes of unsent output of all connections together above which every batch waits.")
     var maxOutputBytes: Int = 64 << 20
 
+    @Option(
+        help: "Most changes queued for one subscription (contacts.subscribe) whose client does not read; one more drops it.")
+    var maxSubscriptionQueue: Int = 1000
+
     @Option(help: "Largest single reply in bytes; a larger one is answered with error -32003 (response too large).")
     var maxResponseBytes: Int = 16 << 20
 
@@ -134,6 +138,7 @@ struct ContactsDaemon: ParsableCommand {
         }
         guard maxResponseBytes >= 1024 else { throw ValidationError("--max-response-bytes must be at least 1024") }
         guard (maxReaders ?? 1) >= 1 else { throw ValidationError("--max-readers must be at least 1") }
+        guard maxSubscriptionQueue >= 1 else { throw ValidationError("--max-subscription-queue must be at least 1") }
         guard changesMaxRows >= 1 else { throw ValidationError("--changes-max-rows must be at least 1") }
         guard (busyTimeoutMs ?? 1) >= 1 else { throw ValidationError("--busy-timeout-ms must be at least 1") }
         guard busyTimeoutMilliseconds <= Int64(Int32.max) else {
@@ -159,7 +164,8 @@ struct ContactsDaemon: ParsableCommand {
                 busyTimeoutMilliseconds: Int32(busyTimeoutMilliseconds), synchronous: synchronous,
                 maxReaders: maxReaders ?? StoreOptions.defaultMaxReaders),
             collectStats: !noStats, allowUIDs: allowUIDs, allowGIDs: allowGIDs,
-            changesMaxAgeSeconds: changesMaxAge.seconds, changesMaxRows: changesMaxRows)
+            changesMaxAgeSeconds: changesMaxAge.seconds, changesMaxRows: changesMaxRows,
+            maxSubscriptionQueue: maxSubscriptionQueue)
         let server: ContactServer
         do {
             server = try ContactServer(configuration: configuration, logger: logger)

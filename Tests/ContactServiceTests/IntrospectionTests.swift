@@ -75,9 +75,11 @@ struct IntrospectionTests {
             let names = Set(methods.compactMap { $0["name"]?.stringValue })
             let store = try ContactStoreForTests.make()
             let registry = ServerMethods.registry(
-                contactMethods: ContactMethods.all(store: store), store: store, stats: nil,
-                limits: LimitEvents(logger: Logger(label: "test")), connections: ConnectionCounters(),
-                output: OutputBudget(limit: 1 << 20), databasePath: "")
+                contactMethods: ContactMethods.all(store: store)
+                    + SubscriptionMethods.all(store: store, logger: nil, limits: nil),
+                store: store, stats: nil, limits: LimitEvents(logger: Logger(label: "test")),
+                connections: ConnectionCounters(), output: OutputBudget(limit: 1 << 20),
+                feed: ChangeFeed(store: store, maxQueue: 1000), databasePath: "")
             #expect(names == Set(registry.map(\.name)))
             #expect(names.isSuperset(of: ["rpc.discover", "server.ping", "server.stats", "contacts.get"]))
         }

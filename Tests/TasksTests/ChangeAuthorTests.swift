@@ -77,3 +77,38 @@ extension JSONValue {
     /// Member lookup for tests.
     fileprivate subscript(key: String) -> JSONValue? { objectValue?[key] }
 }
+
+/// Subscriptions across processes: a commit of `contacts-tasks` reaches a subscriber of `contactsd`.
+@Suite("subscriptions across processes")
+struct CrossProcessSubscriptionTests {
+    @Test("changes committed by a real contacts-tasks process arrive on a contactsd subscription")
+    func tasksChangesArrive() throws {
+        let env = try TaskEnvironment()
+        let socket = env.directory.appendingPathComponent("s.sock").path
+        let server = Process()
+        server.executableURL = TasksProcess.binary.deletingLastPathComponent().appendingPathComponent("contactsd")
+        server.arguments = ["--socket", socket, "--db", env.databasePath, "--log-level", "warning"]
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            server.terminate()
+            server.waitUntilExit()
+        }
+        var connected: LineConnection?
+        try waitUntil("contactsd answers") {
+            connected = try? LineConnection(path: socket, readTimeout: bound(20))
+            return connected != nil
+        }
+        let subscriber = try #require(connected)
+        try subscriber.send(Array(#"{"jsonrpc":"2.0","id":1,"method":"contacts.subscribe"}"#.utf8))
+        let reply = try JSONReader.parse(try #require(try subscriber.readLine()))
+        #expect(reply["result"]?["head_seq"] == 0)
+        let runner = try TasksProcess(["run"] + env.flags(["--create-every", "200ms"]))
+        defer { runner.stop() }
+        // The runner writes the file directly: only the feed's look at the WAL-index header can see it.
+        let message = try JSONReader.parse(try #require(try subscriber.readLine()))
+        #expect(message["method"] == "contacts.changed")
+        let change = try #require(message["params"]?["changes"]?.arrayValue?.first)
+        #expect(change["author"] == "contacts-tasks" && change["op"] == "created" && change["seq"] == 1)
+    }
+}

@@ -1,3 +1,4 @@
+import ContactStore
 import Dispatch
 import Glibc
 import JSONRPC
@@ -18,6 +19,10 @@ import MonotonicClock
 /// - time: unsent output that does not move for the write timeout, or a partial line with no new
 ///   byte for the read timeout, closes the connection; a run of requests yields to the other
 ///   connections every 64 requests or 10 ms.
+///
+/// Subscriptions (`contacts.subscribe`): the change feed hands this connection its changes
+/// (`ChangeSubscriber`); they wait in `SubscriptionQueues` and become notification lines only
+/// between whole reply lines (never inside a streamed batch reply), within the output cap.
 // @unchecked Sendable: every mutable property below is read and written only on `queue`
 // (source handlers run there, and completions hop there with `queue.async`).
 final class ClientConnection: @unchecked Sendable {
@@ -65,6 +70,13 @@ final class ClientConnection: @unchecked Sendable {
     /// Since when unsent output has not moved (nil while there is none), and whether its timer is set.
     private var stuckSince: UInt64?
     private var writeTimerArmed = false
+    private var subscriptions: SubscriptionQueues
+    /// Bytes ever queued for sending, and ever taken by the socket: the offsets that tell when
+    /// a notification has left (`SubscriptionQueues.taken`).
+    private var appendedBytes = 0
+    private var sentBytes = 0
+    /// The context of requests that run without a read session (made once: no allocation per request).
+    private lazy var plainContext = RequestContext(session: nil, connection: self)
 
     private static let readChunk = 16 * 1024
 
@@ -78,6 +90,7 @@ final class ClientConnection: @unchecked Sendable {
         self.dispatcher = dispatcher
         self.settings = settings
         self.framer = LineFramer(maxLineBytes: settings.maxRequestBytes)
+        self.subscriptions = SubscriptionQueues(maxQueue: settings.maxSubscriptionQueue, pageSize: settings.feed.pageSize)
         self.onClose = onClose
         self.readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
         self.writeSource = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
@@ -199,9 +212,11 @@ final class ClientConnection: @unchecked Sendable {
             // snapshot, one reader), passed to each of them; it takes a reader only when a read
             // first uses it.
             if lines.count - nextLine > 1 || run?.isBatch == true {
-                withSession { session in processQueued(context: session) }
+                withSession { session in
+                    processQueued(context: RequestContext(session: session as? ReadSession, connection: self))
+                }
             } else {
-                processQueued(context: nil)
+                processQueued(context: plainContext)
             }
         }
         if nextLine == lines.count {
@@ -299,11 +314,13 @@ final class ClientConnection: @unchecked Sendable {
 
     private func enqueue(_ bytes: [UInt8]) {
         output.append(bytes)
+        appendedBytes += bytes.count
         settings.budget.charge(bytes.count)
     }
 
     private func flush() {
         guard state != .closed else { return }
+        if !subscriptions.isEmpty { emitNotifications() }
         let sent: Int
         switch output.send(to: fd) {
         case .broken(let partly):
@@ -315,7 +332,11 @@ final class ClientConnection: @unchecked Sendable {
         case .sent(let n):
             sent = n
         }
-        if sent > 0 { settings.budget.release(sent) }
+        if sent > 0 {
+            settings.budget.release(sent)
+            sentBytes += sent
+            if !subscriptions.isEmpty { subscriptions.taken(upTo: sentBytes) }
+        }
         if output.isEmpty {
             stuckSince = nil
             if !writeSuspended {
@@ -346,11 +367,14 @@ final class ClientConnection: @unchecked Sendable {
         case write, read
     }
 
-    private func arm(_ deadline: Deadline, after nanoseconds: UInt64) {
+    private func arm(_ deadline: Deadline, after delay: UInt64) {
+        var nanoseconds = delay
         switch deadline {
         case .write:
             guard !writeTimerArmed else { return }
             writeTimerArmed = true
+            // The first look comes at half the deadline while anyone subscribes (see `check`).
+            if !subscriptions.isEmpty { nanoseconds = nanoseconds / 2 }
         case .read:
             guard !readTimerArmed else { return }
             readTimerArmed = true
@@ -370,6 +394,13 @@ final class ClientConnection: @unchecked Sendable {
             writeTimerArmed = false
             guard state != .closed, let stuckSince else { return }
             (since, timeout) = (stuckSince, settings.writeTimeoutNanoseconds)
+            // Subscribers whose notifications have not moved for half the deadline are dropped
+            // first, so they hear of it before the deadline could close the connection.
+            if now - stuckSince >= timeout / 2, !subscriptions.isEmpty {
+                let stuck = subscriptions.waiting
+                for id in stuck { dropSubscription(id, reason: "queue_full") }
+                if !stuck.isEmpty { flush() }
+            }
         case .read:
             readTimerArmed = false
             guard state == .open, framer.isMidLine else { return }
@@ -379,7 +410,9 @@ final class ClientConnection: @unchecked Sendable {
         }
         let waited = now - since
         guard waited >= timeout else {
-            arm(deadline, after: timeout - waited)
+            let half = timeout / 2
+            let early = deadline == .write && waited < half && !subscriptions.isEmpty
+            arm(deadline, after: early ? half - waited : timeout - waited)
             return
         }
         switch deadline {
@@ -414,6 +447,8 @@ final class ClientConnection: @unchecked Sendable {
         state = .closed
         settings.budget.release(output.count)
         output.removeAll()
+        settings.feed.unsubscribe(keys: subscriptions.keys)
+        subscriptions = SubscriptionQueues(maxQueue: subscriptions.maxQueue, pageSize: subscriptions.pageSize)
         lines = []
         run = nil
         if writeSuspended {
@@ -421,5 +456,91 @@ final class ClientConnection: @unchecked Sendable {
             writeSuspended = false
         }
         writeSource.cancel()
+    }
+}
+
+// MARK: - Subscriptions
+
+extension ClientConnection: ChangeSubscriber {
+    /// Starts a subscription on this connection (from `contacts.subscribe`, on the connection's
+    /// queue); returns its id.
+    func subscribe(filter: ChangeFilter, after cursor: Int64) -> String {
+        let key = settings.feed.makeKey()
+        let id = subscriptions.add(key: key, startingAt: cursor)
+        settings.feed.subscribe(key: key, id: id, subscriber: self, filter: filter, after: cursor)
+        return id
+    }
+
+    /// Ends a subscription at once (from `contacts.unsubscribe`, on the connection's queue):
+    /// nothing more is sent for it, not even what was pending. False for an unknown id.
+    func unsubscribe(_ id: String) -> Bool {
+        guard let key = subscriptions.remove(id) else { return false }
+        settings.feed.unsubscribe(keys: [key])
+        return true
+    }
+
+    func receive(subscription id: String, changes: [Change], ready: (@Sendable () -> Void)?) {
+        queue.async { [self] in
+            guard state != .closed else { return }
+            if let key = subscriptions.receive(id, changes, ready: ready) {
+                dropped(key: key)
+            }
+            flush()
+        }
+    }
+
+    func lost(subscription id: String, reason: String) {
+        queue.async { [self] in
+            guard state != .closed else { return }
+            subscriptions.drop(id, reason: reason)
+            flush()
+        }
+    }
+
+    /// Drops a subscription whose client does not keep up: its notice goes out at the next line
+    /// boundary, and the feed forgets it now.
+    private func dropSubscription(_ id: String, reason: String) {
+        guard let key = subscriptions.entries[id]?.key else { return }
+        subscriptions.drop(id, reason: reason)
+        dropped(key: key)
+    }
+
+    private func dropped(key: Int) {
+        settings.feed.unsubscribe(keys: [key])
+        settings.limits.record(
+            .subscriptionsDropped, level: .notice,
+            "dropped a subscription whose client did not keep up (--max-subscription-queue, or output stuck for half of --write-timeout)")
+    }
+
+    /// Turns pending changes into notification lines, only between whole reply lines.
+    private func emitNotifications() {
+        guard run == nil else { return }
+        let cap = settings.maxOutputBytes
+        let due = subscriptions.emit(hasRoom: { output.count < cap }) { bytes in
+            enqueue(bytes)
+            return appendedBytes
+        }
+        for ready in due { ready() }
+    }
+}
+
+/// What a request run on a connection shares with its methods: the read session of the run (if
+/// any) and the connection itself (for `contacts.subscribe`).
+final class RequestContext: Sendable {
+    let session: ReadSession?
+    /// Unowned: a context lives only while its connection runs the request.
+    unowned let connection: ClientConnection
+
+    init(session: ReadSession?, connection: ClientConnection) {
+        self.session = session
+        self.connection = connection
+    }
+}
+
+extension Params {
+    /// The read session to read in: the run's, when the caller gave one (`RequestContext`, or a
+    /// bare `ReadSession` from a tool that drives the dispatcher itself).
+    var readSession: ReadSession? {
+        (context as? RequestContext)?.session ?? context as? ReadSession
     }
 }

@@ -12,6 +12,10 @@ struct ConnectionSettings: Sendable {
     var budget: OutputBudget
     /// Where limits are counted and logged.
     var limits: LimitEvents
+    /// The server's one reader of the change log, for `contacts.subscribe`.
+    var feed: ChangeFeed
+    /// Most changes queued for one subscription (`--max-subscription-queue`).
+    var maxSubscriptionQueue: Int
     /// A run of requests yields to other connections after this many requests…
     var yieldAfterRequests = 64
     /// …or after this long, whichever comes first.

@@ -29,11 +29,7 @@ public enum ContactMethods {
                     RPCParam("limit", schema: S.limit, summary: "Contacts per page."),
                     RPCParam("cursor", schema: ["type": ["string", "null"]], summary: "next_cursor of the previous page."),
                     RPCParam(
-                        "username_prefix",
-                        schema: [
-                            "type": "string", "maxLength": .number(JSONNumber(Validation.maxUsernameLength)),
-                            "description": "At most 64 bytes of UTF-8 (maxLength counts characters).",
-                        ],
+                        "username_prefix", schema: S.usernamePrefix,
                         summary: "Only usernames starting with this, literally and case-insensitively."),
                     RPCParam("email", schema: ["type": "string"], summary: "Only the contact owning this address."),
                 ],
@@ -119,7 +115,7 @@ public enum ContactMethods {
         let username = reader.username("username")
         guard reader.problems.isEmpty, let username else { return .error(reader.error) }
         do {
-            return .result(try store.get(username: username, in: params.context as? ReadSession).fragment)
+            return .result(try store.get(username: username, in: params.readSession).fragment)
         } catch {
             return .error(errors.rpcError(error))
         }
@@ -135,16 +131,12 @@ public enum ContactMethods {
             after = ListCursor.decode(cursor)
             if after == nil { reader.problem("cursor", "is not a cursor this server issued") }
         }
-        let prefix = reader.string("username_prefix", required: false)
-        // Bytes, not characters: usernames are ASCII, so a longer prefix could match nothing.
-        if let prefix, prefix.utf8.count > Validation.maxUsernameLength {
-            reader.problem("username_prefix", "must be at most \(Validation.maxUsernameLength) bytes of UTF-8")
-        }
+        let prefix = reader.usernamePrefix()
         let email = reader.string("email", required: false)
         guard reader.problems.isEmpty else { return .error(reader.error) }
         let query = ListQuery(limit: limit, after: after, usernamePrefix: prefix, email: email.map(Validation.trim))
         do {
-            guard let page = try store.list(query, in: params.context as? ReadSession).fragment(maxBytes: maxResponseBytes)
+            guard let page = try store.list(query, in: params.readSession).fragment(maxBytes: maxResponseBytes)
             else {
                 return .error(.responseTooLarge(limit: maxResponseBytes))
             }
@@ -161,21 +153,12 @@ public enum ContactMethods {
         let since = params["since"] == nil ? nil : reader.integer("since", in: 0...maxVersion)
         if params["since"] == nil { reader.problem("since", "is required") }
         let limit = reader.integer("limit", in: 1...ChangeQuery.maxLimit) ?? ChangeQuery.defaultLimit
-        var excluded: [String] = []
-        if let raw = reader.stringArray("exclude_authors") {
-            if raw.count > ChangeQuery.maxExcludedAuthors {
-                reader.problem("exclude_authors", "must hold at most \(ChangeQuery.maxExcludedAuthors) names")
-            } else {
-                for (index, name) in raw.strings {
-                    if let name = reader.validUsername(name, field: "exclude_authors[\(index)]") { excluded.append(name) }
-                }
-            }
-        }
+        let excluded = reader.excludedAuthors()
         guard reader.problems.isEmpty, let since else { return .error(reader.error) }
         let query = ChangeQuery(since: Int64(since), limit: limit, excludeAuthors: excluded)
         do {
             guard
-                let page = try store.changes(query, in: params.context as? ReadSession).fragment(maxBytes: maxResponseBytes)
+                let page = try store.changes(query, in: params.readSession).fragment(maxBytes: maxResponseBytes)
             else {
                 return .error(.responseTooLarge(limit: maxResponseBytes))
             }
@@ -259,6 +242,30 @@ extension ParamReader {
     /// The optional `author` of a write: the name the change log records (the username rule).
     mutating func author() -> String? {
         string("author", required: false).flatMap { validUsername($0, field: "author") }
+    }
+
+    /// The optional `username_prefix` of a list or a subscription: at most 64 bytes of UTF-8.
+    mutating func usernamePrefix() -> String? {
+        let prefix = string("username_prefix", required: false)
+        // Bytes, not characters: usernames are ASCII, so a longer prefix could match nothing.
+        if let prefix, prefix.utf8.count > Validation.maxUsernameLength {
+            problem("username_prefix", "must be at most \(Validation.maxUsernameLength) bytes of UTF-8")
+        }
+        return prefix
+    }
+
+    /// The optional `exclude_authors`: at most 100 names, each by the username rule.
+    mutating func excludedAuthors() -> [String] {
+        var excluded: [String] = []
+        guard let raw = stringArray("exclude_authors") else { return excluded }
+        if raw.count > ChangeQuery.maxExcludedAuthors {
+            problem("exclude_authors", "must hold at most \(ChangeQuery.maxExcludedAuthors) names")
+        } else {
+            for (index, name) in raw.strings {
+                if let name = validUsername(name, field: "exclude_authors[\(index)]") { excluded.append(name) }
+            }
+        }
+        return excluded
     }
 
     /// A first or last name, trimmed and checked.

@@ -43,6 +43,11 @@ enum ContactSchemas {
         "default": .number(JSONNumber(ListQuery.defaultLimit)),
     ]
 
+    static let usernamePrefix: JSONValue = [
+        "type": "string", "maxLength": .number(JSONNumber(Validation.maxUsernameLength)),
+        "description": "At most 64 bytes of UTF-8 (maxLength counts characters).",
+    ]
+
     static let contactRef: JSONValue = ["$ref": "#/components/schemas/Contact"]
 
     static let changeRef: JSONValue = ["$ref": "#/components/schemas/Change"]

@@ -11,11 +11,12 @@ enum ServerMethods {
     ///   names them to `ServerStats`).
     static func registry(
         contactMethods: [RPCMethod], store: ContactStore, stats: ServerStats?, limits: LimitEvents,
-        connections: ConnectionCounters, output: OutputBudget, databasePath: String
+        connections: ConnectionCounters, output: OutputBudget, feed: ChangeFeed, databasePath: String
     ) -> [RPCMethod] {
         let served = contactMethods + [
             ping, self.stats(
-                stats, limits: limits, store: store, databasePath: databasePath, connections: connections, output: output),
+                stats, limits: limits, store: store, databasePath: databasePath, connections: connections, output: output,
+                feed: feed),
         ]
         return served + [discover(documenting: served)]
     }
@@ -36,7 +37,7 @@ enum ServerMethods {
         let document = JSONFragment(
             OpenRPCDocument.make(
                 title: "contactsd", version: ContactsVersion.current, methods: methods + [description],
-                schemas: ContactSchemas.components))
+                schemas: ContactSchemas.components, notifications: SubscriptionMethods.notifications))
         return RPCMethod(name: "rpc.discover", summary: summary, params: [], result: result) { params in
             params.problems.isEmpty ? .result(document) : .error(params.error)
         }
@@ -58,7 +59,7 @@ enum ServerMethods {
     /// `server.stats`: connections, per-method calls, errors and latency, errors by code, store size.
     static func stats(
         _ stats: ServerStats?, limits: LimitEvents, store: ContactStore, databasePath: String,
-        connections: ConnectionCounters, output: OutputBudget
+        connections: ConnectionCounters, output: OutputBudget, feed: ChangeFeed
     ) -> RPCMethod {
         RPCMethod(
             name: "server.stats",
@@ -73,9 +74,10 @@ enum ServerMethods {
             guard params.problems.isEmpty else { return .error(params.error) }
             guard let stats else { return .error(.internalError("stats are not collected (--no-stats)")) }
             return .result(JSONFragment(stats.snapshot(
-                connections: connections.snapshot, unsentBytes: output.usedBytes, limits: limits,
+                connections: connections.snapshot, unsentBytes: output.usedBytes, subscriptions: feed.activeCount,
+                limits: limits,
                 // The request's read session, if any: a second reader on this thread could wait forever.
-                session: params.context as? ReadSession, store: store, databasePath: databasePath)))
+                session: params.readSession, store: store, databasePath: databasePath)))
         }
     }
 }

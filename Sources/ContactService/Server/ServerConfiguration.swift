@@ -38,6 +38,8 @@ public struct ServerConfiguration: Sendable {
     public var changesMaxAgeSeconds: Double
     /// The change log keeps at most this many of the newest changes (`--changes-max-rows`).
     public var changesMaxRows: Int
+    /// Most changes queued for one subscription before it is dropped (`--max-subscription-queue`).
+    public var maxSubscriptionQueue: Int
 
     /// A configuration with the documented defaults for everything but the two paths.
     public init(
@@ -46,8 +48,10 @@ public struct ServerConfiguration: Sendable {
         maxOutputBytes: Int = 64 << 20, maxResponseBytes: Int = 16 << 20, writeTimeoutSeconds: Double = 10,
         readTimeoutSeconds: Double = 30, shutdownGraceSeconds: Double = 10,
         store: StoreOptions = StoreOptions(), collectStats: Bool = true, allowUIDs: [UInt32] = [],
-        allowGIDs: [UInt32] = [], changesMaxAgeSeconds: Double = 7 * 86_400, changesMaxRows: Int = 1_000_000
+        allowGIDs: [UInt32] = [], changesMaxAgeSeconds: Double = 7 * 86_400, changesMaxRows: Int = 1_000_000,
+        maxSubscriptionQueue: Int = 1000
     ) {
+        self.maxSubscriptionQueue = maxSubscriptionQueue
         self.changesMaxAgeSeconds = changesMaxAgeSeconds
         self.changesMaxRows = changesMaxRows
         self.allowUIDs = allowUIDs

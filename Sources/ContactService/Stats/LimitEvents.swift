@@ -27,6 +27,8 @@ public enum LimitEvent: String, CaseIterable, Sendable {
     case databaseReplaced = "database_replaced"
     /// Any other database failure answered with `-32603` (I/O error, read-only file, lock timeout).
     case databaseErrors = "database_errors"
+    /// A subscription was dropped: its client did not keep up (`--max-subscription-queue`).
+    case subscriptionsDropped = "subscriptions_dropped"
 }
 
 /// Counts `LimitEvent`s and logs each cause at most once a minute.

@@ -53,7 +53,7 @@ final class ServerStats: Sendable {
 
     /// The `server.stats` result.
     func snapshot(
-        connections: (open: Int, accepted: Int, refused: Int), unsentBytes: Int, limits: LimitEvents,
+        connections: (open: Int, accepted: Int, refused: Int), unsentBytes: Int, subscriptions: Int, limits: LimitEvents,
         session: ReadSession?, store: ContactStore,
         databasePath: String
     ) -> JSONValue {
@@ -87,6 +87,7 @@ final class ServerStats: Sendable {
                 "open": .number(JSONNumber(connections.open)), "accepted": .number(JSONNumber(connections.accepted)),
                 "refused": .number(JSONNumber(connections.refused)),
                 "unsent_bytes": .number(JSONNumber(unsentBytes)),
+                "subscriptions": .number(JSONNumber(subscriptions)),
             ],
             "methods": .object(methodObject),
             "errors": .object(errorObject),

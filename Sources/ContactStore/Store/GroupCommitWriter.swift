@@ -53,6 +53,8 @@ final class GroupCommitWriter: Sendable {
     /// has grown by another `checkpointFrames` (a reader in another process may hold one for long).
     private static let resetWaitMilliseconds: Int32 = 100
     private let stats = LockedValue<(batches: Int, writes: Int)>((0, 0))
+    /// Told after every commit (the server's change feed wakes on it).
+    private let commitHook = LockedValue<(@Sendable () -> Void)?>(nil)
 
     /// Takes over `connection`, which must be in WAL mode.
     init(
@@ -97,6 +99,11 @@ final class GroupCommitWriter: Sendable {
             fail: { completion(.failure($0)) })
         pending.withLock { $0.append(job) }
         queue.async { self.drain() }
+    }
+
+    /// Sets (or, with nil, removes) what is called after each committed transaction.
+    func setCommitHook(_ hook: (@Sendable () -> Void)?) {
+        commitHook.withLock { $0 = hook }
     }
 
     /// Mean number of writes per committed transaction so far (for stats).
@@ -206,6 +213,7 @@ final class GroupCommitWriter: Sendable {
             $0.writes += jobs.count
         }
         for finish in finishers { finish(nil) }
+        commitHook.withLock { $0 }?()
         limitWAL(db)
     }
 

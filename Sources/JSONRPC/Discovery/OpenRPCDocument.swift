@@ -10,14 +10,28 @@ public enum OpenRPCDocument {
     ///   - version: the server's version.
     ///   - methods: every method the server answers.
     ///   - schemas: shared schemas for `components.schemas` (referenced as `#/components/schemas/NAME`).
-    public static func make(title: String, version: String, methods: [RPCMethod], schemas: JSONObject) -> JSONValue {
+    ///   - notifications: what the server sends unasked, listed under `x-notifications` (an
+    ///     extension: OpenRPC describes only methods), each `{name, summary, params}`; omitted
+    ///     when empty.
+    public static func make(
+        title: String, version: String, methods: [RPCMethod], schemas: JSONObject,
+        notifications: [RPCNotificationSpec] = []
+    ) -> JSONValue {
         let list: [JSONValue] = methods.sorted { $0.name < $1.name }.map(describe)
-        return [
-            "openrpc": .string(openrpcVersion),
-            "info": ["title": .string(title), "version": .string(version)],
-            "methods": .array(list),
-            "components": ["schemas": .object(schemas)],
-        ]
+        var document = JSONObject()
+        document.append("openrpc", .string(openrpcVersion))
+        document.append("info", ["title": .string(title), "version": .string(version)])
+        document.append("methods", .array(list))
+        if !notifications.isEmpty {
+            document.append(
+                "x-notifications",
+                .array(
+                    notifications.map {
+                        ["name": .string($0.name), "summary": .string($0.summary), "params": $0.params]
+                    }))
+        }
+        document.append("components", ["schemas": .object(schemas)])
+        return .object(document)
     }
 
     /// An optional param may be sent as null, meaning absent: say so in its type.

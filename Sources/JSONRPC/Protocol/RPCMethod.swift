@@ -92,3 +92,21 @@ public struct RPCMethod: Sendable {
     /// Parameter names in positional order.
     public var parameters: [String] { params.map(\.name) }
 }
+
+/// A notification the server sends on its own (no request answers it), for discovery. OpenRPC
+/// has no place for these, so `OpenRPCDocument` lists them under `x-notifications`.
+public struct RPCNotificationSpec: Sendable {
+    /// The notification's `method`, e.g. `contacts.changed`.
+    public var name: String
+    /// One line for people.
+    public var summary: String
+    /// A JSON Schema of its `params` object.
+    public var params: JSONValue
+
+    /// Declares a notification.
+    public init(name: String, summary: String, params: JSONValue) {
+        self.name = name
+        self.summary = summary
+        self.params = params
+    }
+}
