@@ -3,7 +3,8 @@ import JSONRPC
 /// A client for `contactsd`: a typed API over raw JSON-RPC calls on one connection.
 ///
 /// Blocking, and for one thread at a time. Requests may be pipelined (`pipeline`) or sent as
-/// one batch (`batch`); the server answers in order either way.
+/// one batch (`batch`); the server answers in order either way. Notifications the server sends
+/// between the answers (after `subscribe`) are kept for `nextNotification()`.
 public final class ContactClient {
     /// One request for `pipeline` or `batch`.
     public struct Request: Sendable {
@@ -18,6 +19,8 @@ public final class ContactClient {
 
     private let connection: LineConnection
     private var nextID = 1
+    /// Notifications read while waiting for an answer, oldest first.
+    private var notifications: [ServerNotification] = []
 
     /// Connects to the server's socket.
     /// - Parameters:
@@ -50,8 +53,7 @@ public final class ContactClient {
         try connection.send(out)
         var results: [Result<JSONValue, ClientError>] = []
         for id in ids {
-            guard let line = try connection.readLine() else { throw .connectionClosed(path: connection.path) }
-            results.append(try decodeResponse(line, expecting: id))
+            results.append(try decode(readResponse(), expecting: id))
         }
         return results
     }
@@ -69,9 +71,7 @@ public final class ContactClient {
         }
         writer.writeRaw("]")
         try connection.send(writer.bytes)
-        guard let line = try connection.readLine() else { throw .connectionClosed(path: connection.path) }
-        let value: JSONValue
-        do { value = try JSONReader.parse(line) } catch { throw .invalidResponse("not JSON: \(error.reason)") }
+        let value = try readResponse()
         guard let responses = value.arrayValue else {
             // A batch-level error (e.g. too large) comes back as a single error object.
             throw try decode(value, expecting: nil).failure ?? .invalidResponse("expected an array")
@@ -92,6 +92,20 @@ public final class ContactClient {
     /// Reads one raw answer line; nil once the server has closed the connection.
     public func readRawLine() throws(ClientError) -> [UInt8]? {
         try connection.readLine()
+    }
+
+    /// The next notification from the server, waiting for one if none has come yet; nil once the
+    /// server has closed the connection.
+    /// - Throws: `.timedOut` when none comes within the read timeout (the connection stays
+    ///   usable: call again to keep waiting).
+    public func nextNotification() throws(ClientError) -> ServerNotification? {
+        if !notifications.isEmpty { return notifications.removeFirst() }
+        guard let line = try connection.readLine() else { return nil }
+        let message = try parse(line)
+        guard let notification = ServerNotification(message) else {
+            throw .invalidResponse("an answer came when no request was waiting for one")
+        }
+        return notification
     }
 
     /// Signals that no more raw lines follow.
@@ -169,10 +183,18 @@ public final class ContactClient {
         return writer.bytes
     }
 
-    private func decodeResponse(_ line: [UInt8], expecting id: Int) throws(ClientError) -> Result<JSONValue, ClientError> {
-        let value: JSONValue
-        do { value = try JSONReader.parse(line) } catch { throw .invalidResponse("not JSON: \(error.reason)") }
-        return try decode(value, expecting: id)
+    /// The next response line, parsed; notifications before it are kept for `nextNotification()`.
+    private func readResponse() throws(ClientError) -> JSONValue {
+        while true {
+            guard let line = try connection.readLine() else { throw .connectionClosed(path: connection.path) }
+            let message = try parse(line)
+            guard let notification = ServerNotification(message) else { return message }
+            notifications.append(notification)
+        }
+    }
+
+    private func parse(_ line: [UInt8]) throws(ClientError) -> JSONValue {
+        do { return try JSONReader.parse(line) } catch { throw .invalidResponse("not JSON: \(error.reason)") }
     }
 
     private func decode(_ value: JSONValue, expecting id: Int?) throws(ClientError) -> Result<JSONValue, ClientError> {

@@ -44,7 +44,7 @@ extension ContactsCLI {
                     }
                     let changes = result.objectValue?["changes"]?.arrayValue ?? []
                     for change in changes {
-                        Terminal.output(global.json ? change.jsonString : Self.line(change))
+                        Terminal.output(global.json ? change.jsonString : Render.change(change))
                     }
                     left -= changes.count
                     since = result.objectValue?["next"]?.numberValue?.intValue ?? since
@@ -52,27 +52,7 @@ extension ContactsCLI {
                     if changes.count < page { break }
                 }
             }
-            if let gone {
-                throw CLIFailure(
-                    code: 1,
-                    message: "contacts: \(gone.message)\n"
-                        + "hint: resync: list every contact (contacts list --all), then follow with "
-                        + "contacts changes --since HEAD, HEAD being head_seq of the first page (contacts list --json)."
-                )
-            }
-        }
-
-        /// `12  2026-11-30T16:00:06.691Z  updated  ada.l (was ada)  v2  by my-app`
-        static func line(_ change: JSONValue) -> String {
-            let object = change.objectValue
-            func text(_ key: String) -> String {
-                if let string = object?[key]?.stringValue { return string }
-                return object?[key]?.numberValue?.intValue.map(String.init) ?? "?"
-            }
-            var name = text("username")
-            if let old = object?["old_username"]?.stringValue { name += " (was \(old))" }
-            return [text("seq"), text("at"), text("op"), name, "v" + text("version"), "by " + text("author")]
-                .joined(separator: "  ")
+            if let gone { throw CLIFailure(gone: gone, follow: "contacts changes --since HEAD") }
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CommandLineConventions
 import ContactClient
 import ContactPaths
+import JSONRPC
 import UnixSocketAddress
 
 import Glibc
@@ -24,15 +25,15 @@ struct ContactsCLI: ParsableCommand {
             Output: tables fitted to the terminal and records for people (list --wide: values \
             whole); tab-separated rows when stdout is not a terminal; --json prints the server's \
             result as one compact JSON document (list --all --json: one contact per line; changes \
-            --json: one change per line). No \
+            --json and watch --json: one change per line). No \
             colour when stdout is not a terminal or NO_COLOR is set.
 
             Shell completion: contacts --generate-completion-script bash|zsh|fish (see README).
             """,
         version: ContactsVersion.current,
         subcommands: [
-            List.self, Get.self, Create.self, Update.self, Delete.self, Changes.self, Call.self, Methods.self, Stats.self,
-            Ping.self,
+            List.self, Get.self, Create.self, Update.self, Delete.self, Changes.self, Watch.self, Call.self,
+            Methods.self, Stats.self, Ping.self,
         ])
 
     @OptionGroup var global: GlobalOptions
@@ -59,8 +60,8 @@ struct GlobalOptions: ParsableArguments {
 /// The methods contactsd answers, for shell completion of `methods` and `call` (completion
 /// cannot ask a server that may not be running).
 let knownMethods = [
-    "contacts.changes", "contacts.create", "contacts.delete", "contacts.get", "contacts.list", "contacts.update",
-    "rpc.discover",
+    "contacts.changes", "contacts.create", "contacts.delete", "contacts.get", "contacts.list", "contacts.subscribe",
+    "contacts.unsubscribe", "contacts.update", "rpc.discover",
     "server.ping", "server.stats",
 ]
 
@@ -109,6 +110,15 @@ struct CLIFailure: ReportedFailure {
         }
         return "is contactsd running? Start it with `contactsd --socket \(socket)` (or tools/run), "
             + "or point --socket / CONTACTS_SOCKET at the socket it listens on."
+    }
+
+    /// The 410 of the change log (the changes after `since` are no longer kept), with the way to
+    /// resync; `follow` is the command that follows the log from HEAD.
+    init(gone: RPCError, follow: String) {
+        exitStatus = 1
+        message = "contacts: \(gone.message)\n"
+            + "hint: resync: list every contact (contacts list --all), then follow with "
+            + "\(follow), HEAD being head_seq of the first page (contacts list --json)."
     }
 
     init(code: Int32, message: String) {

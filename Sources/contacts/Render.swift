@@ -118,6 +118,20 @@ enum Render {
         return fields.map { Terminal.bold(pad($0.0, labelWidth)) + "  " + $0.1 }.joined(separator: "\n")
     }
 
+    /// One change of the log on one line, as `changes` and `watch` print it:
+    /// `12  2026-11-30T16:00:06.691Z  updated  ada.l (was ada)  v2  by my-app`
+    static func change(_ change: JSONValue) -> String {
+        let object = change.objectValue
+        func text(_ key: String) -> String {
+            if let string = object?[key]?.stringValue { return string }
+            return object?[key]?.numberValue?.intValue.map(String.init) ?? "?"
+        }
+        var name = text("username")
+        if let old = object?["old_username"]?.stringValue { name += " (was \(old))" }
+        return [text("seq"), text("at"), text("op"), name, "v" + text("version"), "by " + text("author")]
+            .joined(separator: "  ")
+    }
+
     /// Indented JSON for people (scripts get compact JSON with --json).
     static func prettyJSON(_ value: JSONValue, indent: String = "") -> String {
         let inner = indent + "  "

@@ -53,7 +53,7 @@ struct CLIContractTests {
 
     @Test(
         "every subcommand's help ends with two or three examples",
-        arguments: ["list", "get", "create", "update", "delete", "changes", "call", "methods", "stats", "ping"])
+        arguments: ["list", "get", "create", "update", "delete", "changes", "watch", "call", "methods", "stats", "ping"])
     func helpEndsWithExamples(subcommand: String) throws {
         for arguments in [["help", subcommand], [subcommand, "--help"]] {
             let result = try runCLI(arguments)
