@@ -75,6 +75,24 @@ struct ValidationTests {
         #expect(Timestamp(milliseconds: 951_782_400_007).rfc3339 == "2000-02-29T00:00:00.007Z")
     }
 
+    @Test(
+        "the RFC 3339 form reads back to the same millisecond",
+        arguments: [0, 1_795_736_410_123, 951_782_400_007, 4_102_444_799_999, 68_256_000_000] as [Int64])
+    func timestampsReadBack(_ milliseconds: Int64) {
+        let written = Timestamp(milliseconds: milliseconds).rfc3339
+        #expect(Timestamp(rfc3339: written) == Timestamp(milliseconds: milliseconds))
+    }
+
+    @Test(
+        "text that is not the server's RFC 3339 form is not read as a timestamp",
+        arguments: [
+            "", "2026-11-26T23:40:10Z", "2026-11-26T23:40:10.123+00:00", "2026-11-26 23:40:10.123Z",
+            "2026-13-26T23:40:10.123Z", "2026-11-26T24:00:00.000Z", "2026-11-2xT23:40:10.123Z",
+        ])
+    func timestampsRefused(_ text: String) {
+        #expect(Timestamp(rfc3339: text) == nil)
+    }
+
     @Test("cursors round-trip and forged ones are rejected")
     func cursors() {
         #expect(ListCursor.decode(ListCursor.encode(after: "Ada_1")) == "Ada_1")
