@@ -80,7 +80,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "LoadGenerator", dependencies: ["UnixSocketAddress", "MonotonicClock", "Locking", "ContactStore"]),
+        .target(
+            name: "LoadGenerator",
+            dependencies: ["UnixSocketAddress", "MonotonicClock", "Locking", "ContactStore", "ContactClient", "JSONRPC"]
+        ),
         .executableTarget(
             name: "contacts-bench",
             dependencies: [
@@ -100,8 +103,8 @@ let package = Package(
         .testTarget(
             name: "ContactServiceTests",
             dependencies: [
-                "ContactService", "ContactStore", "ContactClient", "JSONRPC", "TestSupport", "contactsd", "contacts",
-                "contacts-tasks",
+                "ContactService", "ContactStore", "ContactClient", "JSONRPC", "LoadGenerator", "TestSupport", "contactsd",
+                "contacts", "contacts-tasks",
             ]
         ),
     ]

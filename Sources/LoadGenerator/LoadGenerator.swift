@@ -23,6 +23,11 @@ public struct LoadConfiguration: Sendable {
     public var firstSeeded = 0
     /// Parse every response fully and check its id and result (slower; off for measurements).
     public var verify: Bool
+    /// Also follow the change log on a connection of its own (`contacts.subscribe`) from the head
+    /// before the load, warm-up included, and report what arrived (`LoadResult.subscriber`).
+    public var subscriber = false
+    /// Seconds the subscriber may take after the load to receive the changes still on their way.
+    public var subscriberDrainSeconds: Double = 5
 
     public init(
         socketPath: String, scenario: Scenario, connections: Int, pipeline: Int = 1, seconds: Double = 5,
@@ -48,6 +53,10 @@ public struct LoadResult: Sendable {
     public var latency = LatencyHistogram()
     /// The first error response seen, for the report.
     public var firstError: String?
+    /// The measured window, in monotonic nanoseconds (`LoadGenerator.now()`).
+    public var measured: Range<UInt64> = 0..<0
+    /// What the subscriber saw, when `LoadConfiguration.subscriber` is set.
+    public var subscriber: SubscriberResult?
 
     public var requestsPerSecond: Double { seconds > 0 ? Double(requests) / seconds : 0 }
 }
@@ -56,8 +65,26 @@ public struct LoadResult: Sendable {
 /// waits for all answers, and starts again. Responses are scanned for newlines (and for an
 /// error member), not parsed, unless `verify` is set.
 public enum LoadGenerator {
-    /// Runs the load and merges every thread's measurements.
+    /// Runs the load and merges every thread's measurements; with `subscriber`, a subscriber
+    /// follows every change the load makes.
     public static func run(_ configuration: LoadConfiguration) throws -> LoadResult {
+        guard configuration.subscriber else { return try runLoad(configuration) }
+        let headBefore = try SubscriberMeter.headSeq(socketPath: configuration.socketPath)
+        let meter = try SubscriberMeter(socketPath: configuration.socketPath, since: headBefore)
+        var result: LoadResult
+        do {
+            result = try runLoad(configuration)
+        } catch {
+            _ = try? meter.finish(through: headBefore, window: 0..<0, timeout: 0)
+            throw error
+        }
+        let headAfter = try SubscriberMeter.headSeq(socketPath: configuration.socketPath)
+        result.subscriber = try meter.finish(
+            through: headAfter, window: result.measured, timeout: configuration.subscriberDrainSeconds)
+        return result
+    }
+
+    private static func runLoad(_ configuration: LoadConfiguration) throws -> LoadResult {
         let threads = max(1, min(configuration.threads, configuration.connections))
         let results = LockedValue<[LoadResult]>([])
         let failures = LockedValue<[String]>([])
@@ -85,6 +112,9 @@ public enum LoadGenerator {
             total.seconds = max(total.seconds, result.seconds)
             total.latency.merge(result.latency)
             total.firstError = total.firstError ?? result.firstError
+            // The threads' windows differ by their start-up times: their union is the load's.
+            let from = min(total.measured.isEmpty ? .max : total.measured.lowerBound, result.measured.lowerBound)
+            total.measured = from..<max(total.measured.upperBound, result.measured.upperBound)
         }
         return total
     }
@@ -169,6 +199,7 @@ public enum LoadGenerator {
             }
         }
         result.seconds = configuration.seconds
+        result.measured = measureFrom..<end
         return result
     }
 

@@ -47,6 +47,12 @@ struct ContactsBench: ParsableCommand {
         @Option(help: "Use seeded contacts from this index on.") var seededFrom: Int = 0
         @Option(help: "Name for the report.") var name: String?
         @Flag(help: "Check every response (slower).") var verify = false
+        @Flag(
+            help: """
+                Also follow every change on a subscription of its own, from the head before the warm-up \
+                to the head after the load, and report what it received and when.
+                """)
+        var subscriber = false
 
         func run() throws {
             guard let kind = Scenario(rawValue: scenario) else { throw ValidationError("unknown scenario \(scenario)") }
@@ -54,11 +60,21 @@ struct ContactsBench: ParsableCommand {
                 socketPath: socket, scenario: kind, connections: connections, pipeline: pipeline, seconds: seconds,
                 warmup: warmup, threads: threads, seeded: seeded, verify: verify)
             configuration.firstSeeded = seededFrom
+            configuration.subscriber = subscriber
             let result = try LoadGenerator.run(configuration)
             func micro(_ q: Double) -> String { format2(Double(result.latency.percentile(q)) / 1000) }
             let label = name ?? "\(scenario) c\(connections) p\(pipeline)"
-            print(#"{"scenario":"\#(label)","method":"\#(scenario)","connections":\#(connections),"pipeline":\#(pipeline),"requests":\#(result.requests),"rps":\#(Int(result.requestsPerSecond)),"p50_us":\#(micro(0.5)),"p99_us":\#(micro(0.99)),"p999_us":\#(micro(0.999)),"max_us":\#(format2(Double(result.latency.max) / 1000)),"errors":\#(result.errors)}"#)
+            let watched = result.subscriber.map { "," + Self.subscriberFields($0) } ?? ""
+            print(#"{"scenario":"\#(label)","method":"\#(scenario)","connections":\#(connections),"pipeline":\#(pipeline),"requests":\#(result.requests),"rps":\#(Int(result.requestsPerSecond)),"p50_us":\#(micro(0.5)),"p99_us":\#(micro(0.99)),"p999_us":\#(micro(0.999)),"max_us":\#(format2(Double(result.latency.max) / 1000)),"errors":\#(result.errors)\#(watched)}"#)
             if let first = result.firstError { printError("first error: \(first)") }
+            if let reason = result.subscriber?.droppedReason { printError("the subscription was dropped: \(reason)") }
+        }
+
+        /// The subscriber's members of the report: counts over the whole run (warm-up included),
+        /// the delivery rate over the measured window, latencies over every change received.
+        private static func subscriberFields(_ watched: SubscriberResult) -> String {
+            func micro(_ q: Double) -> String { format2(Double(watched.latency.percentile(q)) / 1000) }
+            return #""subscriber_changes":\#(watched.received),"subscriber_expected":\#(watched.expected),"subscriber_missing":\#(watched.missing),"subscriber_gaps":\#(watched.gaps),"subscriber_dropped":\#(watched.dropped),"subscriber_changes_per_s":\#(Int(watched.changesPerSecond)),"notify_p50_us":\#(micro(0.5)),"notify_p99_us":\#(micro(0.99)),"notify_max_us":\#(format2(Double(watched.latency.max) / 1000))"#
         }
     }
 }
