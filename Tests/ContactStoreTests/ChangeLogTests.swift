@@ -1,4 +1,6 @@
 import Foundation
+import Locking
+import TestSupport
 import Testing
 
 @testable import ContactStore
@@ -26,6 +28,25 @@ struct ChangeLogTests {
             #expect(page.changes[3].contact == renamed)
             #expect(page.changes[3].at >= renamed.updatedAt)
             #expect(page.next == 4)
+        }
+    }
+
+    @Test("the commit hook costs the same at the hundredth commit as at the first")
+    func commitHookDoesNotGrowWithCommits() throws {
+        try withTemporaryStore { store, _ in
+            // The stack depth at each call: a hook re-wrapped on every commit (as a closure read
+            // through LockedValue's inout once was) is called through ever more thunks.
+            let depths = LockedValue<[Int]>([])
+            store.onCommit {
+                let depth = Thread.callStackReturnAddresses.count
+                depths.withLock { $0.append(depth) }
+            }
+            for index in 0..<100 { _ = try store.create(try newContact("user\(index)")) }
+            // A create returns once acknowledged; the hook runs just after.
+            try waitUntil("the hook has seen every commit") { depths.withLock { $0.count } == 100 }
+            store.onCommit(nil)
+            let seen = depths.withLock { $0 }
+            #expect(Set(seen).count == 1, "stack depths at the hook: \(seen.first ?? 0) at first, \(seen.last ?? 0) at last")
         }
     }
 

@@ -1,10 +1,12 @@
 import CSQLite
+import Glibc
+import MonotonicClock
 
 /// One SQLite connection, with its own cache of prepared statements.
 ///
 /// Not thread-safe: SQLite is opened in multi-thread mode (`SQLITE_OPEN_NOMUTEX`), which
 /// allows a connection on any thread but only one thread at a time. The store guarantees that:
-/// the writer connection lives on the writer's serial queue and each reader is checked out of
+/// the writer connection lives on the writer's thread and each reader is checked out of
 /// the pool by exactly one caller at a time. That is why `@unchecked Sendable` is safe here:
 /// it may move between threads, but is never used by two at once.
 final class SQLiteConnection: @unchecked Sendable {
@@ -21,6 +23,8 @@ final class SQLiteConnection: @unchecked Sendable {
     /// Frames in the WAL after this connection's last commit, as SQLite's WAL hook reports them
     /// (only once `countWALFrames()` has installed it).
     private let walFrames = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    /// The busy handler's state (see `setBusyTimeout`); the connection is used by one thread at a time.
+    private let busyWait = UnsafeMutablePointer<BusyWait>.allocate(capacity: 1)
 
     /// Opens (and with `create`, creates) the database at `path`.
     init(path: String, readOnly: Bool = false, create: Bool = true) throws(SQLiteError) {
@@ -41,6 +45,7 @@ final class SQLiteConnection: @unchecked Sendable {
         self.handle = db
         self.path = path
         walFrames.initialize(to: 0)
+        busyWait.initialize(to: BusyWait())
         sqlite3_extended_result_codes(db, 1)
     }
 
@@ -54,6 +59,7 @@ final class SQLiteConnection: @unchecked Sendable {
         keyed.removeAll()
         sqlite3_close_v2(handle)
         walFrames.deallocate()
+        busyWait.deallocate()
     }
 
     /// True when SQLite opened the file read-only (it does so silently when the file or its
@@ -97,8 +103,28 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     /// Sets how long a locked database is retried before `SQLITE_BUSY` is returned.
+    ///
+    /// Not `sqlite3_busy_timeout`: SQLite's own handler sleeps 1, 2, 5, 10, 15 ms… between tries,
+    /// while most waits here are for something that ends within microseconds (the writer's WAL
+    /// reset waiting for a reader of this process, such as the change feed's, which reads after
+    /// every commit); a reset stalled every write for 33 ms or more. So the first millisecond is
+    /// retried every 50 µs, the next few every 200 µs, and only longer waits (another process
+    /// writing) every millisecond.
     func setBusyTimeout(milliseconds: Int32) {
-        sqlite3_busy_timeout(handle, milliseconds)
+        busyWait.pointee.timeoutNanoseconds = UInt64(max(0, milliseconds)) * 1_000_000
+        sqlite3_busy_handler(
+            handle,
+            { context, attempts in
+                guard let wait = context?.assumingMemoryBound(to: BusyWait.self) else { return 0 }
+                let now = MonotonicClock.nanoseconds()
+                if attempts == 0 { wait.pointee.startedAt = now }
+                let waited = now &- wait.pointee.startedAt
+                guard waited < wait.pointee.timeoutNanoseconds else { return 0 }
+                let pause: UInt64 = attempts < 20 ? 50_000 : attempts < 60 ? 200_000 : 1_000_000
+                var request = timespec(tv_sec: 0, tv_nsec: Int(min(pause, wait.pointee.timeoutNanoseconds - waited)))
+                nanosleep(&request, nil)
+                return 1
+            }, UnsafeMutableRawPointer(busyWait))
     }
 
     /// Runs one or more statements that return no rows (schema, pragmas, transaction control).
@@ -182,4 +208,10 @@ final class SQLiteConnection: @unchecked Sendable {
     func withHandle<T>(_ body: (OpaquePointer) throws(SQLiteError) -> T) throws(SQLiteError) -> T {
         try body(handle)
     }
+}
+
+/// How long a busy connection may go on waiting, and since when it waits.
+private struct BusyWait {
+    var timeoutNanoseconds: UInt64 = 0
+    var startedAt: UInt64 = 0
 }

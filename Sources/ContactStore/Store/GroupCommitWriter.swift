@@ -15,8 +15,8 @@ import Locking
 /// the writes after it fail with it without running, rather than run outside any transaction.
 /// The next group starts a new transaction, so writes succeed again once the cause is gone.
 ///
-/// After each commit the writer keeps the WAL bounded: SQLite's automatic checkpoint (every
-/// 1000 frames) is done here, and once the WAL holds `walResetBytes` the writer waits for the
+/// After each commit the writer keeps the WAL bounded: it checkpoints once for every 1000 frames
+/// the WAL grows (in place of SQLite's automatic checkpoint), and once the WAL holds `walResetBytes` the writer waits for the
 /// readers of older snapshots to finish (`SQLITE_CHECKPOINT_RESTART`, with snapshot reuse
 /// suspended), so the next commit starts the WAL over and `journal_size_limit` truncates it.
 ///
@@ -57,13 +57,15 @@ final class GroupCommitWriter: Sendable {
     private let walResetFrames: Int
     /// No reset is tried below this many frames: raised after a reset that readers held back.
     private nonisolated(unsafe) var nextResetFrames: Int
+    /// No checkpoint is run below this many frames: raised by `checkpointFrames` after each one.
+    private nonisolated(unsafe) var nextCheckpointFrames = GroupCommitWriter.checkpointFrames
     private let busyTimeoutMilliseconds: Int32
     /// How long a WAL reset waits for readers of older snapshots before it gives up until the WAL
     /// has grown by another `checkpointFrames` (a reader in another process may hold one for long).
     private static let resetWaitMilliseconds: Int32 = 100
     private let stats = LockedValue<(batches: Int, writes: Int)>((0, 0))
     /// Told after every commit (the server's change feed wakes on it).
-    private let commitHook = LockedValue<(@Sendable () -> Void)?>(nil)
+    private let commitHook = LockedValue<CommitHook?>(nil)
 
     /// Takes over `connection`, which must be in WAL mode.
     init(
@@ -127,7 +129,7 @@ final class GroupCommitWriter: Sendable {
 
     /// Sets (or, with nil, removes) what is called after each committed transaction.
     func setCommitHook(_ hook: (@Sendable () -> Void)?) {
-        commitHook.withLock { $0 = hook }
+        commitHook.withLock { $0 = hook.map(CommitHook.init) }
     }
 
     /// Mean number of writes per committed transaction so far (for stats).
@@ -247,15 +249,22 @@ final class GroupCommitWriter: Sendable {
             $0.writes += jobs.count
         }
         for finish in finishers { finish(nil) }
-        commitHook.withLock { $0 }?()
+        commitHook.withLock { $0 }?.call()
         limitWAL(db)
     }
 
-    /// Checkpoints after a commit, as SQLite's automatic checkpoint would, and resets a WAL that
-    /// has grown to `walResetFrames` (see the type's comment). Failures are left to the next commit.
+    /// Checkpoints once for every `checkpointFrames` the WAL grows, and resets a WAL that has
+    /// grown to `walResetFrames` (see the type's comment). Failures are left to the next commit.
+    ///
+    /// Not after every commit past `checkpointFrames`, as SQLite's automatic checkpoint does: a
+    /// checkpoint syncs the database file, and while readers keep snapshots in the WAL (the
+    /// change feed reads after every commit) it cannot be started over, so every commit would
+    /// pay a checkpoint and its sync until the reset (creates at 16 connections fell to 0.6×
+    /// with one subscriber).
     private func limitWAL(_ db: SQLiteConnection) {
         let frames = db.walFramesAfterCommit
         if frames < walResetFrames { nextResetFrames = walResetFrames }
+        if frames < Self.checkpointFrames { nextCheckpointFrames = Self.checkpointFrames }
         if frames >= nextResetFrames {
             db.setBusyTimeout(milliseconds: Self.resetWaitMilliseconds)
             defer { db.setBusyTimeout(milliseconds: busyTimeoutMilliseconds) }
@@ -264,13 +273,27 @@ final class GroupCommitWriter: Sendable {
                     nextResetFrames = frames + Self.checkpointFrames
                 }
             }
-        } else if frames >= Self.checkpointFrames {
+        } else if frames >= nextCheckpointFrames {
             try? db.checkpoint(SQLITE_CHECKPOINT_PASSIVE)
+            nextCheckpointFrames = frames + Self.checkpointFrames
         }
     }
 
     private func rollback(_ db: SQLiteConnection) {
         db.pendingChanges.removeAll()
         if db.isInTransaction { try? db.execute("ROLLBACK") }
+    }
+}
+
+/// The commit hook, boxed. Not the closure itself in the `LockedValue`: a function value read
+/// through `withLock`'s `inout` is converted to the generic representation and back and written
+/// back converted, so every read wrapped the stored closure in two more thunks, and each commit
+/// paid for every commit before it (creates at 16 connections fell to 0.6× with one subscriber,
+/// and the chain grew without bound). A class reference is stored as it is.
+private final class CommitHook: Sendable {
+    let call: @Sendable () -> Void
+
+    init(_ call: @escaping @Sendable () -> Void) {
+        self.call = call
     }
 }
