@@ -1,5 +1,6 @@
 import ContactStore
 import Dispatch
+import Locking
 import Synchronization
 
 /// Which changes a subscription wants: `username_prefix` (matching the username or, on a rename,
@@ -57,7 +58,7 @@ protocol ChangeSubscriber: AnyObject, Sendable {
 /// A subscription that starts behind the head (`since`) catches up from the log a page at a
 /// time, the next page read only once its connection has room for it, then joins the live
 /// fan-out at the seq where its reads ended: no gap, no duplicate.
-// @unchecked Sendable: every mutable property but `active`, `wakeRequested` and `nextKey`
+// @unchecked Sendable: every mutable property but `counted`, `wakeRequested` and `nextKey`
 // (atomics) is read and written only on `queue`.
 final class ChangeFeed: @unchecked Sendable {
     /// How often the header is checked while anyone subscribes.
@@ -89,7 +90,10 @@ final class ChangeFeed: @unchecked Sendable {
     /// Pollers told to stop whose threads may not have ended yet (`close` waits for them).
     private var retired: [CommitPoller] = []
     private var closed = false
-    private let active = Atomic<Int>(0)
+    /// The keys of the open subscriptions, as `server.stats` counts them: updated at once by
+    /// `subscribe` and `unsubscribe` (not when the queue gets to them), so a closed connection's
+    /// subscriptions are out of the count by the time the connection is.
+    private let counted = LockedValue<Set<Int>>([])
     private let wakeRequested = Atomic<Bool>(false)
     private let nextKey = Atomic<Int>(1)
 
@@ -100,7 +104,7 @@ final class ChangeFeed: @unchecked Sendable {
     }
 
     /// Subscriptions open now, on every connection.
-    var activeCount: Int { active.load(ordering: .relaxed) }
+    var activeCount: Int { counted.withLock { $0.count } }
 
     /// A key for a new subscription, unique in this server.
     func makeKey() -> Int { nextKey.wrappingAdd(1, ordering: .relaxed).oldValue }
@@ -109,10 +113,10 @@ final class ChangeFeed: @unchecked Sendable {
     func subscribe(
         key: Int, id: String, subscriber: any ChangeSubscriber, filter: ChangeFilter, after cursor: Int64
     ) {
-        active.wrappingAdd(1, ordering: .relaxed)
+        counted.withLock { _ = $0.insert(key) }
         queue.async { [self] in
             guard !closed else {
-                active.wrappingSubtract(1, ordering: .relaxed)
+                counted.withLock { _ = $0.remove(key) }
                 return
             }
             if subscriptions.isEmpty { startWatching() }
@@ -126,11 +130,9 @@ final class ChangeFeed: @unchecked Sendable {
     /// Ends a subscription (unsubscribed, dropped, or its connection closed).
     func unsubscribe(keys: [Int]) {
         guard !keys.isEmpty else { return }
+        counted.withLock { for key in keys { $0.remove(key) } }
         queue.async { [self] in
-            // Only those still here: one the feed lost meanwhile was counted out already.
-            for key in keys where subscriptions.removeValue(forKey: key) != nil {
-                active.wrappingSubtract(1, ordering: .relaxed)
-            }
+            for key in keys { subscriptions.removeValue(forKey: key) }
             if subscriptions.isEmpty { stopWatching() }
         }
     }
@@ -139,7 +141,7 @@ final class ChangeFeed: @unchecked Sendable {
     func close() {
         queue.sync {
             closed = true
-            active.wrappingSubtract(subscriptions.count, ordering: .relaxed)
+            counted.withLock { $0.removeAll() }
             subscriptions.removeAll()
             stopWatching()
             // Their probes' connections must be closed before the store is.
@@ -254,7 +256,7 @@ final class ChangeFeed: @unchecked Sendable {
     /// Ends a subscription the feed can no longer follow, telling its connection.
     private func lose(_ key: Int, reason: String) {
         guard let subscription = subscriptions.removeValue(forKey: key) else { return }
-        active.wrappingSubtract(1, ordering: .relaxed)
+        counted.withLock { _ = $0.remove(key) }
         subscription.subscriber?.lost(subscription: subscription.id, reason: reason)
         if subscriptions.isEmpty { stopWatching() }
     }

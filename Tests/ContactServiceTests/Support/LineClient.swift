@@ -8,9 +8,11 @@ import TestSupport
 final class LineClient {
     private let connection: LineConnection
 
+    /// - Parameter timeoutSeconds: scaled under sanitizers (`bound`).
     init(path: String, timeoutSeconds: Double = 10) throws {
         do {
-            connection = try LineConnection(path: path, connectTimeout: timeoutSeconds, readTimeout: timeoutSeconds)
+            connection = try LineConnection(
+                path: path, connectTimeout: bound(timeoutSeconds), readTimeout: bound(timeoutSeconds))
         } catch {
             throw TestFailure("\(error)")
         }
