@@ -10,6 +10,8 @@ public final class LineConnection {
     public let path: String
     private let readTimeout: Double
     private var buffer: [UInt8] = []
+    /// What one `read` fills, allocated once (not 64 KiB of zeros appended to `buffer` per read).
+    private var chunk = [UInt8](repeating: 0, count: 64 * 1024)
     private var start = 0
     /// Longest response line accepted (protects the client from a runaway server).
     public static let maxLineBytes = 256 << 20
@@ -95,15 +97,11 @@ public final class LineConnection {
                 start = 0
             }
             scanned = buffer.count
-            let chunk = 64 * 1024
-            let old = buffer.count
-            buffer.append(contentsOf: repeatElement(0, count: chunk))
-            let n = buffer[old...].withUnsafeMutableBytes { read(fd, $0.baseAddress, chunk) }
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n > 0 {
-                buffer.removeLast(chunk - n)
+                buffer.append(contentsOf: chunk[..<n])
                 continue
             }
-            buffer.removeLast(chunk)
             if n == 0 {
                 guard buffer.isEmpty else {
                     defer { buffer.removeAll() }

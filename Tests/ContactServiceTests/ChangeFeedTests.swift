@@ -214,11 +214,11 @@ struct ChangeFeedTests {
             let client = try server.connect()
             try Self.createContacts(client, count: 12)
             var reply: JSONValue = .null
+            // The pruner works in chunks: wait for the last of them, not the first 410.
             try waitUntil("the log is pruned to 5 rows") {
                 reply = try client.request("contacts.changes", ["since": 0])
-                return reply.errorCode == 410
+                return reply.errorCode == 410 && reply["error"]?["data"]?["oldest"] == 8
             }
-            #expect(reply["error"]?["data"]?["oldest"] == 8)
             #expect(reply["error"]?["data"]?["head_seq"] == 12)
             #expect(reply["error"]?["message"]?.stringValue?.contains("resync with contacts.list") == true)
             #expect(try client.request("contacts.changes", ["since": 6]).errorCode == 410)
