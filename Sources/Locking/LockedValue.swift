@@ -10,6 +10,11 @@ import Glibc
 /// races, so every lock here is one it sees, as swift-nio's `NIOLockedValueBox` does.
 ///
 /// The mutex is allocated once and never moves (a `pthread_mutex_t` must not be copied).
+///
+/// Do not make `Value` a function type (or an optional one): `withLock`'s `inout` converts a
+/// stored closure to its concrete representation and writes it back converted, wrapping it in
+/// two more thunks on every call, so each call costs more than the last. Box the closure in a
+/// class instead (as `GroupCommitWriter`'s commit hook does). Arrays of closures are not affected.
 // @unchecked Sendable: `value` is read and written only between `pthread_mutex_lock` and
 // `pthread_mutex_unlock` on `mutex`, so no two threads ever touch it at once.
 public final class LockedValue<Value>: @unchecked Sendable {
