@@ -47,6 +47,7 @@ final class SQLiteConnection: @unchecked Sendable {
         walFrames.initialize(to: 0)
         busyWait.initialize(to: BusyWait())
         sqlite3_extended_result_codes(db, 1)
+        try registerSearchFunction()
     }
 
     /// Process-wide SQLite settings, applied once before the first connection opens.

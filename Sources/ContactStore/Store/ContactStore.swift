@@ -171,6 +171,14 @@ public final class ContactStore: Sendable {
         return ContactPage(contacts: page.contacts, nextCursor: next, headSeq: head)
     }
 
+    /// The contacts matching every word of `query` in any field, best first (protocol.md,
+    /// `contacts.search`), read in `session` if given.
+    public func search(_ query: SearchQuery, in session: ReadSession? = nil) throws(StoreError) -> [Contact] {
+        try readers.withReader(in: session) { db throws(StoreError) in
+            do throws(SQLiteError) { return try db.searchContacts(query) } catch { throw .from(error) }
+        }
+    }
+
     /// How many contacts are stored, read in `session` if given.
     public func count(in session: ReadSession? = nil) throws(StoreError) -> Int64 {
         try readers.withReader(in: session) { db throws(StoreError) in

@@ -1,7 +1,7 @@
 /// Every SQL statement about contacts. Each runs on whichever connection the caller holds:
 /// a pooled reader for queries, the writer (inside its transaction) for changes.
 extension SQLiteConnection {
-    private static let contactColumns =
+    static let contactColumns =
         "c.id, c.username, c.first_name, c.last_name, c.created_at, c.updated_at, c.version, c.emails"
 
     /// How a contact's addresses are kept in its row (schema version 3): in order, separated by
@@ -61,7 +61,7 @@ extension SQLiteConnection {
     }
 
     /// The contact in the current row of a statement that selected `contactColumns`.
-    private func readContact(_ statement: SQLiteStatement) -> (id: Int64, contact: Contact) {
+    func readContact(_ statement: SQLiteStatement) -> (id: Int64, contact: Contact) {
         let contact = Contact(
             username: statement.string(1), firstName: statement.string(2), lastName: statement.string(3),
             emails: statement.strings(7, separatedBy: UInt8(ascii: "\n")).map(Email.init(address:)),

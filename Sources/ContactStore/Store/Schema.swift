@@ -62,6 +62,9 @@ enum Schema {
         // 7: the change log (protocol.md, `contacts.changes`), written by the store's write path
         // in the same transaction as each change (see `SQLiteConnection+Changes.swift`).
         .code(createChangeLog),
+        // 8: the search index (`contacts.search`), kept by triggers in the transaction of every
+        // write to contacts (see `SQLiteConnection+Search.swift`).
+        .code(SQLiteConnection.createSearchIndex),
     ]
 
     /// Version 7: the change log. One row per contact per change; the contact after the change

@@ -1,0 +1,75 @@
+/// What the search index holds for a contact, and the index tokens a query word needs.
+///
+/// The index is an FTS5 table with the trigram tokenizer and `detail=column`: it knows which
+/// three-character sequences occur in which column of which contact, not where. Each field is
+/// folded (`SearchFolding`) and decorated so that a rank becomes a set of trigrams:
+///
+/// - `\u{2}\u{2}` + value + `\u{3}`: the value's start and end are trigrams of their own, so
+///   "starts with `ada`" needs `\u{2}\u{2}a`, `\u{2}ad` and `ada`, and "is `ada`" also `da\u{3}`;
+/// - `\u{1}\u{1}` + the first two characters of every word: words of one or two characters
+///   match word starts (`\u{1}\u{1}a`, `\u{1}ad`), as the trigrams alone cannot serve them.
+///
+/// Validation forbids control characters in every field, so the markers never occur in data
+/// and no query word contains them. The index finds a superset of the matches (trigrams present,
+/// not necessarily in sequence); `SearchMatcher` checks every candidate against the real text.
+enum SearchIndexText {
+    static let valueStart = "\u{2}\u{2}"
+    static let valueEnd = "\u{3}"
+    static let wordStart = "\u{1}\u{1}"
+
+    /// The column text for one field holding `values` (one for a name, every address for emails).
+    static func column(_ values: [String]) -> String {
+        var text = ""
+        for value in values {
+            let folded = SearchFolding.fold(value)
+            text += valueStart + folded + valueEnd
+            for word in SearchMatcher.words(of: folded) {
+                text += wordStart + String(String.UnicodeScalarView(word.prefix(2)))
+            }
+            text += "\n"
+        }
+        return text
+    }
+
+    /// The trigrams a contact must have in `field`'s column to match `word` at `kind`.
+    static func tokens(for word: String, kind: SearchRank.Kind) -> [String] {
+        let short = word.unicodeScalars.count < 3
+        switch kind {
+        case .exact: return trigrams(valueStart + word + valueEnd)
+        case .prefix: return trigrams(valueStart + word)
+        case .substring: return short ? trigrams(wordStart + word) : trigrams(word)
+        }
+    }
+
+    /// An FTS5 query: every token of `word` at `kind` in `field`'s column, and for each other
+    /// word, the tokens of a substring match in any column.
+    static func match(_ word: String, _ rank: SearchRank, others: [String]) -> String {
+        var parts = ["{\(rank.field.column)} : (" + tokens(for: word, kind: rank.kind).map(quoted).joined(separator: " AND ") + ")"]
+        for other in others {
+            parts.append("(" + tokens(for: other, kind: .substring).map(quoted).joined(separator: " AND ") + ")")
+        }
+        return parts.joined(separator: " AND ")
+    }
+
+    /// Every distinct three-character sequence of `text`, in order.
+    static func trigrams(_ text: String) -> [String] {
+        let characters = Array(text.unicodeScalars)
+        guard characters.count >= 3 else { return [] }
+        var seen = Set<String>()
+        var result: [String] = []
+        for start in 0...(characters.count - 3) {
+            let trigram = String(String.UnicodeScalarView(characters[start..<(start + 3)]))
+            if seen.insert(trigram).inserted { result.append(trigram) }
+        }
+        return result
+    }
+
+    /// An FTS5 string: in double quotes, inner quotes doubled.
+    private static func quoted(_ token: String) -> String {
+        var quoted = "\""
+        for character in token {
+            quoted += character == "\"" ? "\"\"" : String(character)
+        }
+        return quoted + "\""
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import Testing
+
+@testable import ContactStore
+
+@Suite("contacts.search in the store")
+struct SearchTests {
+    private func add(
+        _ store: ContactStore, _ username: String, _ first: String, _ last: String, _ emails: [String] = []
+    ) throws {
+        _ = try store.create(try NewContact(username: username, firstName: first, lastName: last, emails: emails))
+    }
+
+    private func search(_ store: ContactStore, _ text: String, limit: Int = 20) throws -> [String] {
+        try store.search(try #require(SearchQuery(text, limit: limit))).map(\.username)
+    }
+
+    @Test("folding drops accents and case and maps stroked letters: José, ŁÓDŹ, Straße, Øre")
+    func folding() {
+        #expect(SearchFolding.fold("José") == "jose")
+        #expect(SearchFolding.fold("ŁÓDŹ") == "lodz")
+        #expect(SearchFolding.fold("Straße") == "strasse")
+        #expect(SearchFolding.fold("Øre") == "ore")
+        #expect(SearchFolding.fold("ﬁle") == "file")
+        #expect(SearchFolding.fold("e\u{301}") == "e")
+        #expect(SearchFolding.fold("Ada") == "ada")
+    }
+
+    @Test("a fragment finds names, usernames and addresses anywhere in them, case- and accent-blind")
+    func substrings() throws {
+        try withTemporaryStore { store, _ in
+            try add(store, "ada", "Ada", "Lovelace", ["ada@analytical.org"])
+            try add(store, "grace", "Grace", "Hopper", ["grace@navy.mil"])
+            try add(store, "jose", "José", "Núñez", ["jn@example.com"])
+            try add(store, "lodz", "Łukasz", "Łódź-Kowalski")
+            #expect(try search(store, "lovel") == ["ada"])
+            #expect(try search(store, "OVELA") == ["ada"])
+            #expect(try search(store, "@navy") == ["grace"])
+            #expect(try search(store, "jose") == ["jose"])
+            #expect(try search(store, "NUNEZ") == ["jose"])
+            #expect(try search(store, "łódź") == ["lodz"])
+            #expect(try search(store, "lodz kowal") == ["lodz"])
+            #expect(try search(store, "nobody").isEmpty)
+        }
+    }
+
+    @Test("several words must all match, each in any field")
+    func allWords() throws {
+        try withTemporaryStore { store, _ in
+            try add(store, "ada", "Ada", "Lovelace", ["ada@analytical.org"])
+            try add(store, "adam", "Adam", "Smith")
+            #expect(try search(store, "ada love") == ["ada"])
+            #expect(try search(store, "love ada") == ["ada"])
+            #expect(try search(store, "ada smi") == ["adam"])
+            #expect(try search(store, "ada analytical") == ["ada"])
+            #expect(try search(store, "ada hopper").isEmpty)
+        }
+    }
+
+    @Test("words of one or two characters match the starts of words only")
+    func shortWords() throws {
+        try withTemporaryStore { store, _ in
+            try add(store, "ada", "Ada", "Lovelace", ["ada@navy.mil"])
+            try add(store, "bob", "Bob", "Na")
+            #expect(try search(store, "lo") == ["ada"])
+            #expect(try search(store, "ov").isEmpty)
+            #expect(try search(store, "n") == ["bob", "ada"])  // last name "Na" before the address word "navy"
+            #expect(try search(store, "mi") == ["ada"])
+        }
+    }
+
+    @Test("results rank exact usernames and addresses first, then prefixes, then by field, then username")
+    func ranking() throws {
+        try withTemporaryStore { store, _ in
+            try add(store, "zed", "Zed", "Zed", ["ann@example.com"])  // address prefix (exact for the whole address)
+            try add(store, "ann", "Xavier", "Young")  // exact username
+            try add(store, "annabel", "Q", "Q")  // username prefix
+            try add(store, "b1", "Q", "Annecy")  // last name prefix
+            try add(store, "a1", "Anne", "Q")  // first name prefix
+            try add(store, "c1", "Q", "Q", ["annie@example.com"])  // address prefix
+            try add(store, "joanna", "Q", "Q")  // username substring
+            try add(store, "d2", "Q", "Hanna")  // last name substring, after d1
+            try add(store, "d1", "Q", "Joann")
+            try add(store, "e1", "Diann", "Q")  // first name substring
+            try add(store, "f1", "Q", "Q", ["leeann@example.com"])  // address substring
+            try add(store, "other", "Q", "Q")
+            #expect(
+                try search(store, "ANN")
+                    == ["ann", "annabel", "b1", "a1", "c1", "zed", "joanna", "d1", "d2", "e1", "f1"])
+            #expect(try search(store, "ann", limit: 3) == ["ann", "annabel", "b1"])
+            #expect(try search(store, "Ann@Example.com") == ["zed", "f1"])  // f1: leeann@example.com
+            // An exact address comes before an address that merely starts with it.
+            try add(store, "aussie", "Q", "Q", ["ann@example.com.au"])
+            #expect(try search(store, "ann@example.com") == ["zed", "aussie", "f1"])
+        }
+    }
+
+    @Test("the index follows updates, renames, deletes and purges in the same transaction")
+    func indexFollowsWrites() throws {
+        try withTemporaryStore { store, _ in
+            try add(store, "ada", "Ada", "Lovelace", ["ada@analytical.org"])
+            _ = try store.update(ContactUpdate(username: "ada", newUsername: "countess", lastName: "King"))
+            #expect(try search(store, "lovelace").isEmpty)
+            #expect(try search(store, "king") == ["countess"])
+            #expect(try search(store, "countess") == ["countess"])
+            _ = try store.update(ContactUpdate(username: "countess", emails: [Email(address: "ada@babbage.net")]))
+            #expect(try search(store, "analytical").isEmpty)
+            #expect(try search(store, "babbage") == ["countess"])
+            _ = try store.delete(username: "countess")
+            #expect(try search(store, "king").isEmpty)
+            try add(store, "old", "Old", "Timer")
+            #expect(try store.purge(createdBefore: Timestamp(milliseconds: Timestamp.now().milliseconds + 1000), limit: 10) == 1)
+            #expect(try search(store, "timer").isEmpty)
+        }
+    }
+
+    @Test("a large bucket is walked in username order and gives the same results as reading it whole")
+    func largeBuckets() throws {
+        try withTemporaryStore { store, _ in
+            // More candidates than the cap, in reverse username order of creation.
+            let count = SQLiteConnection.searchCandidateCap + 200
+            var batch: [NewContact] = []
+            for n in (0..<count).reversed() {
+                batch.append(try NewContact(username: String(format: "m%05d", n), firstName: "Q", lastName: "Marsh", emails: []))
+            }
+            for new in batch { _ = try store.create(new) }
+            try add(store, "zz", "Q", "Q", ["marsh@example.com"])
+            try add(store, "marsh", "Q", "Q")
+            // The exact username, then last names starting with it (the dense bucket), in order.
+            #expect(try search(store, "marsh", limit: 4) == ["marsh", "m00000", "m00001", "m00002"])
+            // A username containing it, then the dense bucket of last names containing it.
+            #expect(try search(store, "arsh", limit: 3) == ["marsh", "m00000", "m00001"])
+            // The address comes after every last name.
+            #expect(try search(store, "marsh", limit: count + 2).last == "zz")
+        }
+    }
+
+    @Test("a database from before the search index gets one on upgrade, holding every contact")
+    func migration() throws {
+        try withTemporaryDatabasePath("old.db") { path in
+            try writeDatabase(
+                at: path, version: 7,
+                data: """
+                    INSERT INTO contacts (username, id, first_name, last_name, created_at, updated_at, version, emails)
+                    VALUES ('ada', 1, 'Ada', 'Lovelace', 0, 0, 1, 'ada@example.com');
+                    INSERT INTO emails (address_key, contact_id) VALUES ('ada@example.com', 1);
+                    """)
+            let store = try ContactStore(path: path)
+            defer { store.close() }
+            #expect(try store.search(try #require(SearchQuery("velac"))).map(\.username) == ["ada"])
+        }
+    }
+
+    @Test("a query of white space only is refused")
+    func emptyQuery() {
+        #expect(SearchQuery("  \t ") == nil)
+        #expect(SearchQuery("") == nil)
+    }
+}
