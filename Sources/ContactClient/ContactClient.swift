@@ -136,6 +136,21 @@ public final class ContactClient {
         return ContactPageRecord(contacts: records, nextCursor: result.objectValue?["next_cursor"]?.stringValue)
     }
 
+    /// The contacts matching every word of `query`, best first (protocol.md, `contacts.search`).
+    public func search(_ query: String, limit: Int? = nil) throws(ClientError) -> SearchResultRecord {
+        var params = JSONObject()
+        params.append("query", .string(query))
+        if let limit { params.append("limit", .number(JSONNumber(limit))) }
+        let result = try call(method: "contacts.search", params: .object(params))
+        guard let contacts = result.objectValue?["contacts"]?.arrayValue else {
+            throw .invalidResponse("contacts.search result has no contacts array")
+        }
+        var records: [ContactRecord] = []
+        for contact in contacts { records.append(try record(contact)) }
+        return SearchResultRecord(
+            contacts: records, hasMore: result.objectValue?["has_more"]?.boolValue ?? false, result: result)
+    }
+
     /// Creates a contact.
     public func create(username: String, firstName: String, lastName: String, emails: [String] = []) throws(ClientError) -> ContactRecord {
         try record(call(method: "contacts.create", params: [

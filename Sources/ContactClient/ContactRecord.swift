@@ -38,3 +38,13 @@ public struct ContactPageRecord: Sendable, Equatable {
     /// Pass to the next call to continue; nil on the last page.
     public var nextCursor: String?
 }
+
+/// The answer to `contacts.search`.
+public struct SearchResultRecord: Sendable, Equatable {
+    /// Best match first.
+    public var contacts: [ContactRecord]
+    /// More contacts match than were returned.
+    public var hasMore: Bool
+    /// The server's result as received (what `contacts search --json` prints).
+    public var result: JSONValue
+}

@@ -32,7 +32,7 @@ struct ContactsCLI: ParsableCommand {
             """,
         version: ContactsVersion.current,
         subcommands: [
-            List.self, Get.self, Create.self, Update.self, Delete.self, Changes.self, Watch.self, Call.self,
+            List.self, Search.self, Get.self, Create.self, Update.self, Delete.self, Changes.self, Watch.self, Call.self,
             Methods.self, Stats.self, Ping.self,
         ])
 
@@ -60,7 +60,8 @@ struct GlobalOptions: ParsableArguments {
 /// The methods contactsd answers, for shell completion of `methods` and `call` (completion
 /// cannot ask a server that may not be running).
 let knownMethods = [
-    "contacts.changes", "contacts.create", "contacts.delete", "contacts.get", "contacts.list", "contacts.subscribe",
+    "contacts.changes", "contacts.create", "contacts.delete", "contacts.get", "contacts.list", "contacts.search",
+    "contacts.subscribe",
     "contacts.unsubscribe", "contacts.update", "rpc.discover",
     "server.ping", "server.stats",
 ]

@@ -65,6 +65,27 @@ public enum ContactMethods {
                 errors: [S.gone]
             ) { params in changes(params, store: store, maxResponseBytes: maxResponseBytes, errors: errors) },
             RPCMethod(
+                name: "contacts.search",
+                summary: "Find contacts by any fragment of a username, name or address, best matches first.",
+                params: [
+                    RPCParam(
+                        "query", schema: ["type": "string", "minLength": 1, "maxLength": .number(JSONNumber(SearchQuery.maxLength))],
+                        required: true,
+                        summary: "Words that must all match, each in any field; case and accents are ignored."),
+                    RPCParam(
+                        "limit",
+                        schema: ["type": "integer", "minimum": 1, "maximum": .number(JSONNumber(SearchQuery.maxLimit))],
+                        summary: "Most contacts returned (default \(SearchQuery.defaultLimit))."),
+                ],
+                result: (name: "found", schema: [
+                    "type": "object", "required": ["contacts", "has_more"],
+                    "properties": [
+                        "contacts": ["type": "array", "items": S.contactRef],
+                        "has_more": ["type": "boolean", "description": "More contacts match than were returned."],
+                    ],
+                ])
+            ) { params in search(params, store: store, errors: errors) },
+            RPCMethod(
                 name: "contacts.get", summary: "Get one contact by username.", params: [username], result: contactResult,
                 errors: [S.notFound]
             ) { params in get(params, store: store, errors: errors) },
@@ -116,6 +137,36 @@ public enum ContactMethods {
         guard reader.problems.isEmpty, let username else { return .error(reader.error) }
         do {
             return .result(try store.get(username: username, in: params.readSession).fragment)
+        } catch {
+            return .error(errors.rpcError(error))
+        }
+    }
+
+    static func search(_ params: Params, store: ContactStore, errors: StoreErrorReporter) -> RPCOutcome {
+        var reader = ParamReader(params)
+        let text = reader.string("query", required: true)
+        let limit = reader.integer("limit", in: 1...SearchQuery.maxLimit) ?? SearchQuery.defaultLimit
+        var query: SearchQuery?
+        if let text {
+            if text.unicodeScalars.count > SearchQuery.maxLength {
+                reader.problem("query", "must be at most \(SearchQuery.maxLength) characters")
+            } else {
+                // One more than asked for tells whether there are more.
+                query = SearchQuery(text, limit: limit + 1)
+                if query == nil { reader.problem("query", "must contain a word (it is empty or only white space)") }
+            }
+        }
+        guard reader.problems.isEmpty, let query else { return .error(reader.error) }
+        do {
+            let found = try store.search(query, in: params.readSession)
+            var writer = JSONWriter(capacity: 64 + min(found.count, limit) * 300)
+            writer.writeRaw("{\"contacts\":[")
+            for (index, contact) in found.prefix(limit).enumerated() {
+                if index > 0 { writer.writeRaw(",") }
+                contact.write(to: &writer)
+            }
+            writer.writeRaw(found.count > limit ? "],\"has_more\":true}" : "],\"has_more\":false}")
+            return .result(JSONFragment(bytes: writer.bytes))
         } catch {
             return .error(errors.rpcError(error))
         }
