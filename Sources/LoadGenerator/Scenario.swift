@@ -11,6 +11,9 @@ public enum Scenario: String, Sendable, CaseIterable {
     case mix
     /// `server.ping`: the transport and JSON-RPC layers without the database (a baseline).
     case ping
+    /// `contacts.search`, limit 20, of a random three-letter fragment of a seed name
+    /// (`SeedNames`), anywhere in the name.
+    case search
 }
 
 /// Builds request lines without allocating in the hot loop. A get is written straight into the
@@ -86,6 +89,8 @@ struct RequestBuilder {
             return
         case .ping:
             buffer += Array(#"{"jsonrpc":"2.0","id":\#(counter),"method":"server.ping"}"#.utf8)
+        case .search:
+            buffer += Array(#"{"jsonrpc":"2.0","id":\#(counter),"method":"contacts.search","params":{"query":"\#(fragment())","limit":20}}"#.utf8)
         case .list, .mix:
             let user = firstSeeded + Int(random() % UInt64(seeded - firstSeeded))
             let cursor = cursorAfter(Seeder.username(user))
@@ -117,6 +122,14 @@ struct RequestBuilder {
         var value = 1
         for _ in 0..<exponent { value *= 10 }
         return value
+    }
+
+    /// Three characters of a random seed name, from a random place in it.
+    private mutating func fragment() -> String {
+        let names = random() % 2 == 0 ? SeedNames.first : SeedNames.last
+        let name = Array(names[Int(random() % UInt64(names.count))])
+        let start = Int(random() % UInt64(max(1, name.count - 2)))
+        return String(name[start..<min(name.count, start + 3)])
     }
 
     private mutating func appendCreate(to buffer: inout [UInt8]) {

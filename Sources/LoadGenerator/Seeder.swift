@@ -2,8 +2,9 @@ import Locking
 
 import Glibc
 
-/// Fills a fresh server with `user0000000…` contacts, in batches of creates: two emails each, or
-/// with `wide`, five emails and 50-character names (the shape of the hostile-client scenarios).
+/// Fills a fresh server with `user0000000…` contacts, in batches of creates: names from
+/// `SeedNames` and two emails each, or with `wide`, five emails and 50-character names (the shape
+/// of the hostile-client scenarios).
 public enum Seeder {
     /// The username of seeded contact `n`: "user" and at least 7 digits, so names sort by number.
     public static func username(_ n: Int) -> String {
@@ -31,7 +32,7 @@ public enum Seeder {
                         for n in start..<end {
                             if n > start { line.append(UInt8(ascii: ",")) }
                             let name = username(n)
-                            line += wide ? wideCreate(n, name) : Array(#"{"jsonrpc":"2.0","id":\#(n),"method":"contacts.create","params":["\#(name)","Seed","User \#(n)",["\#(name)@example.com","\#(name)@example.org"]]}"#.utf8)
+                            line += wide ? wideCreate(n, name) : Array(#"{"jsonrpc":"2.0","id":\#(n),"method":"contacts.create","params":["\#(name)","\#(SeedNames.first[n % 1000])","\#(SeedNames.last[n / 1000 % 1000])",["\#(name)@example.com","\#(name)@example.org"]]}"#.utf8)
                         }
                         line += Array("]\n".utf8)
                         try writeAll(fd, line)

@@ -37,7 +37,7 @@ struct ContactsBench: ParsableCommand {
     struct Load: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Drive one scenario and print its measurements as JSON.")
         @Option(help: "The server's socket.") var socket: String
-        @Option(help: "get, create, list or mix.") var scenario: String
+        @Option(help: "get, create, list, mix, ping or search.") var scenario: String
         @Option(help: "Connections.") var connections: Int = 16
         @Option(help: "Requests in flight per connection.") var pipeline: Int = 1
         @Option(help: "Measured seconds.") var seconds: Double = 5

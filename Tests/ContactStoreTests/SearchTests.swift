@@ -114,25 +114,44 @@ struct SearchTests {
         }
     }
 
-    @Test("a large bucket is walked in username order and gives the same results as reading it whole")
+    @Test("a large bucket comes out in username order, even within a group of keys created backwards")
     func largeBuckets() throws {
         try withTemporaryStore { store, _ in
-            // More candidates than the cap, in reverse username order of creation.
-            let count = SQLiteConnection.searchCandidateCap + 200
-            var batch: [NewContact] = []
+            // Usernames sharing their first nine characters share a key group (`SearchKey`); made
+            // in reverse order, their keys run against their order.
+            let count = 1200
             for n in (0..<count).reversed() {
-                batch.append(try NewContact(username: String(format: "m%05d", n), firstName: "Q", lastName: "Marsh", emails: []))
+                _ = try store.create(
+                    try NewContact(username: String(format: "marshland-%04d", n), firstName: "Q", lastName: "Marsh", emails: []))
             }
-            for new in batch { _ = try store.create(new) }
             try add(store, "zz", "Q", "Q", ["marsh@example.com"])
             try add(store, "marsh", "Q", "Q")
-            // The exact username, then last names starting with it (the dense bucket), in order.
-            #expect(try search(store, "marsh", limit: 4) == ["marsh", "m00000", "m00001", "m00002"])
-            // A username containing it, then the dense bucket of last names containing it.
-            #expect(try search(store, "arsh", limit: 3) == ["marsh", "m00000", "m00001"])
-            // The address comes after every last name.
-            #expect(try search(store, "marsh", limit: count + 2).last == "zz")
+            try add(store, "a-marsh", "Q", "Marshall")
+            // The exact username, then username prefixes in order.
+            #expect(try search(store, "marsh", limit: 4) == ["marsh", "marshland-0000", "marshland-0001", "marshland-0002"])
+            // Usernames containing it (a-marsh first), then the rest in order.
+            #expect(try search(store, "arsh", limit: 3) == ["a-marsh", "marsh", "marshland-0000"])
+            let all = try search(store, "marsh", limit: 100)
+            #expect(all.count == 100)
+            let prefixed = Array(all.dropFirst())  // after the exact username
+            #expect(prefixed == prefixed.sorted { SQLiteConnection.usernameOrder($0, $1) })
+            #expect(prefixed.first == "marshland-0000" && prefixed.last == "marshland-0098")
+            // A rename into another group moves the contact in the order.
+            _ = try store.update(ContactUpdate(username: "marshland-0005", newUsername: "aaa-renamed"))
+            #expect(try search(store, "renamed") == ["aaa-renamed"])
+            #expect(!(try search(store, "marshland", limit: 100)).contains("marshland-0005"))
         }
+    }
+
+    @Test("search keys sort like usernames compared case-insensitively")
+    func searchKeysSortLikeUsernames() {
+        let names = ["-a", ".a", "0", "09", "9z", "A", "_x", "a", "a-", "a.", "a0", "a_", "ab", "Ab.c", "zzzzzzzzz", "zzzzzzzzzz"]
+        let sorted = names.sorted { SQLiteConnection.usernameOrder($0, $1) }
+        for (a, b) in zip(sorted, sorted.dropFirst()) {
+            #expect(SearchKey.group(a) <= SearchKey.group(b), "\(a) \(b)")
+        }
+        #expect(SearchKey.group("zzzzzzzzz") == SearchKey.group("zzzzzzzzzz"))
+        #expect(SearchKey.keys(ofGroup: SearchKey.group("zzzzzzzzz")).upperBound < Int64.max)
     }
 
     @Test("a database from before the search index gets one on upgrade, holding every contact")

@@ -2,12 +2,6 @@ import CSQLite
 
 /// The search index (schema version 8) and the queries over it.
 extension SQLiteConnection {
-    /// A bucket with at most this many index candidates is read whole and sorted; a larger one is
-    /// found by walking contacts in username order (docs/search.md, "How a search runs").
-    static let searchCandidateCap = 1000
-    /// Past this many candidates the walk checks every contact rather than keeping the set.
-    static let searchCandidateSetCap = 50_000
-
     /// Makes `contacts_search_column(text)` available to SQL: the search index text of a field
     /// (`SearchIndexText.column`; several values separated by newlines, as addresses are stored).
     /// The index's triggers call it, so every connection that writes contacts registers it; a
@@ -40,63 +34,116 @@ extension SQLiteConnection {
     func searchContacts(_ query: SearchQuery) throws(SQLiteError) -> [Contact] {
         try inSnapshot { () throws(SQLiteError) in
             var found: [Contact] = []
-            let others = Array(query.words.dropFirst())
             for rank in SearchRank.all where found.count < query.limit {
-                let match = SearchIndexText.match(query.words[0], rank, others: others)
-                found += try searchBucket(rank, match: match, query: query, wanted: query.limit - found.count)
+                found += try searchBucket(rank, query: query, wanted: query.limit - found.count)
             }
             return found
         }
     }
 
     /// Up to `wanted` contacts whose rank for `query` is `rank`, in username order.
-    private func searchBucket(
-        _ rank: SearchRank, match: String, query: SearchQuery, wanted: Int
-    ) throws(SQLiteError) -> [Contact] {
-        let candidates = try searchCandidates(match, limit: Self.searchCandidateCap + 1)
-        if candidates.count <= Self.searchCandidateCap {
-            var contacts: [Contact] = []
-            for id in candidates {
-                guard let contact = try fetchContact(id: id), SearchMatcher(contact).rank(query) == rank else { continue }
-                contacts.append(contact)
+    private func searchBucket(_ rank: SearchRank, query: SearchQuery, wanted: Int) throws(SQLiteError) -> [Contact] {
+        let word = query.words[0]
+        let usernameLike = word.utf8.allSatisfy(Validation.isUsernameByte)
+        switch (rank.kind, rank.field) {
+        case (.exact, .username):
+            // The table's key: one lookup.
+            guard usernameLike, let found = try fetchContact(username: word)?.contact else { return [] }
+            return SearchMatcher(found).rank(query) == rank ? [found] : []
+        case (.prefix, .username):
+            // A range of the table's key, already in username order.
+            guard usernameLike else { return [] }
+            return try withStatement(
+                "SELECT \(Self.contactColumns) FROM contacts c WHERE c.username >= ?1 AND c.username < ?2 ORDER BY c.username"
+            ) { statement throws(SQLiteError) in
+                statement.bind(word, at: 1)
+                statement.bind(word + "\u{7F}", at: 2)
+                var contacts: [Contact] = []
+                while contacts.count < wanted, try statement.step() {
+                    let contact = readContact(statement).contact
+                    if SearchMatcher(contact).rank(query) == rank { contacts.append(contact) }
+                }
+                return contacts
             }
-            contacts.sort { Self.usernameOrder($0.username, $1.username) }
-            return Array(contacts.prefix(wanted))
+        case (_, .username) where !usernameLike, (.exact, .email) where !word.contains("@"):
+            // No username holds that character; every address holds an @.
+            return []
+        default:
+            return try searchIndexBucket(rank, query: query, wanted: wanted)
         }
-        // Many candidates: they are dense among all contacts, so walking contacts in username
-        // order meets `wanted` of them soon. Reading and sorting them all would not be soon.
-        let many = try searchCandidates(match, limit: Self.searchCandidateSetCap + 1)
-        let members = many.count <= Self.searchCandidateSetCap ? Set(many) : nil
+    }
+
+    /// A bucket read from the search index, whose candidates come in username order group by
+    /// group (`SearchKey`): once `wanted` have matched, the rest of that group is read too, then
+    /// the lot is sorted and cut.
+    private func searchIndexBucket(_ rank: SearchRank, query: SearchQuery, wanted: Int) throws(SQLiteError) -> [Contact] {
+        let match = SearchIndexText.match(query.words[0], rank.kind)
+        let table = rank.field.indexTable
         var contacts: [Contact] = []
-        try withStatement("SELECT \(Self.contactColumns) FROM contacts c ORDER BY c.username") {
-            walk throws(SQLiteError) in
-            while contacts.count < wanted, try walk.step() {
-                if let members, !members.contains(walk.int64(0)) { continue }
-                let contact = readContact(walk).contact
-                if SearchMatcher(contact).rank(query) == rank { contacts.append(contact) }
+        var lastGroup: Int64?
+        try withStatement("SELECT rowid FROM \(table) WHERE \(table) MATCH ?1") { candidates throws(SQLiteError) in
+            candidates.bind(match, at: 1)
+            while try candidates.step() {
+                let key = candidates.int64(0)
+                if let lastGroup, SearchKey.group(ofKey: key) > lastGroup { break }
+                guard let contact = try fetchContact(searchKey: key), SearchMatcher(contact).rank(query) == rank else {
+                    continue
+                }
+                contacts.append(contact)
+                if contacts.count == wanted { lastGroup = SearchKey.group(ofKey: key) }
             }
-            walk.reset()
         }
-        return contacts
+        contacts.sort { Self.usernameOrder($0.username, $1.username) }
+        return Array(contacts.prefix(wanted))
     }
 
-    /// The ids of the contacts the index offers for `match`, at most `limit`.
-    private func searchCandidates(_ match: String, limit: Int) throws(SQLiteError) -> [Int64] {
-        try withStatement("SELECT rowid FROM contact_search WHERE contact_search MATCH ?1 LIMIT ?2") {
+    /// The contact with that search key, if any.
+    private func fetchContact(searchKey: Int64) throws(SQLiteError) -> Contact? {
+        try withStatement("SELECT \(Self.contactColumns) FROM contacts c WHERE c.search_key = ?1") {
             statement throws(SQLiteError) in
-            statement.bind(match, at: 1)
-            statement.bind(Int64(limit), at: 2)
-            var ids: [Int64] = []
-            while try statement.step() { ids.append(statement.int64(0)) }
-            return ids
+            statement.bind(searchKey, at: 1)
+            return try statement.step() ? readContact(statement).contact : nil
         }
     }
 
-    /// The contact with that id, if any.
-    private func fetchContact(id: Int64) throws(SQLiteError) -> Contact? {
-        try withStatement("SELECT \(Self.contactColumns) FROM contacts c WHERE c.id = ?1") { statement throws(SQLiteError) in
+    /// A free search key for `username` (`SearchKey`): after the highest of its group, or in a
+    /// gap when the group's top is taken. Called inside the writer's transaction.
+    func newSearchKey(for username: String) throws(StoreError) -> Int64 {
+        let keys = SearchKey.keys(ofGroup: SearchKey.group(username))
+        do throws(SQLiteError) {
+            let highest = try withStatement("SELECT max(search_key) FROM contacts WHERE search_key BETWEEN ?1 AND ?2") {
+                statement throws(SQLiteError) in
+                statement.bind(keys.lowerBound, at: 1)
+                statement.bind(keys.upperBound, at: 2)
+                return try statement.step() && !statement.isNull(0) ? statement.int64(0) : nil
+            }
+            guard let highest else { return keys.lowerBound }
+            if highest < keys.upperBound { return highest + 1 }
+            // The top is taken (many creates and deletes in one group): the first gap.
+            let gap = try withStatement("SELECT search_key FROM contacts WHERE search_key BETWEEN ?1 AND ?2 ORDER BY search_key") {
+                statement throws(SQLiteError) in
+                statement.bind(keys.lowerBound, at: 1)
+                statement.bind(keys.upperBound, at: 2)
+                var expected = keys.lowerBound
+                while try statement.step(), statement.int64(0) == expected { expected += 1 }
+                return expected
+            }
+            if gap <= keys.upperBound { return gap }
+        } catch {
+            throw .from(error)
+        }
+        throw StoreError.invalid([
+            FieldError(
+                field: "username",
+                message: "\(SearchKey.groupSize) contacts already have usernames starting with \"\(username.prefix(SearchKey.prefixLength))\"; choose another start")
+        ])
+    }
+
+    /// The search key a contact has now.
+    func currentSearchKey(id: Int64) throws(SQLiteError) -> Int64 {
+        try withStatement("SELECT search_key FROM contacts WHERE id = ?1") { statement throws(SQLiteError) in
             statement.bind(id, at: 1)
-            return try statement.step() ? readContact(statement).contact : nil
+            return try statement.step() ? statement.int64(0) : 0
         }
     }
 
@@ -106,28 +153,56 @@ extension SQLiteConnection {
         return a.utf8.lazy.map(lower).lexicographicallyPrecedes(b.utf8.lazy.map(lower))
     }
 
-    /// Version 8: the search index, filled from the contacts already stored, and the triggers
-    /// that keep it in the same transaction as every write to `contacts`, whoever writes.
+    /// Version 8: the search key of every contact and the search index, filled from the contacts
+    /// already stored, with the triggers that keep the index in the same transaction as every
+    /// write to `contacts`, whoever writes.
     static func createSearchIndex(_ db: SQLiteConnection) throws(SQLiteError) {
-        let columns = "username, last_name, first_name, emails"
-        let values = { (row: String) in
-            ["username", "last_name", "first_name", "emails"].map { "contacts_search_column(\(row).\($0))" }
-                .joined(separator: ", ")
+        try db.execute("ALTER TABLE contacts ADD COLUMN search_key INTEGER")
+        // Keys in username order: each group's sequence numbers follow it too.
+        let write = try db.statement("UPDATE contacts SET search_key = ?2 WHERE username = ?1")
+        var current: (group: Int64, next: Int64)?
+        var usernames: [String] = []
+        try db.withStatement("SELECT username FROM contacts ORDER BY username") { read throws(SQLiteError) in
+            while try read.step() { usernames.append(read.string(0)) }
         }
-        try db.execute("""
-            CREATE VIRTUAL TABLE contact_search USING fts5(
-                \(columns), tokenize = 'trigram', content = '', detail = 'column', columnsize = 0);
-            INSERT INTO contact_search (rowid, \(columns)) SELECT c.id, \(values("c")) FROM contacts c;
+        for username in usernames {
+            let group = SearchKey.group(username)
+            let key = current?.group == group ? current!.next : SearchKey.keys(ofGroup: group).lowerBound
+            guard SearchKey.keys(ofGroup: group).contains(key) else {
+                throw SQLiteError(code: 1, message: "more than \(SearchKey.groupSize) usernames start with \(username.prefix(SearchKey.prefixLength))", sql: nil)
+            }
+            write.bind(username, at: 1)
+            write.bind(key, at: 2)
+            try write.run()
+            current = (group, key + 1)
+        }
+        var schema = "CREATE UNIQUE INDEX contacts_search_key ON contacts (search_key);\n"
+        for field in SearchRank.Field.allCases {
+            let (table, column) = (field.indexTable, field.column)
+            schema += """
+                CREATE VIRTUAL TABLE \(table) USING fts5(
+                    text, tokenize = 'trigram', content = '', detail = 'none', columnsize = 0);
+                INSERT INTO \(table) (rowid, text) SELECT search_key, contacts_search_column(\(column)) FROM contacts;
+                CREATE TRIGGER \(table)_update AFTER UPDATE OF \(column), search_key ON contacts BEGIN
+                    INSERT INTO \(table) (\(table), rowid, text)
+                        VALUES ('delete', old.search_key, contacts_search_column(old.\(column)));
+                    INSERT INTO \(table) (rowid, text) VALUES (new.search_key, contacts_search_column(new.\(column)));
+                END;
+
+                """
+        }
+        let each = { (row: String, statement: (String, String) -> String) in
+            SearchRank.Field.allCases.map { statement($0.indexTable, "contacts_search_column(\(row).\($0.column))") }
+                .joined(separator: "\n")
+        }
+        schema += """
             CREATE TRIGGER contacts_search_insert AFTER INSERT ON contacts BEGIN
-                INSERT INTO contact_search (rowid, \(columns)) VALUES (new.id, \(values("new")));
+            \(each("new") { "INSERT INTO \($0) (rowid, text) VALUES (new.search_key, \($1));" })
             END;
             CREATE TRIGGER contacts_search_delete AFTER DELETE ON contacts BEGIN
-                INSERT INTO contact_search (contact_search, rowid, \(columns)) VALUES ('delete', old.id, \(values("old")));
+            \(each("old") { "INSERT INTO \($0) (\($0), rowid, text) VALUES ('delete', old.search_key, \($1));" })
             END;
-            CREATE TRIGGER contacts_search_update AFTER UPDATE OF username, first_name, last_name, emails ON contacts BEGIN
-                INSERT INTO contact_search (contact_search, rowid, \(columns)) VALUES ('delete', old.id, \(values("old")));
-                INSERT INTO contact_search (rowid, \(columns)) VALUES (new.id, \(values("new")));
-            END;
-            """)
+            """
+        try db.execute(schema)
     }
 }

@@ -1,8 +1,11 @@
 /// What the search index holds for a contact, and the index tokens a query word needs.
 ///
-/// The index is an FTS5 table with the trigram tokenizer and `detail=column`: it knows which
-/// three-character sequences occur in which column of which contact, not where. Each field is
-/// folded (`SearchFolding`) and decorated so that a rank becomes a set of trigrams:
+/// The index is one FTS5 table per field, with the trigram tokenizer and `detail=none`: it knows
+/// which three-character sequences occur in the field of which contact, not where. (One table per
+/// field rather than one column per field: a trigram common in one field and absent from another,
+/// like `exa` of every `@example.com` and the last names, would otherwise be read whole to find
+/// its few rows in the other field.) Each field is folded (`SearchFolding`) and decorated so that a
+/// rank becomes a set of trigrams:
 ///
 /// - `\u{2}\u{2}` + value + `\u{3}`: the value's start and end are trigrams of their own, so
 ///   "starts with `ada`" needs `\u{2}\u{2}a`, `\u{2}ad` and `ada`, and "is `ada`" also `da\u{3}`;
@@ -31,7 +34,7 @@ enum SearchIndexText {
         return text
     }
 
-    /// The trigrams a contact must have in `field`'s column to match `word` at `kind`.
+    /// The trigrams a contact must have in a field to match `word` at `kind` there.
     static func tokens(for word: String, kind: SearchRank.Kind) -> [String] {
         let short = word.unicodeScalars.count < 3
         switch kind {
@@ -41,14 +44,10 @@ enum SearchIndexText {
         }
     }
 
-    /// An FTS5 query: every token of `word` at `kind` in `field`'s column, and for each other
-    /// word, the tokens of a substring match in any column.
-    static func match(_ word: String, _ rank: SearchRank, others: [String]) -> String {
-        var parts = ["{\(rank.field.column)} : (" + tokens(for: word, kind: rank.kind).map(quoted).joined(separator: " AND ") + ")"]
-        for other in others {
-            parts.append("(" + tokens(for: other, kind: .substring).map(quoted).joined(separator: " AND ") + ")")
-        }
-        return parts.joined(separator: " AND ")
+    /// An FTS5 query for the field's table: every token of `word` at `kind`. (The other words of
+    /// a query are checked on the candidates: they may match in any field.)
+    static func match(_ word: String, _ kind: SearchRank.Kind) -> String {
+        tokens(for: word, kind: kind).map(quoted).joined(separator: " AND ")
     }
 
     /// Every distinct three-character sequence of `text`, in order.

@@ -33,7 +33,7 @@ public struct SearchRank: Comparable, Sendable, CustomStringConvertible {
     public enum Field: Int, Sendable, CaseIterable {
         case username, lastName, firstName, email
 
-        /// The search index column holding this field.
+        /// The contacts column holding this field, and the search index table of it.
         var column: String {
             switch self {
             case .username: "username"
@@ -42,6 +42,8 @@ public struct SearchRank: Comparable, Sendable, CustomStringConvertible {
             case .email: "emails"
             }
         }
+
+        var indexTable: String { "search_" + column }
 
         /// The name `contacts.search` reports.
         public var name: String {

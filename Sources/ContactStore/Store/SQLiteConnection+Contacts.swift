@@ -120,15 +120,17 @@ extension SQLiteConnection {
         try StoreError.translating {
             if try contactID(username: new.username) != nil { throw StoreError.usernameTaken(username: new.username) }
             try checkEmailsFree(new.emails, for: nil)
+            let searchKey = try newSearchKey(for: new.username)
             // The id only links a contact to its email rows. It is above every id either table
             // holds, so email rows left behind by a tool that deleted a contact without foreign
             // keys (the sqlite3 shell's default) can never attach to a new contact.
             let id = try withStatement(
                 """
-                INSERT INTO contacts (id, username, first_name, last_name, created_at, updated_at, version, emails, generated)
+                INSERT INTO contacts (
+                    id, username, first_name, last_name, created_at, updated_at, version, emails, generated, search_key)
                 VALUES (
                     max(ifnull((SELECT max(id) FROM contacts), 0), ifnull((SELECT max(contact_id) FROM emails), 0)) + 1,
-                    ?1, ?2, ?3, ?4, ?4, 1, ?5, ?6)
+                    ?1, ?2, ?3, ?4, ?4, 1, ?5, ?6, ?7)
                 RETURNING id
                 """
             ) { statement throws(SQLiteError) in
@@ -138,6 +140,7 @@ extension SQLiteConnection {
                 statement.bind(now.milliseconds, at: 4)
                 statement.bind(Self.storedEmails(new.emails.map(\.address)), at: 5)
                 statement.bind(generated ? 1 : 0, at: 6)
+                statement.bind(searchKey, at: 7)
                 guard try statement.step() else {
                     throw SQLiteError(code: 1 /* SQLITE_ERROR */, message: "INSERT returned no id", sql: statement.sql)
                 }
@@ -211,10 +214,14 @@ extension SQLiteConnection {
             update.bind(Self.storedEmails(emails.map(\.address)), at: 5)
             try update.run()
             // The username is the table's key: setting it moves the row, so only a rename does.
+            // The search key follows the username's order (`SearchKey`), so a rename that
+            // changes the username's first characters gets a new one.
             if updated.username != current.username {
-                let rename = try statement("UPDATE contacts SET username = ?2 WHERE id = ?1")
+                let rename = try statement("UPDATE contacts SET username = ?2, search_key = ?3 WHERE id = ?1")
                 rename.bind(id, at: 1)
                 rename.bind(updated.username, at: 2)
+                let sameGroup = SearchKey.group(updated.username) == SearchKey.group(current.username)
+                rename.bind(sameGroup ? try currentSearchKey(id: id) : try newSearchKey(for: updated.username), at: 3)
                 try rename.run()
             }
             updated.updatedAt = now
