@@ -43,7 +43,7 @@ let package = Package(
             name: "Tasks",
             dependencies: ["ContactStore", "Redis", "Locking", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "ContactStore", dependencies: ["CSQLite", "MonotonicClock", "Locking"]),
+        .target(name: "ContactStore", dependencies: ["CSQLite", "ContactPaths", "MonotonicClock", "Locking"]),
         .target(name: "JSONRPC", dependencies: ["MonotonicClock"]),
         .target(
             name: "ContactsLogging", dependencies: ["JSONRPC", .product(name: "Logging", package: "swift-log")]
