@@ -33,7 +33,7 @@ struct ContactsCLI: ParsableCommand {
         version: ContactsVersion.current,
         subcommands: [
             List.self, Get.self, Create.self, Update.self, Delete.self, Changes.self, Watch.self, Call.self,
-            Methods.self, Stats.self, Ping.self,
+            Methods.self, Stats.self, Backup.self, Ping.self,
         ])
 
     @OptionGroup var global: GlobalOptions
@@ -62,7 +62,7 @@ struct GlobalOptions: ParsableArguments {
 let knownMethods = [
     "contacts.changes", "contacts.create", "contacts.delete", "contacts.get", "contacts.list", "contacts.subscribe",
     "contacts.unsubscribe", "contacts.update", "rpc.discover",
-    "server.ping", "server.stats",
+    "server.backup", "server.ping", "server.stats",
 ]
 
 /// A failure with its exit code and the line to print.
