@@ -41,9 +41,9 @@ let package = Package(
         .target(name: "Redis", dependencies: ["CHiredis"]),
         .target(
             name: "Tasks",
-            dependencies: ["ContactStore", "Redis", "Locking", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ContactStore", "ContactPaths", "MonotonicClock", "Redis", "Locking", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "ContactStore", dependencies: ["CSQLite", "MonotonicClock", "Locking"]),
+        .target(name: "ContactStore", dependencies: ["CSQLite", "ContactPaths", "MonotonicClock", "Locking"]),
         .target(name: "JSONRPC", dependencies: ["MonotonicClock"]),
         .target(
             name: "ContactsLogging", dependencies: ["JSONRPC", .product(name: "Logging", package: "swift-log")]

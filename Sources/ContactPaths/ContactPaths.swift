@@ -5,7 +5,8 @@ import Glibc
 /// One rule for all executables: a flag wins, then the environment variable
 /// (`CONTACTS_SOCKET`, `CONTACTS_DB`), then the per-user default:
 /// - socket: `$XDG_RUNTIME_DIR/contacts/contactsd.sock`, else `/tmp/contacts-$UID/contactsd.sock`;
-/// - database: `$XDG_DATA_HOME/contacts/contacts.db`, else `~/.local/share/contacts/contacts.db`.
+/// - database: `$XDG_DATA_HOME/contacts/contacts.db`, else `~/.local/share/contacts/contacts.db`;
+/// - backups: `--backup-dir`, else `backups/` beside the database.
 ///
 /// Written without Foundation on purpose: loading it costs every process several MB of memory.
 public enum ContactPaths {
@@ -37,6 +38,14 @@ public enum ContactPaths {
         }
         let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? homeFromPasswd() ?? "/"
         return home + "/.local/share/contacts/contacts.db"
+    }
+
+    /// The backup directory: `flag`, else `backups` in the directory of `database` (the same rule
+    /// for `contactsd` and `contacts-tasks`, so both write their backups to one place).
+    public static func backupDirectory(flag: String? = nil, database: String) -> String {
+        if let flag, !flag.isEmpty { return flag }
+        guard let slash = database.lastIndex(of: "/") else { return "backups" }
+        return String(database[..<slash]) + "/backups"
     }
 
     /// Creates the missing parent directories of `path` with mode 0700 (private to this user).

@@ -115,7 +115,8 @@ public final class ContactServer: Sendable {
             ? ServerStats(methodNames: ServerMethods.names(contactMethods: contactMethods)) : nil
         let methods = ServerMethods.registry(
             contactMethods: contactMethods, store: store, stats: stats, limits: limits, connections: connections,
-            output: output, feed: feed, databasePath: configuration.databasePath)
+            output: output, feed: feed, databasePath: configuration.databasePath,
+            backupDirectory: configuration.backupDirectory, logger: logger)
         return RPCDispatcher(
             methods: methods,
             limits: RPCDispatcher.Limits(

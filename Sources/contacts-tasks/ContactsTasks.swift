@@ -15,10 +15,13 @@ import Glibc
 struct ContactsTasks: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "contacts-tasks",
-        abstract: "Run the periodic contact tasks (create-random, purge-expired) over a Redis queue.",
+        abstract: "Run the periodic contact tasks (create-random, purge-expired, backup) over a Redis queue.",
         discussion: """
             Design, Redis keys and guarantees: docs/tasks.md. Shared flags go before or after the \
-            subcommand: contacts-tasks --redis URL run --db PATH.
+            subcommand: contacts-tasks --redis URL run --db PATH. Periodic backups are off unless \
+            --backup-every is given; they go to --backup-dir (default: backups/ beside the \
+            database, as for contactsd), and only the newest --backup-keep copies named \
+            contacts-YYYYMMDDTHHMMSSZ.db stay (nothing else there is ever removed).
 
             Exit codes: 0 clean stop or success; 1 the operation failed (the database cannot be \
             opened, dead retry|drop named a job not on the list); 2 usage error (a malformed flag or \
@@ -62,6 +65,15 @@ struct SharedOptions: ParsableArguments {
     @Option(help: "Which contacts older than --max-age purge-expired removes: all (yours too), or generated (only those create-random made).")
     var purgeScope: PurgeScope = .all
 
+    @Option(help: "How often a backup of the database is written (1s or more). (default: off)")
+    var backupEvery: DurationArgument?
+
+    @Option(help: "Periodic backups kept: after each, the oldest contacts-YYYYMMDDTHHMMSSZ.db copies beyond this many are removed.")
+    var backupKeep: Int = 7
+
+    @Option(help: "Where backups go (created with mode 0700 when missing). (default: backups/ beside --db)")
+    var backupDir: String?
+
     @Option(help: "Prefix of every Redis key, so several deployments or tests can share one Redis.")
     var queuePrefix: String = "contacts-tasks"
 
@@ -90,6 +102,10 @@ struct SharedOptions: ParsableArguments {
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         guard deadMax >= 1 else { throw ValidationError("--dead-max must be at least 1") }
         guard !queuePrefix.isEmpty else { throw ValidationError("--queue-prefix must not be empty") }
+        guard backupKeep >= 1 else { throw ValidationError("--backup-keep must be at least 1") }
+        if let backupEvery, backupEvery.milliseconds < 1000 {
+            throw ValidationError("--backup-every must be at least 1s (backups are named to the second)")
+        }
     }
 
     /// The configuration, or exit 2 (usage error) with a clear message for a malformed Redis URL.
@@ -112,6 +128,10 @@ struct SharedOptions: ParsableArguments {
         configuration.deadMax = deadMax
         configuration.redisBackoffCap = TaskDuration(milliseconds: redisBackoffMax.milliseconds)
         configuration.seed = seed
+        configuration.backupEvery = backupEvery.map { TaskDuration(milliseconds: $0.milliseconds) }
+        configuration.backupKeep = backupKeep
+        configuration.backupDirectory = ContactPaths.backupDirectory(
+            flag: backupDir, database: configuration.databasePath)
         return configuration
     }
 
@@ -196,12 +216,12 @@ extension ContactsTasks {
     struct Enqueue: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Enqueue one job to run now (always accepted; it counts as pending for its task); prints its id.")
-        @Argument(help: "create-random or purge-expired.") var task: String
+        @Argument(help: "create-random, purge-expired or backup.") var task: String
         @OptionGroup var options: SharedOptions
 
         func validate() throws {
             guard TaskKind(rawValue: task) != nil else {
-                throw ValidationError("unknown task \"\(task)\": use create-random or purge-expired")
+                throw ValidationError("unknown task \"\(task)\": use create-random, purge-expired or backup")
             }
         }
 

@@ -56,6 +56,10 @@ extension ContactsCLI.Stats: CommandExamples {
     static let examples = ["contacts stats", "contacts stats --json | jq .connections"]
 }
 
+extension ContactsCLI.Backup: CommandExamples {
+    static let examples = ["contacts backup", "contacts backup before-upgrade.db --json | jq -r .path"]
+}
+
 extension ContactsCLI.Ping: CommandExamples {
     static let examples = ["contacts ping", "contacts ping --timeout 2s || echo down"]
 }

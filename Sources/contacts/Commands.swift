@@ -191,6 +191,32 @@ extension ContactsCLI {
         }
     }
 
+    struct Backup: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a consistent copy of the live database into the server's backup directory (server.backup).",
+            discussion: """
+                The server writes it into its --backup-dir (by default backups/ beside its database), \
+                with mode 0600, checked with PRAGMA quick_check, and never over an existing file (a \
+                name already taken exits 1). Restoring: docs/operations.md.
+                """)
+        @Argument(help: "The file name (letters, digits, '.', '_', '-'; not starting with '.'). (default: contacts-YYYYMMDDTHHMMSSZ.db, UTC)")
+        var name: String?
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            var params = JSONObject()
+            if let name { params.append("name", .string(name)) }
+            let result = try global.withClient { client throws(ClientError) in
+                try client.call(method: "server.backup", params: .object(params))
+            }
+            guard !global.json, let backup = result.objectValue else { return Terminal.output(result.jsonString) }
+            func text(_ key: String) -> String {
+                backup[key]?.stringValue ?? backup[key]?.numberValue?.text ?? "-"
+            }
+            Terminal.output("wrote \(text("path")) (\(text("size_bytes")) bytes, quick_check \(text("quick_check"))) in \(text("duration_ms")) ms")
+        }
+    }
+
     struct Call: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Send a raw JSON-RPC call.",

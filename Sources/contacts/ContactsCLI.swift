@@ -33,7 +33,7 @@ struct ContactsCLI: ParsableCommand {
         version: ContactsVersion.current,
         subcommands: [
             List.self, Search.self, Get.self, Create.self, Update.self, Delete.self, Changes.self, Watch.self, Call.self,
-            Methods.self, Stats.self, Ping.self,
+            Methods.self, Stats.self, Backup.self, Ping.self,
         ])
 
     @OptionGroup var global: GlobalOptions
@@ -63,7 +63,7 @@ let knownMethods = [
     "contacts.changes", "contacts.create", "contacts.delete", "contacts.get", "contacts.list", "contacts.search",
     "contacts.subscribe",
     "contacts.unsubscribe", "contacts.update", "rpc.discover",
-    "server.ping", "server.stats",
+    "server.backup", "server.ping", "server.stats",
 ]
 
 /// A failure with its exit code and the line to print.

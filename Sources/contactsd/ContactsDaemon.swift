@@ -19,7 +19,8 @@ struct ContactsDaemon: ParsableCommand {
             Paths: --socket, else $CONTACTS_SOCKET, else $XDG_RUNTIME_DIR/contacts/contactsd.sock \
             (or /tmp/contacts-$UID/contactsd.sock). --db, else $CONTACTS_DB, else \
             $XDG_DATA_HOME/contacts/contacts.db (or ~/.local/share/contacts/contacts.db). \
-            Missing parent directories are created with mode 0700.
+            Missing parent directories are created with mode 0700. Backups (server.backup): \
+            --backup-dir, else backups/ beside the database.
 
             The socket is owned through an exclusive lock on PATH.lock beside it, held while the \
             server lives and never removed: a second server on the same path refuses to start \
@@ -52,6 +53,9 @@ struct ContactsDaemon: ParsableCommand {
 
     @Option(help: "SQLite database file.")
     var db: String?
+
+    @Option(help: "Where server.backup writes its copies (created with mode 0700 when missing). (default: backups/ beside --db)")
+    var backupDir: String?
 
     @Option(help: "Socket file mode, in octal.")
     var socketMode: String = "0600"
@@ -165,7 +169,7 @@ struct ContactsDaemon: ParsableCommand {
                 maxReaders: maxReaders ?? StoreOptions.defaultMaxReaders),
             collectStats: !noStats, allowUIDs: allowUIDs, allowGIDs: allowGIDs,
             changesMaxAgeSeconds: changesMaxAge.seconds, changesMaxRows: changesMaxRows,
-            maxSubscriptionQueue: maxSubscriptionQueue)
+            maxSubscriptionQueue: maxSubscriptionQueue, backupDirectory: backupDir)
         let server: ContactServer
         do {
             server = try ContactServer(configuration: configuration, logger: logger)

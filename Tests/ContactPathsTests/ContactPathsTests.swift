@@ -25,4 +25,12 @@ struct ContactPathsTests {
         #expect(ContactPaths.database(environment: ["XDG_DATA_HOME": "/d"]) == "/d/contacts/contacts.db")
         #expect(ContactPaths.database(environment: ["HOME": "/home/u"]) == "/home/u/.local/share/contacts/contacts.db")
     }
+
+    @Test("backups go to --backup-dir, else to backups/ beside the database")
+    func backupDirectory() {
+        #expect(ContactPaths.backupDirectory(flag: "/b", database: "/d/c.db") == "/b")
+        #expect(ContactPaths.backupDirectory(database: "/d/c.db") == "/d/backups")
+        #expect(ContactPaths.backupDirectory(database: "/c.db") == "/backups")
+        #expect(ContactPaths.backupDirectory(database: "c.db") == "backups")
+    }
 }

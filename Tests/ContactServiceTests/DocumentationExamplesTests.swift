@@ -83,13 +83,15 @@ struct DocumentationExample {
         }
     }
 
-    /// Text with what legitimately differs between runs replaced: timestamps, temporary paths,
-    /// pids, sizes, durations, decimal numbers, and the widths of table columns.
+    /// Text with what legitimately differs between runs replaced: timestamps (and those of
+    /// default backup names), temporary paths, pids, sizes, durations, decimal numbers, and the
+    /// widths of table columns.
     static func normalized(_ text: String) -> String {
         text.replacing(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}Z|[+-]\d{4})/, with: "T")
             .replacing(/\/tmp\/docs-[A-Za-z0-9_]+/, with: "/tmp/docs-X")
             .replacing(/("pid":|pid )\d+/) { $0.output.1 + "N" }
-            .replacing(/("(?:db|wal)_bytes":|wal |db )\d+/) { $0.output.1 + "N" }
+            .replacing(/("(?:db|wal|size)_bytes":|wal |db |\()\d+(?= bytes|[,}\s])/) { $0.output.1 + "N" }
+            .replacing(/\d{8}T\d{6}Z/, with: "STAMP")
             .replacing(/duration_us[=":]+\d+/, with: "duration_us=N")
             .replacing(/\d+\.\d+/, with: "F")
             .replacing(/[ \t]+/, with: " ")

@@ -79,9 +79,9 @@ struct IntrospectionTests {
                     + SubscriptionMethods.all(store: store, logger: nil, limits: nil),
                 store: store, stats: nil, limits: LimitEvents(logger: Logger(label: "test")),
                 connections: ConnectionCounters(), output: OutputBudget(limit: 1 << 20),
-                feed: ChangeFeed(store: store, maxQueue: 1000), databasePath: "")
+                feed: ChangeFeed(store: store, maxQueue: 1000), databasePath: "", backupDirectory: "")
             #expect(names == Set(registry.map(\.name)))
-            #expect(names.isSuperset(of: ["rpc.discover", "server.ping", "server.stats", "contacts.get"]))
+            #expect(names.isSuperset(of: ["rpc.discover", "server.ping", "server.stats", "server.backup", "contacts.get"]))
         }
     }
 

@@ -50,6 +50,18 @@ extension StoreError {
             return RPCError(
                 code: -32603, message: "Internal error: the database file was deleted or replaced; restart contactsd",
                 data: ["reason": "database_replaced"])
+        case .backupExists(let name):
+            return RPCError(
+                code: 409, message: "a backup named \(quoted(name)) already exists; a backup never replaces a file",
+                data: ["reason": "backup_exists", "name": .string(name)])
+        case .backupFailed(let failure):
+            // No path: -32603 never names files (the server's log does).
+            var data = JSONObject()
+            data.append("reason", .string(failure.reason))
+            if let code = failure.sqliteCode { data.append("sqlite_code", .number(JSONNumber(Int(code)))) }
+            return RPCError(
+                code: -32603, message: "Internal error: the backup failed: \(failure.message); no file was left behind",
+                data: .object(data))
         case .database(let code, _):
             // SQLite's own message may name files or SQL; the client gets the code only.
             let (reason, message) = Self.describe(sqliteCode: code)

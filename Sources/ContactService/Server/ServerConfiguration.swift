@@ -1,3 +1,4 @@
+import ContactPaths
 import ContactStore
 
 /// Everything `contactsd` can be told on its command line.
@@ -40,6 +41,8 @@ public struct ServerConfiguration: Sendable {
     public var changesMaxRows: Int
     /// Most changes queued for one subscription before it is dropped (`--max-subscription-queue`).
     public var maxSubscriptionQueue: Int
+    /// Where `server.backup` writes (`--backup-dir`; by default `backups/` beside the database).
+    public var backupDirectory: String
 
     /// A configuration with the documented defaults for everything but the two paths.
     public init(
@@ -49,8 +52,9 @@ public struct ServerConfiguration: Sendable {
         readTimeoutSeconds: Double = 30, shutdownGraceSeconds: Double = 10,
         store: StoreOptions = StoreOptions(), collectStats: Bool = true, allowUIDs: [UInt32] = [],
         allowGIDs: [UInt32] = [], changesMaxAgeSeconds: Double = 7 * 86_400, changesMaxRows: Int = 1_000_000,
-        maxSubscriptionQueue: Int = 1000
+        maxSubscriptionQueue: Int = 1000, backupDirectory: String? = nil
     ) {
+        self.backupDirectory = ContactPaths.backupDirectory(flag: backupDirectory, database: databasePath)
         self.maxSubscriptionQueue = maxSubscriptionQueue
         self.changesMaxAgeSeconds = changesMaxAgeSeconds
         self.changesMaxRows = changesMaxRows

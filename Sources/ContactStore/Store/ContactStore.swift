@@ -14,14 +14,20 @@ public final class ContactStore: Sendable {
     /// The largest the `-wal` file grows to while the store is open: the writer resets the WAL
     /// once it holds 8 MiB (`journal_size_limit` is 8 MiB too), and the group commit that
     /// crosses that line may add its pages first. Readers holding snapshots cannot hold a reset
-    /// back for more than 100 ms at a time.
+    /// back for more than 100 ms at a time. A running backup does (`backup(into:)`): until it ends,
+    /// the WAL grows with the writes made meanwhile.
     public static let walSizeBound: Int64 = 16 << 20
     /// Internal (not private): the job-record extension reads and submits through them.
     let readers: ReaderPool
     let writer: GroupCommitWriter
-    private let file: DatabaseFile
+    /// Internal (not private): backups check it before they open the path.
+    let file: DatabaseFile
     /// Who this process's writes are logged as, when a write names no author.
     let author: String
+    /// The backups running now; `close` stops them first.
+    let backups = BackupGate()
+    /// How long a connection waits for a lock held by another process.
+    let busyTimeoutMilliseconds: Int32
 
     /// Opens (creating if needed) and migrates the database at `path`.
     /// - Parameter onReplaced: called once, on any thread, when the store finds that `path` no
@@ -34,6 +40,7 @@ public final class ContactStore: Sendable {
     ) throws(StoreError) {
         self.path = path
         self.author = options.author
+        self.busyTimeoutMilliseconds = options.busyTimeoutMilliseconds
         // Contacts are personal data: a new file is created private to its owner before SQLite
         // opens it (an empty file is a valid empty database), and SQLite gives its -wal and -shm
         // files the same mode. An existing file keeps the mode its owner chose.
@@ -120,7 +127,7 @@ public final class ContactStore: Sendable {
         }
     }
 
-    /// Finishes queued writes, checkpoints the WAL into the database file (`TRUNCATE`) and
+    /// Stops a running backup (it ends within one step, leaving no file), finishes queued writes, checkpoints the WAL into the database file (`TRUNCATE`) and
     /// closes every connection, so the file alone holds every acknowledged write. When no other
     /// process has the database open, SQLite then deletes the `-wal` and `-shm` files. Later
     /// reads and writes fail with `.closed`.
@@ -130,6 +137,8 @@ public final class ContactStore: Sendable {
     /// only empties the WAL this store has open (through its descriptor), so it cannot be
     /// replayed into the new file.
     public func close() {
+        // A backup holds a read snapshot, which the final checkpoint would wait for: stopped first.
+        backups.close()
         writer.close { [readers, file] db in
             readers.closeAll()
             if !file.check() { db.keepWALFilesOnClose() }

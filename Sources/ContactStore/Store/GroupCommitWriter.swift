@@ -1,6 +1,7 @@
 import CSQLite
 import Dispatch
 import Locking
+import Synchronization
 
 /// The single writer connection, with group commit.
 ///
@@ -66,6 +67,8 @@ final class GroupCommitWriter: Sendable {
     private let stats = LockedValue<(batches: Int, writes: Int)>((0, 0))
     /// Told after every commit (the server's change feed wakes on it).
     private let commitHook = LockedValue<CommitHook?>(nil)
+    /// Backups running now (`withoutWALResets`): while any holds its snapshot, no WAL reset is tried.
+    private let resetHolds = Atomic<Int>(0)
 
     /// Takes over `connection`, which must be in WAL mode.
     init(
@@ -265,7 +268,7 @@ final class GroupCommitWriter: Sendable {
         let frames = db.walFramesAfterCommit
         if frames < walResetFrames { nextResetFrames = walResetFrames }
         if frames < Self.checkpointFrames { nextCheckpointFrames = Self.checkpointFrames }
-        if frames >= nextResetFrames {
+        if frames >= nextResetFrames && resetHolds.load(ordering: .relaxed) == 0 {
             db.setBusyTimeout(milliseconds: Self.resetWaitMilliseconds)
             defer { db.setBusyTimeout(milliseconds: busyTimeoutMilliseconds) }
             readers.withoutSnapshotReuse {
@@ -277,6 +280,16 @@ final class GroupCommitWriter: Sendable {
             try? db.checkpoint(SQLITE_CHECKPOINT_PASSIVE)
             nextCheckpointFrames = frames + Self.checkpointFrames
         }
+    }
+
+    /// Runs `body` (a backup, which holds one read snapshot for as long as it copies) with WAL
+    /// resets off: a reset would wait for that snapshot, 100 ms for every `checkpointFrames`
+    /// the WAL grows, and fail every time. Passive checkpoints go on; the WAL may grow past
+    /// `ContactStore.walSizeBound` until the backup ends and the next reset shrinks it.
+    func withoutWALResets<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        resetHolds.add(1, ordering: .relaxed)
+        defer { resetHolds.subtract(1, ordering: .relaxed) }
+        return try body()
     }
 
     private func rollback(_ db: SQLiteConnection) {

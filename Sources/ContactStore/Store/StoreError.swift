@@ -27,6 +27,10 @@ public enum StoreError: Error, Sendable, Equatable {
     /// The file at `path` is no longer the one the store opened (deleted, or another file moved
     /// over it): every read and write is refused until the store is opened again.
     case databaseReplaced(path: String)
+    /// A backup of that name is already in the backup directory: a backup never replaces a file.
+    case backupExists(name: String)
+    /// A backup could not be written or checked; no file was left behind.
+    case backupFailed(BackupFailure)
 
     /// A description for logs that names no email address (those are personal data): the
     /// address of `emailTaken` is left out.
@@ -34,6 +38,7 @@ public enum StoreError: Error, Sendable, Equatable {
         switch self {
         case .emailTaken(_, let owner): return "an email address is taken by contact \(owner)"
         case .invalid(let errors): return "invalid: " + errors.map(\.field).joined(separator: ", ")
+        case .backupFailed(let failure): return "backup failed: \(failure.message)"
         default: return "\(self)"
         }
     }

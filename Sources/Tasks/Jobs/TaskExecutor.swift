@@ -1,5 +1,6 @@
 import ContactStore
 import Logging
+import MonotonicClock
 
 /// Runs one job against the store. Holds no SQL: every change goes through `ContactStore`.
 public struct TaskExecutor: Sendable {
@@ -10,17 +11,21 @@ public struct TaskExecutor: Sendable {
     let maxAge: TaskDuration
     let seed: UInt64
     let purgeScope: PurgeScope
+    let backups: BackupSettings
     let logger: Logger
 
     /// An executor over `store`. `seed` is mixed into each job's random source (tests fix it);
-    /// `purgeScope` says which contacts older than `maxAge` purge-expired removes.
+    /// `purgeScope` says which contacts older than `maxAge` purge-expired removes; `backups`
+    /// where the backup task writes and how many of its copies it keeps.
     public init(
-        store: ContactStore, maxAge: TaskDuration, seed: UInt64 = 0, purgeScope: PurgeScope = .all, logger: Logger
+        store: ContactStore, maxAge: TaskDuration, seed: UInt64 = 0, purgeScope: PurgeScope = .all,
+        backups: BackupSettings = BackupSettings(directory: "backups"), logger: Logger
     ) {
         self.store = store
         self.maxAge = maxAge
         self.seed = seed
         self.purgeScope = purgeScope
+        self.backups = backups
         self.logger = logger
     }
 
@@ -42,6 +47,7 @@ public struct TaskExecutor: Sendable {
         switch job.task {
         case .createRandom: return try createRandom(job)
         case .purgeExpired: return try purgeExpired(heartbeat: heartbeat)
+        case .backup: return try backup(job, heartbeat: heartbeat)
         }
     }
 

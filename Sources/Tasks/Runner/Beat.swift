@@ -34,9 +34,11 @@ final class Beat {
     func run() {
         logger.info("beat started", metadata: [
             "create_every": "\(configuration.createEvery)", "purge_every": "\(configuration.purgeEvery)",
+            "backup_every": "\(configuration.backupEvery.map { "\($0)" } ?? "off")",
         ])
+        let scheduled = TaskKind.allCases.filter { configuration.interval(of: $0) != nil }
         while !stop.isStopped {
-            for task in TaskKind.allCases where (due[task] ?? 0) <= DispatchTime.now().uptimeNanoseconds {
+            for task in scheduled where (due[task] ?? 0) <= DispatchTime.now().uptimeNanoseconds {
                 claim(task)
             }
             let next = due.values.min() ?? DispatchTime.now().uptimeNanoseconds
@@ -47,7 +49,7 @@ final class Beat {
     }
 
     private func claim(_ task: TaskKind) {
-        let interval = configuration.interval(of: task)
+        guard let interval = configuration.interval(of: task) else { return }
         guard let claim = session.run("enqueue \(task.rawValue)", body: { redis throws(RedisError) in
             try queue.claimTick(task, interval: interval, after: handled[task], on: redis)
         }) else { return }  // stopping

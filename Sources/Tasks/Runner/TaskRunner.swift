@@ -59,7 +59,11 @@ public final class TaskRunner: Sendable {
             store = opened
             let executor = TaskExecutor(
                 store: opened, maxAge: configuration.maxAge, seed: configuration.seed,
-                purgeScope: configuration.purgeScope, logger: logger)
+                purgeScope: configuration.purgeScope,
+                backups: BackupSettings(
+                    directory: configuration.backupDirectory, keep: configuration.backupKeep,
+                    every: configuration.backupEvery),
+                logger: logger)
             for index in 0..<configuration.concurrency {
                 let worker = Worker(
                     configuration: configuration, executor: executor, stop: stopSignal, logger: logger,

@@ -1,3 +1,4 @@
+import ContactPaths
 import Redis
 
 /// Everything `contacts-tasks` can be told, with the documented defaults.
@@ -28,18 +29,27 @@ public struct TaskRunnerConfiguration: Sendable {
     public var concurrency = 1
     /// Mixed into each job's random source (0 in production; tests fix it).
     public var seed: UInt64 = 0
+    /// How often a backup is written; nil (the default) schedules none.
+    public var backupEvery: TaskDuration?
+    /// Periodic backups kept: older ones (by their default names) are removed after each backup.
+    public var backupKeep = 7
+    /// Where backups go: by default `backups/` beside the database, as for `contactsd`.
+    public var backupDirectory: String
 
     /// A configuration with defaults for everything but where Redis and the database are.
     public init(redis: RedisURL, databasePath: String) {
         self.redis = redis
         self.databasePath = databasePath
+        self.backupDirectory = ContactPaths.backupDirectory(database: databasePath)
     }
 
-    /// The interval of a periodic task.
-    public func interval(of task: TaskKind) -> TaskDuration {
+    /// The interval of a periodic task; nil for one that is not scheduled (backup, unless
+    /// `backupEvery` is set).
+    public func interval(of task: TaskKind) -> TaskDuration? {
         switch task {
         case .createRandom: return createEvery
         case .purgeExpired: return purgeEvery
+        case .backup: return backupEvery
         }
     }
 }

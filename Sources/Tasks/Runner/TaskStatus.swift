@@ -41,8 +41,9 @@ public struct TaskStatus: Sendable, Equatable {
 
 extension JobQueue {
     /// Reads the status in one script; `intervals` supplies a task's interval when no beat has
-    /// recorded one. Times are Redis's.
-    public func status(intervals: (TaskKind) -> TaskDuration, on redis: RedisConnection) throws(RedisError) -> TaskStatus {
+    /// recorded one (nil: not scheduled, and then the task is left out until a beat records it).
+    /// Times are Redis's.
+    public func status(intervals: (TaskKind) -> TaskDuration?, on redis: RedisConnection) throws(RedisError) -> TaskStatus {
         let tasks = TaskKind.allCases
         let reply = try redis.command(
             ["EVAL", QueueScripts.status, String(4 + 2 * tasks.count), keys.queue, keys.inflight, keys.delayed, keys.dead]
@@ -53,7 +54,8 @@ extension JobQueue {
         var periodic: [TaskStatus.Periodic] = []
         for (index, task) in tasks.enumerated() {
             let record = reply[6 + 2 * index].record
-            let interval = record["interval_ms"].flatMap { Int64($0) }.map(TaskDuration.init) ?? intervals(task)
+            let recorded = record["interval_ms"].flatMap { Int64($0) }.map(TaskDuration.init)
+            guard let interval = recorded ?? intervals(task) else { continue }
             let lastTick = record["last_tick"].flatMap { Int64($0) } ?? (now / interval.milliseconds)
             periodic.append(TaskStatus.Periodic(
                 task: task, interval: interval, lastRunAt: record["last_run_at"].flatMap { Int64($0) }.map(Timestamp.init),
