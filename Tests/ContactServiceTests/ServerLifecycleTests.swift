@@ -1,3 +1,4 @@
+import ContactStore
 import Foundation
 import JSONRPC
 import Testing
@@ -202,15 +203,14 @@ struct RobustnessTests {
             let client = try server.connect()
             // Warm the server's readers up with a few reads first.
             for _ in 0..<20 { _ = try client.request("contacts.get", ["username": "outsider"]) }
+            // Another process's store on the same file, as contacts-tasks has.
+            let other = try ContactStore(path: server.databasePath)
+            defer { other.close() }
             for n in 0..<50 {
-                try SQLiteLockHolder.execute(
-                    """
-                    INSERT INTO contacts (id, username, first_name, last_name, created_at, updated_at, version)
-                    VALUES (\(1_000 + n), 'outsider\(n)', 'O', 'S', 0, 0, 1)
-                    """, on: server.databasePath)
+                _ = try other.create(try NewContact(username: "outsider\(n)", firstName: "O", lastName: "S", emails: []))
                 let response = try client.request("contacts.get", ["username": .string("outsider\(n)")])
                 #expect(response["result"]?["username"] == .string("outsider\(n)"), "read \(n) missed a committed write")
-                try SQLiteLockHolder.execute("DELETE FROM contacts WHERE username = 'outsider\(n)'", on: server.databasePath)
+                _ = try other.delete(username: "outsider\(n)")
                 #expect(try client.request("contacts.get", ["username": .string("outsider\(n)")]).errorCode == 404)
             }
         }

@@ -353,11 +353,7 @@ struct TaskGuaranteeTests {
         let env = try TaskEnvironment()
         try env.openStore().close()
         // 200,000 expired contacts, written directly (the store's API would take far longer).
-        try SQLiteLockHolder.execute("""
-            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
-            INSERT INTO contacts (username, id, first_name, last_name, created_at, updated_at, version, emails)
-            SELECT 'old' || i, i, 'O', 'L', 1000, 1000, 1, '' FROM n;
-            """, on: env.databasePath)
+        try insertExpiredContacts(200_000, into: env.databasePath)
         let store = try env.openStore()
         let worker = try TasksProcess(["worker"] + env.flags())
         let id = try runTasksCommand(["enqueue", "purge-expired"] + env.flags()).out.trimmingCharacters(in: .whitespacesAndNewlines)
