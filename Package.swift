@@ -36,6 +36,7 @@ let package = Package(
             ]
         ),
         .target(name: "MonotonicClock"),
+        .target(name: "VCard"),
         .target(name: "Locking"),
         .target(name: "UnixSocketAddress"),
         .target(name: "Redis", dependencies: ["CHiredis"]),
@@ -95,6 +96,7 @@ let package = Package(
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"], exclude: ["JSONTestSuite"]),
         .testTarget(name: "ContactStoreTests", dependencies: ["ContactStore", "TestSupport", "Locking"]),
         .testTarget(name: "ContactPathsTests", dependencies: ["ContactPaths"]),
+        .testTarget(name: "VCardTests", dependencies: ["VCard"]),
         .testTarget(name: "CommandLineConventionsTests", dependencies: ["CommandLineConventions"]),
         .testTarget(
             name: "TasksTests",
