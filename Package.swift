@@ -53,7 +53,7 @@ let package = Package(
         .target(
             name: "ContactService",
             dependencies: [
-                "ContactStore", "JSONRPC", "ContactPaths", "UnixSocketAddress", "MonotonicClock", "Locking",
+                "ContactStore", "JSONRPC", "ContactPaths", "UnixSocketAddress", "MonotonicClock", "Locking", "VCard",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -77,7 +77,7 @@ let package = Package(
             name: "contacts",
             dependencies: [
                 "ContactClient", "ContactPaths", "JSONRPC", "MonotonicClock", "Locking", "CommandLineConventions",
-                "UnixSocketAddress",
+                "UnixSocketAddress", "VCard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

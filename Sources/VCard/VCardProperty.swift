@@ -22,6 +22,12 @@ public struct VCardProperty: Sendable, Equatable {
         self.line = line
     }
 
+    /// Parses one unfolded vCard 4.0 content line (as `contentLine` writes it); nil when it is not one.
+    public init?(contentLine: String) {
+        guard case .success(let property) = VCardPropertyParser.parse(Array(contentLine.utf8), line: 0) else { return nil }
+        self = property
+    }
+
     /// The values of every parameter called `name` (upper case), in order.
     public func parameter(_ name: String) -> [String] {
         parameters.filter { $0.name == name }.flatMap(\.values)

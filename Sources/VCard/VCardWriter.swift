@@ -19,7 +19,12 @@ public enum VCardWriter {
 
     /// Appends one property as folded content lines, each ended by CRLF.
     public static func append(_ property: VCardProperty, to out: inout [UInt8]) {
-        let line = Array(unfoldedLine(property).utf8)
+        append(line: unfoldedLine(property), to: &out)
+    }
+
+    /// Appends one unfolded content line, folded, ended by CRLF.
+    public static func append(line text: String, to out: inout [UInt8]) {
+        let line = Array(text.utf8)
         var start = 0
         var room = maxLineOctets
         while line.count - start > room {

@@ -2,7 +2,7 @@ import ContactStore
 import JSONRPC
 import Logging
 
-/// The six `contacts.*` methods: decode and validate params, call the store, encode results.
+/// The `contacts.*` methods (the vCard ones in `VCardMethods`): decode and validate params, call the store, encode results.
 public enum ContactMethods {
     /// Every contacts method, bound to `store`, with the metadata `rpc.discover` publishes.
     /// - Parameters:
@@ -10,8 +10,11 @@ public enum ContactMethods {
     ///     `-32003` without the rest being built.
     ///   - logger: where database errors are logged (at warning level), if anywhere.
     ///   - limits: counts (and rate-limits the log lines of) a full disk.
+    ///   - maxImportCards, maxRequestBytes: the server's `--max-batch` and `--max-request-bytes`,
+    ///     which bound a `contacts.import` call (and are published in `rpc.discover`).
     public static func all(
-        store: ContactStore, maxResponseBytes: Int = 16 << 20, logger: Logger? = nil, limits: LimitEvents? = nil
+        store: ContactStore, maxResponseBytes: Int = 16 << 20, maxImportCards: Int = 1000,
+        maxRequestBytes: Int = 1 << 20, logger: Logger? = nil, limits: LimitEvents? = nil
     ) -> [RPCMethod] {
         let errors = StoreErrorReporter(logger: logger, limits: limits)
         typealias S = ContactSchemas
@@ -105,6 +108,9 @@ public enum ContactMethods {
                 errors: [S.notFound, S.conflict(["version_mismatch"])]
             ) { params in delete(params, store: store, errors: errors) },
         ]
+            + VCardMethods.all(
+                store: store, maxCards: maxImportCards, maxRequestBytes: maxRequestBytes,
+                maxResponseBytes: maxResponseBytes, errors: errors)
     }
 
     /// Biggest `expected_version` accepted (SQLite integers are 64-bit; JSON clients lose precision past 2^53).

@@ -120,14 +120,15 @@ extension SQLiteConnection {
         try StoreError.translating {
             if try contactID(username: new.username) != nil { throw StoreError.usernameTaken(username: new.username) }
             try checkEmailsFree(new.emails, for: nil)
-            // The id only links a contact to its email rows. It is above every id either table
-            // holds, so email rows left behind by a tool that deleted a contact without foreign
+            // The id only links a contact to its email and card rows. It is above every id those
+            // tables hold, so rows left behind by a tool that deleted a contact without foreign
             // keys (the sqlite3 shell's default) can never attach to a new contact.
             let id = try withStatement(
                 """
                 INSERT INTO contacts (id, username, first_name, last_name, created_at, updated_at, version, emails, generated)
                 VALUES (
-                    max(ifnull((SELECT max(id) FROM contacts), 0), ifnull((SELECT max(contact_id) FROM emails), 0)) + 1,
+                    max(ifnull((SELECT max(id) FROM contacts), 0), ifnull((SELECT max(contact_id) FROM emails), 0),
+                        ifnull((SELECT max(contact_id) FROM vcards), 0)) + 1,
                     ?1, ?2, ?3, ?4, ?4, 1, ?5, ?6)
                 RETURNING id
                 """

@@ -62,6 +62,19 @@ enum Schema {
         // 7: the change log (protocol.md, `contacts.changes`), written by the store's write path
         // in the same transaction as each change (see `SQLiteConnection+Changes.swift`).
         .code(createChangeLog),
+        // 8: what a contact's vCard holds besides the model: its UID and the lines the model
+        // does not hold, written back on export (protocol.md, `contacts.import`). A new table,
+        // empty: nothing is rewritten, so the step takes the same time at any size.
+        .sql("""
+        CREATE TABLE vcards (
+            contact_id  INTEGER PRIMARY KEY REFERENCES contacts (id) ON DELETE CASCADE,
+            uid         TEXT    NOT NULL UNIQUE,
+            names       TEXT    NOT NULL DEFAULT '',
+            name_lines  TEXT    NOT NULL DEFAULT '',
+            email_lines TEXT    NOT NULL DEFAULT '',
+            kept        TEXT    NOT NULL DEFAULT ''
+        );
+        """),
     ]
 
     /// Version 7: the change log. One row per contact per change; the contact after the change
