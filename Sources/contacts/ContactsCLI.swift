@@ -32,8 +32,8 @@ struct ContactsCLI: ParsableCommand {
             """,
         version: ContactsVersion.current,
         subcommands: [
-            List.self, Get.self, Create.self, Update.self, Delete.self, Changes.self, Watch.self, Call.self,
-            Methods.self, Stats.self, Ping.self,
+            List.self, Get.self, Create.self, Update.self, Delete.self, Import.self, Export.self, Changes.self,
+            Watch.self, Call.self, Methods.self, Stats.self, Ping.self,
         ])
 
     @OptionGroup var global: GlobalOptions
@@ -60,7 +60,8 @@ struct GlobalOptions: ParsableArguments {
 /// The methods contactsd answers, for shell completion of `methods` and `call` (completion
 /// cannot ask a server that may not be running).
 let knownMethods = [
-    "contacts.changes", "contacts.create", "contacts.delete", "contacts.get", "contacts.list", "contacts.subscribe",
+    "contacts.changes", "contacts.create", "contacts.delete", "contacts.export", "contacts.get", "contacts.import",
+    "contacts.list", "contacts.subscribe",
     "contacts.unsubscribe", "contacts.update", "rpc.discover",
     "server.ping", "server.stats",
 ]
