@@ -132,11 +132,7 @@ public enum ContactMethods {
     ) -> RPCOutcome {
         var reader = ParamReader(params)
         let limit = reader.integer("limit", in: 1...ListQuery.maxLimit) ?? ListQuery.defaultLimit
-        var after: String?
-        if let cursor = reader.string("cursor", required: false) {
-            after = ListCursor.decode(cursor)
-            if after == nil { reader.problem("cursor", "is not a cursor this server issued") }
-        }
+        let after = reader.cursor()
         let prefix = reader.usernamePrefix()
         let email = reader.string("email", required: false)
         guard reader.problems.isEmpty else { return .error(reader.error) }
@@ -258,6 +254,15 @@ extension ParamReader {
             problem("username_prefix", "must be at most \(Validation.maxUsernameLength) bytes of UTF-8")
         }
         return prefix
+    }
+
+    /// The optional `cursor` of a page: the username it continues after, checked to be one this
+    /// server issued.
+    mutating func cursor() -> String? {
+        guard let cursor = string("cursor", required: false) else { return nil }
+        let after = ListCursor.decode(cursor)
+        if after == nil { problem("cursor", "is not a cursor this server issued") }
+        return after
     }
 
     /// The optional `exclude_authors`: at most 100 names, each by the username rule.

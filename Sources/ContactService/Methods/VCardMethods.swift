@@ -185,11 +185,7 @@ enum VCardMethods {
     static func export(_ params: Params, store: ContactStore, maxResponseBytes: Int, errors: StoreErrorReporter) -> RPCOutcome {
         var reader = ParamReader(params)
         let limit = reader.integer("limit", in: 1...ListQuery.maxLimit) ?? ListQuery.defaultLimit
-        var after: String?
-        if let cursor = reader.string("cursor", required: false) {
-            after = ListCursor.decode(cursor)
-            if after == nil { reader.problem("cursor", "is not a cursor this server issued") }
-        }
+        let after = reader.cursor()
         guard reader.problems.isEmpty else { return .error(reader.error) }
         let read: ExportPageRead
         do {

@@ -73,7 +73,7 @@ extension SQLiteConnection {
     // MARK: Writes (called inside the writer's transaction)
 
     /// The owner of an address, if any: (contact id, username).
-    private func emailOwner(_ email: Email) throws(SQLiteError) -> (id: Int64, username: String)? {
+    func emailOwner(_ email: Email) throws(SQLiteError) -> (id: Int64, username: String)? {
         try withStatement(
             "SELECT c.id, c.username FROM emails e JOIN contacts c ON c.id = e.contact_id WHERE e.address_key = ?1"
         ) { statement throws(SQLiteError) in
@@ -82,7 +82,7 @@ extension SQLiteConnection {
         }
     }
 
-    private func contactID(username: String) throws(SQLiteError) -> Int64? {
+    func contactID(username: String) throws(SQLiteError) -> Int64? {
         try withStatement("SELECT id FROM contacts WHERE username = ?1") { statement throws(SQLiteError) in
             statement.bind(username, at: 1)
             return try statement.step() ? statement.int64(0) : nil

@@ -7,6 +7,12 @@ extension SQLiteConnection {
         statement.strings(column, separatedBy: UInt8(ascii: "\n"))
     }
 
+    /// A contact's columns (as `contactColumns`), then its card record's.
+    private static let recordColumns = """
+        c.id, c.username, c.first_name, c.last_name, c.created_at, c.updated_at, c.version, c.emails,
+        v.uid, v.names, v.name_lines, v.email_lines, v.kept
+        """
+
     // MARK: Reads
 
     /// One page of contacts in username order after `after`, each with its stored card record
@@ -15,8 +21,7 @@ extension SQLiteConnection {
         after: String?, limit: Int
     ) throws(SQLiteError) -> [(id: Int64, contact: Contact, record: VCardRecord?)] {
         let sql = """
-            SELECT c.id, c.username, c.first_name, c.last_name, c.created_at, c.updated_at, c.version, c.emails,
-                   v.uid, v.names, v.name_lines, v.email_lines, v.kept
+            SELECT \(Self.recordColumns)
             FROM contacts c LEFT JOIN vcards v ON v.contact_id = c.id
             WHERE c.username > ?1 ORDER BY c.username LIMIT ?2
             """
@@ -25,16 +30,18 @@ extension SQLiteConnection {
             statement.bind(Int64(limit), at: 2)
             var page: [(id: Int64, contact: Contact, record: VCardRecord?)] = []
             while try statement.step() {
-                let contact = Contact(
-                    username: statement.string(1), firstName: statement.string(2), lastName: statement.string(3),
-                    emails: Self.lines(statement, 7).map(Email.init(address:)),
-                    createdAt: Timestamp(milliseconds: statement.int64(4)),
-                    updatedAt: Timestamp(milliseconds: statement.int64(5)), version: statement.int64(6))
-                let record = statement.isNull(8) ? nil : Self.record(statement, from: 8)
-                page.append((statement.int64(0), contact, record))
+                page.append((statement.int64(0), Self.contact(statement), statement.isNull(8) ? nil : Self.record(statement, from: 8)))
             }
             return page
         }
+    }
+
+    /// The contact in columns 1–7 of `recordColumns`.
+    private static func contact(_ statement: SQLiteStatement) -> Contact {
+        Contact(
+            username: statement.string(1), firstName: statement.string(2), lastName: statement.string(3),
+            emails: lines(statement, 7).map(Email.init(address:)), createdAt: Timestamp(milliseconds: statement.int64(4)),
+            updatedAt: Timestamp(milliseconds: statement.int64(5)), version: statement.int64(6))
     }
 
     /// The record in columns `uid, names, name_lines, email_lines, kept` from `first`.
@@ -49,35 +56,13 @@ extension SQLiteConnection {
     /// The contact whose card has `uid`, with its record.
     private func contact(uid: String) throws(SQLiteError) -> (id: Int64, contact: Contact, record: VCardRecord)? {
         let sql = """
-            SELECT c.id, c.username, c.first_name, c.last_name, c.created_at, c.updated_at, c.version, c.emails,
-                   v.uid, v.names, v.name_lines, v.email_lines, v.kept
+            SELECT \(Self.recordColumns)
             FROM vcards v JOIN contacts c ON c.id = v.contact_id WHERE v.uid = ?1
             """
         return try withStatement(sql) { statement throws(SQLiteError) in
             statement.bind(uid, at: 1)
             guard try statement.step() else { return nil }
-            let contact = Contact(
-                username: statement.string(1), firstName: statement.string(2), lastName: statement.string(3),
-                emails: Self.lines(statement, 7).map(Email.init(address:)),
-                createdAt: Timestamp(milliseconds: statement.int64(4)),
-                updatedAt: Timestamp(milliseconds: statement.int64(5)), version: statement.int64(6))
-            return (statement.int64(0), contact, Self.record(statement, from: 8))
-        }
-    }
-
-    private func usernameTaken(_ username: String) throws(SQLiteError) -> Bool {
-        try withStatement("SELECT 1 FROM contacts WHERE username = ?1") { statement throws(SQLiteError) in
-            statement.bind(username, at: 1)
-            return try statement.step()
-        }
-    }
-
-    private func addressOwner(_ email: Email) throws(SQLiteError) -> (id: Int64, username: String)? {
-        try withStatement(
-            "SELECT c.id, c.username FROM emails e JOIN contacts c ON c.id = e.contact_id WHERE e.address_key = ?1"
-        ) { statement throws(SQLiteError) in
-            statement.bind(email.key, at: 1)
-            return try statement.step() ? (statement.int64(0), statement.string(1)) : nil
+            return (statement.int64(0), Self.contact(statement), Self.record(statement, from: 8))
         }
     }
 
@@ -144,7 +129,7 @@ extension SQLiteConnection {
             // The addresses the model takes: the first 20 no other contact owns.
             var emails: [Email] = []
             for candidate in imported.emails {
-                let owner = try addressOwner(candidate.email)
+                let owner = try emailOwner(candidate.email)
                 if let owner, owner.id != existing?.id {
                     record.keptLines.append(candidate.line)
                     warnings.append(FieldError(
@@ -177,7 +162,7 @@ extension SQLiteConnection {
             let new = NewContact(
                 validatedUsername: username, firstName: imported.firstName, lastName: imported.lastName, emails: emails)
             _ = try insertContact(new, now: now, author: author)
-            guard let id = try contactIDForImport(username: username) else {
+            guard let id = try contactID(username: username) else {
                 throw SQLiteError(code: 1 /* SQLITE_ERROR */, message: "the imported contact is missing", sql: nil)
             }
             try writeRecord(record, contactID: id)
@@ -185,18 +170,11 @@ extension SQLiteConnection {
         }
     }
 
-    private func contactIDForImport(username: String) throws(SQLiteError) -> Int64? {
-        try withStatement("SELECT id FROM contacts WHERE username = ?1") { statement throws(SQLiteError) in
-            statement.bind(username, at: 1)
-            return try statement.step() ? statement.int64(0) : nil
-        }
-    }
-
     /// The first of `candidates` no contact has, else the first with the lowest free suffix
     /// (`ada-2`, `ada-3`, …), cut so that it stays within the username's length.
     private func freeUsername(_ candidates: [String]) throws(SQLiteError) -> String {
         for candidate in candidates {
-            if try !usernameTaken(candidate) { return candidate }
+            if try contactID(username: candidate) == nil { return candidate }
         }
         let base = candidates.first ?? "contact"
         // Start past the suffixed names already there, so that many cards of one name do not
@@ -212,7 +190,7 @@ extension SQLiteConnection {
         while true {
             let tail = "-\(suffix)"
             let name = String(base.prefix(Validation.maxUsernameLength - tail.count)) + tail
-            if try !usernameTaken(name) { return name }
+            if try contactID(username: name) == nil { return name }
             suffix += 1
         }
     }
