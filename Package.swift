@@ -36,6 +36,7 @@ let package = Package(
             ]
         ),
         .target(name: "MonotonicClock"),
+        .target(name: "VCard"),
         .target(name: "Locking"),
         .target(name: "UnixSocketAddress"),
         .target(name: "Redis", dependencies: ["CHiredis"]),
@@ -52,7 +53,7 @@ let package = Package(
         .target(
             name: "ContactService",
             dependencies: [
-                "ContactStore", "JSONRPC", "ContactPaths", "UnixSocketAddress", "MonotonicClock", "Locking",
+                "ContactStore", "JSONRPC", "ContactPaths", "UnixSocketAddress", "MonotonicClock", "Locking", "VCard",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -76,7 +77,7 @@ let package = Package(
             name: "contacts",
             dependencies: [
                 "ContactClient", "ContactPaths", "JSONRPC", "MonotonicClock", "Locking", "CommandLineConventions",
-                "UnixSocketAddress",
+                "UnixSocketAddress", "VCard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -95,6 +96,7 @@ let package = Package(
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"], exclude: ["JSONTestSuite"]),
         .testTarget(name: "ContactStoreTests", dependencies: ["ContactStore", "TestSupport", "Locking"]),
         .testTarget(name: "ContactPathsTests", dependencies: ["ContactPaths"]),
+        .testTarget(name: "VCardTests", dependencies: ["VCard"]),
         .testTarget(name: "CommandLineConventionsTests", dependencies: ["CommandLineConventions"]),
         .testTarget(
             name: "TasksTests",

@@ -108,7 +108,9 @@ public final class ContactServer: Sendable {
     ) -> RPCDispatcher {
         let contactMethods =
             ContactMethods.all(
-                store: store, maxResponseBytes: configuration.maxResponseBytes, logger: logger, limits: limits)
+                store: store, maxResponseBytes: configuration.maxResponseBytes,
+                maxImportCards: configuration.maxBatchSize, maxRequestBytes: configuration.maxRequestBytes, logger: logger,
+                limits: limits)
             + SubscriptionMethods.all(store: store, logger: logger, limits: limits)
         let stats =
             configuration.collectStats

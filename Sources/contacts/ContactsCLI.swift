@@ -32,8 +32,8 @@ struct ContactsCLI: ParsableCommand {
             """,
         version: ContactsVersion.current,
         subcommands: [
-            List.self, Search.self, Get.self, Create.self, Update.self, Delete.self, Changes.self, Watch.self, Call.self,
-            Methods.self, Stats.self, Backup.self, Ping.self,
+            List.self, Search.self, Get.self, Create.self, Update.self, Delete.self, Import.self, Export.self,
+            Changes.self, Watch.self, Call.self, Methods.self, Stats.self, Backup.self, Ping.self,
         ])
 
     @OptionGroup var global: GlobalOptions
@@ -60,8 +60,8 @@ struct GlobalOptions: ParsableArguments {
 /// The methods contactsd answers, for shell completion of `methods` and `call` (completion
 /// cannot ask a server that may not be running).
 let knownMethods = [
-    "contacts.changes", "contacts.create", "contacts.delete", "contacts.get", "contacts.list", "contacts.search",
-    "contacts.subscribe",
+    "contacts.changes", "contacts.create", "contacts.delete", "contacts.export", "contacts.get", "contacts.import",
+    "contacts.list", "contacts.search", "contacts.subscribe",
     "contacts.unsubscribe", "contacts.update", "rpc.discover",
     "server.backup", "server.ping", "server.stats",
 ]

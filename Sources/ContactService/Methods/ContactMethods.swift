@@ -2,7 +2,7 @@ import ContactStore
 import JSONRPC
 import Logging
 
-/// The six `contacts.*` methods: decode and validate params, call the store, encode results.
+/// The `contacts.*` methods (the vCard ones in `VCardMethods`): decode and validate params, call the store, encode results.
 public enum ContactMethods {
     /// Every contacts method, bound to `store`, with the metadata `rpc.discover` publishes.
     /// - Parameters:
@@ -10,8 +10,11 @@ public enum ContactMethods {
     ///     `-32003` without the rest being built.
     ///   - logger: where database errors are logged (at warning level), if anywhere.
     ///   - limits: counts (and rate-limits the log lines of) a full disk.
+    ///   - maxImportCards, maxRequestBytes: the server's `--max-batch` and `--max-request-bytes`,
+    ///     which bound a `contacts.import` call (and are published in `rpc.discover`).
     public static func all(
-        store: ContactStore, maxResponseBytes: Int = 16 << 20, logger: Logger? = nil, limits: LimitEvents? = nil
+        store: ContactStore, maxResponseBytes: Int = 16 << 20, maxImportCards: Int = 1000,
+        maxRequestBytes: Int = 1 << 20, logger: Logger? = nil, limits: LimitEvents? = nil
     ) -> [RPCMethod] {
         let errors = StoreErrorReporter(logger: logger, limits: limits)
         typealias S = ContactSchemas
@@ -126,6 +129,9 @@ public enum ContactMethods {
                 errors: [S.notFound, S.conflict(["version_mismatch"])]
             ) { params in delete(params, store: store, errors: errors) },
         ]
+            + VCardMethods.all(
+                store: store, maxCards: maxImportCards, maxRequestBytes: maxRequestBytes,
+                maxResponseBytes: maxResponseBytes, errors: errors)
     }
 
     /// Biggest `expected_version` accepted (SQLite integers are 64-bit; JSON clients lose precision past 2^53).
@@ -177,11 +183,7 @@ public enum ContactMethods {
     ) -> RPCOutcome {
         var reader = ParamReader(params)
         let limit = reader.integer("limit", in: 1...ListQuery.maxLimit) ?? ListQuery.defaultLimit
-        var after: String?
-        if let cursor = reader.string("cursor", required: false) {
-            after = ListCursor.decode(cursor)
-            if after == nil { reader.problem("cursor", "is not a cursor this server issued") }
-        }
+        let after = reader.cursor()
         let prefix = reader.usernamePrefix()
         let email = reader.string("email", required: false)
         guard reader.problems.isEmpty else { return .error(reader.error) }
@@ -303,6 +305,15 @@ extension ParamReader {
             problem("username_prefix", "must be at most \(Validation.maxUsernameLength) bytes of UTF-8")
         }
         return prefix
+    }
+
+    /// The optional `cursor` of a page: the username it continues after, checked to be one this
+    /// server issued.
+    mutating func cursor() -> String? {
+        guard let cursor = string("cursor", required: false) else { return nil }
+        let after = ListCursor.decode(cursor)
+        if after == nil { problem("cursor", "is not a cursor this server issued") }
+        return after
     }
 
     /// The optional `exclude_authors`: at most 100 names, each by the username rule.

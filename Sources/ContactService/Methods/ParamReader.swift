@@ -70,4 +70,14 @@ struct ParamReader {
         }
         return (strings, elements.count, strings.count == elements.count)
     }
+
+    /// A boolean param; false when absent.
+    mutating func boolean(_ name: String) -> Bool {
+        guard let value = params[name] else { return false }
+        guard case .bool(let flag) = value else {
+            problem(name, "must be true or false")
+            return false
+        }
+        return flag
+    }
 }

@@ -16,6 +16,10 @@ extension StoreError {
             return RPCError(
                 code: 409, message: "email \(quoted(email)) already belongs to contact \(quoted(owner))",
                 data: ["reason": "email_taken", "email": .string(email), "owner": .string(owner)])
+        case .uidTaken(let uid, let username):
+            return RPCError(
+                code: 409, message: "UID \(quoted(uid)) is already contact \(quoted(username))'s",
+                data: ["reason": "uid_taken", "uid": .string(uid), "username": .string(username)])
         case .versionMismatch(let username, let expected, let actual):
             return RPCError(
                 code: 409,

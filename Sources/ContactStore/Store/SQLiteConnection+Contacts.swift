@@ -73,7 +73,7 @@ extension SQLiteConnection {
     // MARK: Writes (called inside the writer's transaction)
 
     /// The owner of an address, if any: (contact id, username).
-    private func emailOwner(_ email: Email) throws(SQLiteError) -> (id: Int64, username: String)? {
+    func emailOwner(_ email: Email) throws(SQLiteError) -> (id: Int64, username: String)? {
         try withStatement(
             "SELECT c.id, c.username FROM emails e JOIN contacts c ON c.id = e.contact_id WHERE e.address_key = ?1"
         ) { statement throws(SQLiteError) in
@@ -82,7 +82,7 @@ extension SQLiteConnection {
         }
     }
 
-    private func contactID(username: String) throws(SQLiteError) -> Int64? {
+    func contactID(username: String) throws(SQLiteError) -> Int64? {
         try withStatement("SELECT id FROM contacts WHERE username = ?1") { statement throws(SQLiteError) in
             statement.bind(username, at: 1)
             return try statement.step() ? statement.int64(0) : nil
@@ -121,15 +121,16 @@ extension SQLiteConnection {
             if try contactID(username: new.username) != nil { throw StoreError.usernameTaken(username: new.username) }
             try checkEmailsFree(new.emails, for: nil)
             let searchKey = try newSearchKey(for: new.username)
-            // The id only links a contact to its email rows. It is above every id either table
-            // holds, so email rows left behind by a tool that deleted a contact without foreign
+            // The id only links a contact to its email and card rows. It is above every id those
+            // tables hold, so rows left behind by a tool that deleted a contact without foreign
             // keys (the sqlite3 shell's default) can never attach to a new contact.
             let id = try withStatement(
                 """
                 INSERT INTO contacts (
                     id, username, first_name, last_name, created_at, updated_at, version, emails, generated, search_key)
                 VALUES (
-                    max(ifnull((SELECT max(id) FROM contacts), 0), ifnull((SELECT max(contact_id) FROM emails), 0)) + 1,
+                    max(ifnull((SELECT max(id) FROM contacts), 0), ifnull((SELECT max(contact_id) FROM emails), 0),
+                        ifnull((SELECT max(contact_id) FROM vcards), 0)) + 1,
                     ?1, ?2, ?3, ?4, ?4, 1, ?5, ?6, ?7)
                 RETURNING id
                 """

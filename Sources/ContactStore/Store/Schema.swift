@@ -65,6 +65,19 @@ enum Schema {
         // 8: the search index (`contacts.search`), kept by triggers in the transaction of every
         // write to contacts (see `SQLiteConnection+Search.swift`).
         .code(SQLiteConnection.createSearchIndex),
+        // 9: what a contact's vCard holds besides the model: its UID and the lines the model
+        // does not hold, written back on export (protocol.md, `contacts.import`). A new table,
+        // empty: nothing is rewritten, so the step takes the same time at any size.
+        .sql("""
+        CREATE TABLE vcards (
+            contact_id  INTEGER PRIMARY KEY REFERENCES contacts (id) ON DELETE CASCADE,
+            uid         TEXT    NOT NULL UNIQUE,
+            names       TEXT    NOT NULL DEFAULT '',
+            name_lines  TEXT    NOT NULL DEFAULT '',
+            email_lines TEXT    NOT NULL DEFAULT '',
+            kept        TEXT    NOT NULL DEFAULT ''
+        );
+        """),
     ]
 
     /// Version 7: the change log. One row per contact per change; the contact after the change

@@ -7,6 +7,8 @@ public enum StoreError: Error, Sendable, Equatable {
     case usernameTaken(username: String)
     /// Another contact already owns that address.
     case emailTaken(email: String, owner: String)
+    /// An imported card's UID is already another stored contact's (`on_conflict: fail`).
+    case uidTaken(uid: String, username: String)
     /// `expected_version` did not match the stored version.
     case versionMismatch(username: String, expected: Int64, actual: Int64)
     /// Input that breaks a validation rule; lists every problem found.
