@@ -170,6 +170,17 @@ struct SearchTests {
         }
     }
 
+    @Test("the index offers a prefix search only the values that start with the word, not all that start like it")
+    func prefixAnchor() {
+        let tokens = Set(SearchIndexText.tokens(for: "lav", kind: .prefix))
+        let ladislav = Set(SearchIndexText.trigrams(SearchIndexText.column(["Ladislav"])))
+        let lavinia = Set(SearchIndexText.trigrams(SearchIndexText.column(["Lavinia"])))
+        #expect(!tokens.isSubset(of: ladislav))
+        #expect(tokens.isSubset(of: lavinia))
+        // A first character beyond the BMP has no anchor; the plain trigrams still find it.
+        #expect(SearchIndexText.anchor("\u{1D49C}da") == nil)
+    }
+
     @Test("a query of white space only is refused")
     func emptyQuery() {
         #expect(SearchQuery("  \t ") == nil)

@@ -9,6 +9,9 @@
 ///
 /// - `\u{2}\u{2}` + value + `\u{3}`: the value's start and end are trigrams of their own, so
 ///   "starts with `ada`" needs `\u{2}\u{2}a`, `\u{2}ad` and `ada`, and "is `ada`" also `da\u{3}`;
+/// - an *anchor*: the value's first three characters with the first moved into the private use
+///   plane 15 (U+F0000 + its code point), one trigram that says "starts with these three"
+///   (without it, "starts with `lav`" would also offer every Ladislav: starts with `la`, holds `lav`);
 /// - `\u{1}\u{1}` + the first two characters of every word: words of one or two characters
 ///   match word starts (`\u{1}\u{1}a`, `\u{1}ad`), as the trigrams alone cannot serve them.
 ///
@@ -26,6 +29,7 @@ enum SearchIndexText {
         for value in values {
             let folded = SearchFolding.fold(value)
             text += valueStart + folded + valueEnd
+            if let anchor = anchor(folded) { text += "\n" + anchor }
             for word in SearchMatcher.words(of: folded) {
                 text += wordStart + String(String.UnicodeScalarView(word.prefix(2)))
             }
@@ -37,11 +41,23 @@ enum SearchIndexText {
     /// The trigrams a contact must have in a field to match `word` at `kind` there.
     static func tokens(for word: String, kind: SearchRank.Kind) -> [String] {
         let short = word.unicodeScalars.count < 3
+        let anchored = anchor(word).map { [$0] } ?? []
         switch kind {
-        case .exact: return trigrams(valueStart + word + valueEnd)
-        case .prefix: return trigrams(valueStart + word)
+        case .exact: return anchored + trigrams(valueStart + word + valueEnd)
+        case .prefix: return anchored + trigrams(valueStart + word)
         case .substring: return short ? trigrams(wordStart + word) : trigrams(word)
         }
+    }
+
+    /// The anchor trigram of a folded value or word: nil when shorter than three characters or
+    /// when its first character is outside the Basic Multilingual Plane (then the plain trigrams
+    /// serve alone, and the candidates are checked as always).
+    static func anchor(_ folded: String) -> String? {
+        let scalars = Array(folded.unicodeScalars.prefix(3))
+        guard scalars.count == 3, scalars[0].value <= 0xFFFF, let moved = Unicode.Scalar(0xF0000 + scalars[0].value) else {
+            return nil
+        }
+        return String(String.UnicodeScalarView([moved, scalars[1], scalars[2]]))
     }
 
     /// An FTS5 query for the field's table: every token of `word` at `kind`. (The other words of
