@@ -211,11 +211,12 @@ func insertExpiredContacts(_ count: Int, into path: String) throws {
         INSERT INTO contacts (username, id, first_name, last_name, created_at, updated_at, version, emails, search_key)
         VALUES (?1, ?2, 'O', 'L', 1000, 1000, 1, '', ?3)
         """)
-    for n in 1...count {
-        let username = "old\(n)"  // at most nine characters: each is the only one of its key group
+    // Search keys in username order (`SearchKey`), in an empty store.
+    let usernames = (1...count).map { "old\($0)" }.sorted { SQLiteConnection.usernameOrder($0, $1) }
+    for (index, username) in usernames.enumerated() {
         insert.bind(username, at: 1)
-        insert.bind(Int64(n), at: 2)
-        insert.bind(SearchKey.keys(ofGroup: SearchKey.group(username)).lowerBound, at: 3)
+        insert.bind(Int64(index + 1), at: 2)
+        insert.bind(Int64(index + 1) * SearchKey.stride, at: 3)
         try insert.run()
     }
     try db.execute("COMMIT")

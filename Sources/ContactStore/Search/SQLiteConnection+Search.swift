@@ -73,28 +73,22 @@ extension SQLiteConnection {
         }
     }
 
-    /// A bucket read from the search index, whose candidates come in username order group by
-    /// group (`SearchKey`): once `wanted` have matched, the rest of that group is read too, then
-    /// the lot is sorted and cut.
+    /// A bucket read from the search index, whose candidates come in username order
+    /// (`SearchKey`): the first `wanted` that match are the answer.
     private func searchIndexBucket(_ rank: SearchRank, query: SearchQuery, wanted: Int) throws(SQLiteError) -> [Contact] {
         let match = SearchIndexText.match(query.words[0], rank.kind)
         let table = rank.field.indexTable
         var contacts: [Contact] = []
-        var lastGroup: Int64?
         try withStatement("SELECT rowid FROM \(table) WHERE \(table) MATCH ?1") { candidates throws(SQLiteError) in
             candidates.bind(match, at: 1)
-            while try candidates.step() {
-                let key = candidates.int64(0)
-                if let lastGroup, SearchKey.group(ofKey: key) > lastGroup { break }
-                guard let contact = try fetchContact(searchKey: key), SearchMatcher(contact).rank(query) == rank else {
-                    continue
-                }
+            while contacts.count < wanted, try candidates.step() {
+                guard let contact = try fetchContact(searchKey: candidates.int64(0)),
+                    SearchMatcher(contact).rank(query) == rank
+                else { continue }
                 contacts.append(contact)
-                if contacts.count == wanted { lastGroup = SearchKey.group(ofKey: key) }
             }
         }
-        contacts.sort { Self.usernameOrder($0.username, $1.username) }
-        return Array(contacts.prefix(wanted))
+        return contacts
     }
 
     /// The contact with that search key, if any.
@@ -106,45 +100,62 @@ extension SQLiteConnection {
         }
     }
 
-    /// A free search key for `username` (`SearchKey`): after the highest of its group, or in a
-    /// gap when the group's top is taken. Called inside the writer's transaction.
-    func newSearchKey(for username: String) throws(StoreError) -> Int64 {
-        let keys = SearchKey.keys(ofGroup: SearchKey.group(username))
-        do throws(SQLiteError) {
-            let highest = try withStatement("SELECT max(search_key) FROM contacts WHERE search_key BETWEEN ?1 AND ?2") {
-                statement throws(SQLiteError) in
-                statement.bind(keys.lowerBound, at: 1)
-                statement.bind(keys.upperBound, at: 2)
-                return try statement.step() && !statement.isNull(0) ? statement.int64(0) : nil
+    /// A search key for `username` between those of its neighbours in username order
+    /// (`SearchKey`), respacing a window of neighbours when they leave no room. `excluding` is a
+    /// contact being renamed, whose old key does not count. Called inside the writer's transaction.
+    func newSearchKey(for username: String, excluding: Int64? = nil) throws(SQLiteError) -> Int64 {
+        let lower = try searchKeyNeighbours(of: username, before: true, count: 1, excluding: excluding).first?.key
+        let upper = try searchKeyNeighbours(of: username, before: false, count: 1, excluding: excluding).first?.key
+        if let key = SearchKey.between(lower, upper) { return key }
+        var radius = 4
+        while true {
+            // The window: `radius` contacts each side, and the one beyond it each side as a bound.
+            let before = try searchKeyNeighbours(of: username, before: true, count: radius + 1, excluding: excluding)
+            let after = try searchKeyNeighbours(of: username, before: false, count: radius + 1, excluding: excluding)
+            let low = before.count > radius ? before[radius].key : 0
+            let high = after.count > radius ? after[radius].key : SearchKey.limit
+            let window = before.prefix(radius).reversed() + after.prefix(radius)
+            let spacing = (high - low) / Int64(window.count + 2)
+            if spacing >= SearchKey.minimumSpacing || (before.count <= radius && after.count <= radius) {
+                return try respace(window.map(\.id), newAt: min(radius, before.count), from: low, spacing: spacing)
             }
-            guard let highest else { return keys.lowerBound }
-            if highest < keys.upperBound { return highest + 1 }
-            // The top is taken (many creates and deletes in one group): the first gap.
-            let gap = try withStatement("SELECT search_key FROM contacts WHERE search_key BETWEEN ?1 AND ?2 ORDER BY search_key") {
-                statement throws(SQLiteError) in
-                statement.bind(keys.lowerBound, at: 1)
-                statement.bind(keys.upperBound, at: 2)
-                var expected = keys.lowerBound
-                while try statement.step(), statement.int64(0) == expected { expected += 1 }
-                return expected
-            }
-            if gap <= keys.upperBound { return gap }
-        } catch {
-            throw .from(error)
+            radius *= 2
         }
-        throw StoreError.invalid([
-            FieldError(
-                field: "username",
-                message: "\(SearchKey.groupSize) contacts already have usernames starting with \"\(username.prefix(SearchKey.prefixLength))\"; choose another start")
-        ])
     }
 
-    /// The search key a contact has now.
-    func currentSearchKey(id: Int64) throws(SQLiteError) -> Int64 {
-        try withStatement("SELECT search_key FROM contacts WHERE id = ?1") { statement throws(SQLiteError) in
-            statement.bind(id, at: 1)
-            return try statement.step() ? statement.int64(0) : 0
+    /// Up to `count` contacts next to `username` on one side, nearest first.
+    private func searchKeyNeighbours(
+        of username: String, before: Bool, count: Int, excluding: Int64?
+    ) throws(SQLiteError) -> [(id: Int64, key: Int64)] {
+        let sql = before
+            ? "SELECT id, search_key FROM contacts WHERE username < ?1 AND id != ?2 ORDER BY username DESC LIMIT ?3"
+            : "SELECT id, search_key FROM contacts WHERE username > ?1 AND id != ?2 ORDER BY username LIMIT ?3"
+        return try withStatement(sql) { statement throws(SQLiteError) in
+            statement.bind(username, at: 1)
+            statement.bind(excluding ?? -1, at: 2)
+            statement.bind(Int64(count), at: 3)
+            var rows: [(id: Int64, key: Int64)] = []
+            while try statement.step() { rows.append((statement.int64(0), statement.int64(1))) }
+            return rows
         }
+    }
+
+    /// Gives the contacts `ids` (in username order) keys `spacing` apart after `low`, leaving the
+    /// slot at index `newAt` free, and returns that slot's key. Each contact first takes a
+    /// negative key of its own, so that no new key meets an old one in the unique index midway.
+    private func respace(_ ids: [Int64], newAt: Int, from low: Int64, spacing: Int64) throws(SQLiteError) -> Int64 {
+        let move = try statement("UPDATE contacts SET search_key = ?2 WHERE id = ?1")
+        for id in ids {
+            move.bind(id, at: 1)
+            move.bind(-id, at: 2)
+            try move.run()
+        }
+        for (index, id) in ids.enumerated() {
+            move.bind(id, at: 1)
+            move.bind(low + spacing * Int64(index < newAt ? index + 1 : index + 2), at: 2)
+            try move.run()
+        }
+        return low + spacing * Int64(newAt + 1)
     }
 
     /// The order of the contacts table's key (`COLLATE NOCASE`: ASCII letters compared lower-cased).
@@ -158,24 +169,12 @@ extension SQLiteConnection {
     /// write to `contacts`, whoever writes.
     static func createSearchIndex(_ db: SQLiteConnection) throws(SQLiteError) {
         try db.execute("ALTER TABLE contacts ADD COLUMN search_key INTEGER")
-        // Keys in username order: each group's sequence numbers follow it too.
-        let write = try db.statement("UPDATE contacts SET search_key = ?2 WHERE username = ?1")
-        var current: (group: Int64, next: Int64)?
-        var usernames: [String] = []
-        try db.withStatement("SELECT username FROM contacts ORDER BY username") { read throws(SQLiteError) in
-            while try read.step() { usernames.append(read.string(0)) }
-        }
-        for username in usernames {
-            let group = SearchKey.group(username)
-            let key = current?.group == group ? current!.next : SearchKey.keys(ofGroup: group).lowerBound
-            guard SearchKey.keys(ofGroup: group).contains(key) else {
-                throw SQLiteError(code: 1, message: "more than \(SearchKey.groupSize) usernames start with \(username.prefix(SearchKey.prefixLength))", sql: nil)
-            }
-            write.bind(username, at: 1)
-            write.bind(key, at: 2)
-            try write.run()
-            current = (group, key + 1)
-        }
+        // Keys in username order, a stride apart.
+        try db.execute("""
+            UPDATE contacts SET search_key = ordered.rank * \(SearchKey.stride)
+            FROM (SELECT username, row_number() OVER (ORDER BY username) AS rank FROM contacts) AS ordered
+            WHERE contacts.username = ordered.username
+            """)
         var schema = "CREATE UNIQUE INDEX contacts_search_key ON contacts (search_key);\n"
         for field in SearchRank.Field.allCases {
             let (table, column) = (field.indexTable, field.column)

@@ -215,14 +215,17 @@ extension SQLiteConnection {
             update.bind(Self.storedEmails(emails.map(\.address)), at: 5)
             try update.run()
             // The username is the table's key: setting it moves the row, so only a rename does.
-            // The search key follows the username's order (`SearchKey`), so a rename that
-            // changes the username's first characters gets a new one.
+            // The search key follows the username's order (`SearchKey`): a rename takes a new one.
+            // The old one is set aside first, so that respacing neighbours cannot meet it.
             if updated.username != current.username {
+                let aside = try statement("UPDATE contacts SET search_key = -id WHERE id = ?1")
+                aside.bind(id, at: 1)
+                try aside.run()
+                let key = try newSearchKey(for: updated.username, excluding: id)
                 let rename = try statement("UPDATE contacts SET username = ?2, search_key = ?3 WHERE id = ?1")
                 rename.bind(id, at: 1)
                 rename.bind(updated.username, at: 2)
-                let sameGroup = SearchKey.group(updated.username) == SearchKey.group(current.username)
-                rename.bind(sameGroup ? try currentSearchKey(id: id) : try newSearchKey(for: updated.username), at: 3)
+                rename.bind(key, at: 3)
                 try rename.run()
             }
             updated.updatedAt = now
