@@ -201,23 +201,29 @@ final class TaskEnvironment: @unchecked Sendable {
 
 
 /// Writes `count` contacts created in 1970 (`old1`, `old2`, …) in one transaction on a connection
-/// of the store's own (the search index's triggers need its SQL function), without the store's
-/// write path: far faster than creating them one by one.
+/// of the store's own, indexed for search as the store's writer does, but without its write path:
+/// far faster than creating them one by one.
 func insertExpiredContacts(_ count: Int, into path: String) throws {
     let db = try SQLiteConnection(path: path)
+    try db.recordSearchEdits()  // as the store's writer does, so the contacts are indexed
     try db.execute("BEGIN")
     let insert = try db.statement(
         """
         INSERT INTO contacts (username, id, first_name, last_name, created_at, updated_at, version, emails, search_key)
         VALUES (?1, ?2, 'O', 'L', 1000, 1000, 1, '', ?3)
         """)
-    // Search keys in username order (`SearchKey`), in an empty store.
-    let usernames = (1...count).map { "old\($0)" }.sorted { SQLiteConnection.usernameOrder($0, $1) }
-    for (index, username) in usernames.enumerated() {
+    // Search keys (`SearchKey`) in an empty store: "old" and four more characters make a group.
+    var next: [Int64: Int64] = [:]
+    for n in 1...count {
+        let username = "old\(n)"
+        let group = SearchKey.group(username)
+        let key = next[group] ?? SearchKey.keys(ofGroup: group).lowerBound
+        next[group] = key + 1
         insert.bind(username, at: 1)
-        insert.bind(Int64(index + 1), at: 2)
-        insert.bind(Int64(index + 1) * SearchKey.stride, at: 3)
+        insert.bind(Int64(n), at: 2)
+        insert.bind(key, at: 3)
         try insert.run()
     }
+    try db.flushSearchIndex()
     try db.execute("COMMIT")
 }

@@ -78,6 +78,7 @@ final class GroupCommitWriter: Sendable {
         try connection.execute("PRAGMA journal_size_limit = \(Self.journalSizeLimitBytes)")
         let pageSize = Int(try connection.scalarInt("PRAGMA page_size") ?? 4096)
         connection.countWALFrames()
+        try connection.recordSearchEdits()
         self.connection = connection
         self.maxBatch = maxBatch
         self.file = file
@@ -226,9 +227,15 @@ final class GroupCommitWriter: Sendable {
                 break
             }
         }
-        // The change-log rows of every write that stays, in one go, outside any savepoint.
+        // The change-log rows and the search index edits of every write that stays, in one go,
+        // outside any savepoint.
         if abort == nil {
-            do throws(SQLiteError) { try db.flushChanges() } catch { abort = .from(error) }
+            do throws(SQLiteError) {
+                try db.flushChanges()
+                try db.flushSearchIndex()
+            } catch {
+                abort = .from(error)
+            }
         }
         // Check the path before COMMIT (so nothing is written into a file that was replaced) and
         // after (so nothing is acknowledged that went into one).

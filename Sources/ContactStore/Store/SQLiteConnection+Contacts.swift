@@ -215,13 +215,11 @@ extension SQLiteConnection {
             update.bind(Self.storedEmails(emails.map(\.address)), at: 5)
             try update.run()
             // The username is the table's key: setting it moves the row, so only a rename does.
-            // The search key follows the username's order (`SearchKey`): a rename takes a new one.
-            // The old one is set aside first, so that respacing neighbours cannot meet it.
+            // The search key follows the username's order (`SearchKey`): a rename into another
+            // group takes a new one.
             if updated.username != current.username {
-                let aside = try statement("UPDATE contacts SET search_key = -id WHERE id = ?1")
-                aside.bind(id, at: 1)
-                try aside.run()
-                let key = try newSearchKey(for: updated.username, excluding: id)
+                let key = SearchKey.group(updated.username) == SearchKey.group(current.username)
+                    ? try searchKey(id: id) : try newSearchKey(for: updated.username)
                 let rename = try statement("UPDATE contacts SET username = ?2, search_key = ?3 WHERE id = ?1")
                 rename.bind(id, at: 1)
                 rename.bind(updated.username, at: 2)
