@@ -149,22 +149,43 @@ extension SQLiteConnection {
     private func searchIndexBucket(_ rank: SearchRank, query: SearchQuery, wanted: Int) throws(SQLiteError) -> [Contact] {
         let match = SearchIndexText.match(query.words[0], rank.kind)
         let table = rank.field.indexTable
+        // In username order once `wanted` are found; then a candidate is only checked when its
+        // username (one lookup in the search key's index, which holds it) sorts before the last.
         var contacts: [Contact] = []
         var lastGroup: Int64?
         try withStatement("SELECT rowid FROM \(table) WHERE \(table) MATCH ?1") { candidates throws(SQLiteError) in
             candidates.bind(match, at: 1)
             while try candidates.step() {
                 let key = candidates.int64(0)
-                if let lastGroup, SearchKey.group(ofKey: key) > lastGroup { break }
+                if let lastGroup {
+                    if SearchKey.group(ofKey: key) > lastGroup { break }
+                    guard let username = try username(searchKey: key), let last = contacts.last,
+                        Self.usernameOrder(username, last.username)
+                    else { continue }
+                }
                 guard let contact = try fetchContact(searchKey: key), SearchMatcher(contact).rank(query) == rank else {
                     continue
                 }
                 contacts.append(contact)
-                if contacts.count == wanted { lastGroup = SearchKey.group(ofKey: key) }
+                if lastGroup != nil {
+                    contacts.sort { Self.usernameOrder($0.username, $1.username) }
+                    contacts.removeLast()
+                } else if contacts.count == wanted {
+                    lastGroup = SearchKey.group(ofKey: key)
+                    contacts.sort { Self.usernameOrder($0.username, $1.username) }
+                }
             }
         }
         contacts.sort { Self.usernameOrder($0.username, $1.username) }
-        return Array(contacts.prefix(wanted))
+        return contacts
+    }
+
+    /// The username of the contact with that search key, from the key's own index.
+    private func username(searchKey: Int64) throws(SQLiteError) -> String? {
+        try withStatement("SELECT username FROM contacts WHERE search_key = ?1") { statement throws(SQLiteError) in
+            statement.bind(searchKey, at: 1)
+            return try statement.step() ? statement.string(0) : nil
+        }
     }
 
     /// The contact with that search key, if any.
