@@ -32,6 +32,7 @@ extension SQLiteConnection {
                 INSERT INTO search_edits VALUES (new.search_key, 0, \(new));
             END;
             """)
+        recordsSearchEdits = true
     }
 
     /// Applies the edits noted since the last flush to the search index, in order, and forgets
@@ -40,6 +41,7 @@ extension SQLiteConnection {
     /// transaction as the contacts, in one segment per table. An update rewrites only the tables
     /// of the fields it changed.
     func flushSearchIndex() throws(SQLiteError) {
+        guard recordsSearchEdits else { return }
         var edits: [(key: Int64, deleted: Bool, values: [String])] = []
         try withStatement("SELECT key, deleted, username, last_name, first_name, emails FROM search_edits ORDER BY rowid") {
             read throws(SQLiteError) in

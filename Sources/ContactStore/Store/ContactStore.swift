@@ -89,7 +89,9 @@ public final class ContactStore: Sendable {
         })
         self.readers = readers
         self.writer = try StoreError.translating {
-            try GroupCommitWriter(
+            // The writer notes every write to contacts for the search index (docs/search.md).
+            try db.recordSearchEdits()
+            return try GroupCommitWriter(
                 connection: db, maxBatch: options.maxWriteBatch, busyTimeoutMilliseconds: busy, file: file,
                 readers: readers)
         }

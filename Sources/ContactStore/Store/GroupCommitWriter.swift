@@ -78,7 +78,6 @@ final class GroupCommitWriter: Sendable {
         try connection.execute("PRAGMA journal_size_limit = \(Self.journalSizeLimitBytes)")
         let pageSize = Int(try connection.scalarInt("PRAGMA page_size") ?? 4096)
         connection.countWALFrames()
-        try connection.recordSearchEdits()
         self.connection = connection
         self.maxBatch = maxBatch
         self.file = file
