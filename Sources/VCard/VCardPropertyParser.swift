@@ -10,64 +10,45 @@ enum VCardPropertyParser {
     private static let equals = UInt8(ascii: "="), comma = UInt8(ascii: ",")
 
     static func parse(_ bytes: [UInt8], line: Int) -> Result<VCardProperty, VCardFailure> {
-        func failure(_ message: String, property: String? = nil) -> Result<VCardProperty, VCardFailure> {
-            .failure(VCardFailure(line: line, property: property, message: message))
+        var scan = HeadScan()
+        guard let valueColon = scan.advance(over: bytes) else {
+            // Name the property when the line has one before its parameters.
+            let name = bytes.firstIndex(of: semicolon).flatMap { try? parseHead(bytes[..<$0], line: line).get().name }
+            return .failure(VCardFailure(
+                line: line, property: name,
+                message: name == nil ? "not a vCard property: no ':' on the line" : "not a vCard property: no ':' after the parameters"))
         }
-        // The name: up to the first ';' or ':'.
-        var index = 0
-        while index < bytes.count, bytes[index] != semicolon, bytes[index] != colon { index += 1 }
-        guard index < bytes.count else { return failure("not a vCard property: no ':' on the line") }
-        var head = bytes[0..<index]
-        while let last = head.last, last == 0x20 || last == 0x09 { head.removeLast() }
-        let parts = head.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard parts.count <= 2, parts.allSatisfy({ !$0.isEmpty && $0.count <= 64 && $0.allSatisfy(isNameByte) }) else {
-            return failure("not a vCard property: the name may hold only letters, digits and '-'")
+        let head: Head
+        switch parseHead(bytes[..<valueColon], line: line) {
+        case .success(let parsed): head = parsed
+        case .failure(let failure): return .failure(failure)
         }
-        let name = String(decoding: parts.last!, as: UTF8.self).uppercased()
-        let group = parts.count == 2 ? String(decoding: parts[0], as: UTF8.self) : nil
-        // The parameters: ';'-separated up to the first ':' outside double quotes.
-        var parameters: [VCardParameter] = []
-        while index < bytes.count, bytes[index] == semicolon {
-            index += 1
-            let start = index
-            var quoted = false
-            while index < bytes.count {
-                let byte = bytes[index]
-                if byte == quote { quoted.toggle() } else if !quoted, byte == semicolon || byte == colon { break }
-                index += 1
-            }
-            guard index < bytes.count else { return failure("not a vCard property: no ':' after the parameters", property: name) }
-            guard let parameter = parameter(bytes[start..<index]) else {
-                return failure("\(name) has a parameter that is not NAME=VALUE", property: name)
-            }
-            parameters.append(parameter)
-        }
-        // bytes[index] is the ':'.
-        var raw = bytes[(index + 1)...]
-        let encoding = parameters.first { $0.name == "ENCODING" }?.values.first?.uppercased()
-        var decodedQuotedPrintable = false
+        let name = head.name, group = head.group
+        var parameters = head.parameters
+        var raw = bytes[(valueColon + 1)...]
+        let quotedPrintable = declaresQuotedPrintable(parameters)
         var decodedBytes: [UInt8]?
-        if encoding == "QUOTED-PRINTABLE" {
-            decodedBytes = quotedPrintable(raw)
-            decodedQuotedPrintable = true
+        if quotedPrintable {
+            decodedBytes = Self.quotedPrintable(raw)
             parameters.removeAll { $0.name == "ENCODING" }
         }
         if let decodedBytes { raw = decodedBytes[...] }
         var value: String
         if let charsetName = parameters.first(where: { $0.name == "CHARSET" })?.values.first {
             guard let charset = VCardCharset(name: charsetName) else {
-                return failure(
-                    "\(name) has CHARSET=\(charsetName), which is not read (\(VCardCharset.supported) are)", property: name)
+                return .failure(VCardFailure(
+                    line: line, property: name,
+                    message: "\(name) has CHARSET=\(charsetName), which is not read (\(VCardCharset.supported) are)"))
             }
             guard let text = charset.decode(raw) else {
-                return failure("\(name) is not valid \(charsetName)", property: name)
+                return .failure(VCardFailure(line: line, property: name, message: "\(name) is not valid \(charsetName)"))
             }
             value = text
             parameters.removeAll { $0.name == "CHARSET" }
         } else {
             value = VCardCharset.decodeGuessing(raw)
         }
-        if decodedQuotedPrintable, value.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" }) {
+        if quotedPrintable, value.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" }) {
             // Decoded line breaks are text: in 4.0 they are written as \n.
             var escaped = String.UnicodeScalarView()
             var previousCR = false
@@ -82,6 +63,76 @@ enum VCardPropertyParser {
             value = String(escaped)
         }
         return .success(VCardProperty(group: group, name: name, parameters: parameters, value: value, line: line))
+    }
+
+    /// A content line's `[group.]NAME` and parameters.
+    struct Head {
+        var group: String?
+        var name: String
+        var parameters: [VCardParameter]
+    }
+
+    /// Finds where a content line's value starts, a piece at a time while the line is unfolded:
+    /// at the first `:` after the name that is outside double quotes. The name ends at the first
+    /// `;` or `:`; quotes count only in the parameters. `parse` and the reader's soft line breaks
+    /// both use it, so they cannot disagree on where the parameters end.
+    struct HeadScan {
+        private var scanned = 0
+        private var inParameters = false
+        private var quoted = false
+        /// The index of the value's `:`, once found.
+        private(set) var valueColon: Int?
+
+        /// Scans what was appended to `bytes` since the last call; returns the `:`'s index once found.
+        mutating func advance(over bytes: [UInt8]) -> Int? {
+            while valueColon == nil, scanned < bytes.count {
+                switch bytes[scanned] {
+                case quote where inParameters: quoted.toggle()
+                case colon where !quoted: valueColon = scanned
+                case semicolon: inParameters = true
+                default: break
+                }
+                scanned += 1
+            }
+            return valueColon
+        }
+    }
+
+    /// The name and parameters of `head`, everything before the value's `:`.
+    static func parseHead(_ head: ArraySlice<UInt8>, line: Int) -> Result<Head, VCardFailure> {
+        // The name: up to the first ';'.
+        let nameEnd = head.firstIndex(of: semicolon) ?? head.endIndex
+        var nameBytes = head[..<nameEnd]
+        while let last = nameBytes.last, last == 0x20 || last == 0x09 { nameBytes.removeLast() }
+        let parts = nameBytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard parts.count <= 2, parts.allSatisfy({ !$0.isEmpty && $0.count <= 64 && $0.allSatisfy(isNameByte) }) else {
+            return .failure(VCardFailure(
+                line: line, message: "not a vCard property: the name may hold only letters, digits and '-'"))
+        }
+        let name = String(decoding: parts.last!, as: UTF8.self).uppercased()
+        let group = parts.count == 2 ? String(decoding: parts[0], as: UTF8.self) : nil
+        // The parameters: ';'-separated, a ';' inside double quotes being part of a value.
+        var parameters: [VCardParameter] = []
+        var index = nameEnd
+        while index < head.endIndex {
+            index += 1
+            let start = index
+            var quoted = false
+            while index < head.endIndex, quoted || head[index] != semicolon {
+                if head[index] == quote { quoted.toggle() }
+                index += 1
+            }
+            guard let parameter = parameter(head[start..<index]) else {
+                return .failure(VCardFailure(line: line, property: name, message: "\(name) has a parameter that is not NAME=VALUE"))
+            }
+            parameters.append(parameter)
+        }
+        return .success(Head(group: group, name: name, parameters: parameters))
+    }
+
+    /// True when `parameters` ask for quoted-printable: the first `ENCODING`'s first value.
+    static func declaresQuotedPrintable(_ parameters: [VCardParameter]) -> Bool {
+        parameters.first { $0.name == "ENCODING" }?.values.first?.uppercased() == "QUOTED-PRINTABLE"
     }
 
     /// `NAME=VALUE[,VALUE]`, or a bare 2.1 value (`HOME`, `PREF`, `QUOTED-PRINTABLE`) under the

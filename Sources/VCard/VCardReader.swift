@@ -30,7 +30,9 @@ public struct VCardReader {
     private var logicalStarted = false
     private var logicalLine = 0
     private var logicalTooLong = false
-    private var logicalQuotedPrintable = false
+    private var logicalHead = VCardPropertyParser.HeadScan()
+    /// Whether the logical line's parameters ask for quoted-printable; nil until they have ended.
+    private var logicalQuotedPrintable: Bool?
     // The card being read.
     private var properties: [VCardProperty] = []
     private var cardLine: Int?
@@ -119,7 +121,7 @@ public struct VCardReader {
             }
         }
         // A quoted-printable soft line break: the value goes on on this line, as it is.
-        if logicalStarted, logicalQuotedPrintable, logical.last == UInt8(ascii: "=") {
+        if logicalStarted, logical.last == UInt8(ascii: "="), logicalIsQuotedPrintable() {
             logical.removeLast()
             appendLogical(physical[...], tooLong: physicalTooLong)
             return
@@ -136,8 +138,9 @@ public struct VCardReader {
         logicalLine = lineNumber
         logicalTooLong = false
         logical.removeAll(keepingCapacity: logical.capacity <= 1 << 16)
+        logicalHead = VCardPropertyParser.HeadScan()
+        logicalQuotedPrintable = nil
         appendLogical(physical[...], tooLong: physicalTooLong)
-        logicalQuotedPrintable = Self.isQuotedPrintable(logical)
     }
 
     private mutating func appendLogical(_ bytes: ArraySlice<UInt8>, tooLong: Bool) {
@@ -150,13 +153,16 @@ public struct VCardReader {
         }
     }
 
-    /// True when the name and parameters (before the first `:`) mention quoted-printable.
-    private static func isQuotedPrintable(_ line: [UInt8]) -> Bool {
-        let head = line.prefix { $0 != UInt8(ascii: ":") }
-        guard head.count >= 16 else { return false }
-        let upper = head.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }
-        let needle = Array("QUOTED-PRINTABLE".utf8)
-        return upper.indices.contains { index in upper[index...].starts(with: needle) }
+    /// True when the logical line's parameters ask for quoted-printable as the parser reads them
+    /// (the first `ENCODING` is `QUOTED-PRINTABLE`); false while they have not ended. A `=` at
+    /// the end of any other line is text, and folding may leave one there.
+    private mutating func logicalIsQuotedPrintable() -> Bool {
+        if let known = logicalQuotedPrintable { return known }
+        guard let colon = logicalHead.advance(over: logical) else { return false }
+        let head = try? VCardPropertyParser.parseHead(logical[..<colon], line: logicalLine).get()
+        let known = head.map { VCardPropertyParser.declaresQuotedPrintable($0.parameters) } ?? false
+        logicalQuotedPrintable = known
+        return known
     }
 
     private mutating func endLogicalLine() {
@@ -166,7 +172,9 @@ public struct VCardReader {
     }
 
     private mutating func handle(_ bytes: [UInt8], line: Int, tooLong: Bool) {
-        let isBegin = Self.matches(bytes, "BEGIN:VCARD")
+        let parsed = VCardPropertyParser.parse(bytes, line: line)
+        let delimiter = Self.delimiter(parsed)
+        let isBegin = delimiter == "BEGIN"
         guard let start = cardLine else {
             if isBegin {
                 inJunk = false
@@ -184,7 +192,7 @@ public struct VCardReader {
             cardLine = line
             return
         }
-        if Self.matches(bytes, "END:VCARD") {
+        if delimiter == "END" {
             finishCard()
             return
         }
@@ -201,7 +209,7 @@ public struct VCardReader {
             fail(VCardFailure(line: line, cardLine: start, message: "the card is larger than \(maxCardBytes) bytes"))
             return
         }
-        switch VCardPropertyParser.parse(bytes, line: line) {
+        switch parsed {
         case .success(let property): properties.append(property)
         case .failure(var failure):
             failure.cardLine = start
@@ -235,12 +243,18 @@ public struct VCardReader {
         return String(decoding: name, as: UTF8.self).uppercased()
     }
 
-    /// True when `bytes` is `text`, ignoring ASCII case and white space at the end.
-    private static func matches(_ bytes: [UInt8], _ text: String) -> Bool {
-        var trimmed = bytes[...]
-        while let last = trimmed.last, last == 0x20 || last == 0x09 { trimmed.removeLast() }
-        let expected = Array(text.utf8)
-        guard trimmed.count == expected.count else { return false }
-        return zip(trimmed, expected).allSatisfy { a, b in a == b || (a >= 0x61 && a <= 0x7A && a - 0x20 == b) }
+    /// `BEGIN` or `END` when the line reads as `BEGIN:VCARD` or `END:VCARD`: no group, no
+    /// parameters left once read (`CHARSET` and quoted-printable are undone), the value `VCARD` in
+    /// any ASCII case with white space after it ignored. What reads as one is one, wherever it is,
+    /// so no property read can be written back as a card's edge.
+    private static func delimiter(_ parsed: Result<VCardProperty, VCardFailure>) -> String? {
+        guard case .success(let property) = parsed, property.group == nil, property.parameters.isEmpty,
+            property.name == "BEGIN" || property.name == "END"
+        else { return nil }
+        var value = property.value.utf8[...]
+        while let last = value.last, last == 0x20 || last == 0x09 { value.removeLast() }
+        let expected = "VCARD".utf8
+        guard value.count == expected.count else { return nil }
+        return zip(value, expected).allSatisfy { a, b in a == b || (a >= 0x61 && a <= 0x7A && a - 0x20 == b) } ? property.name : nil
     }
 }

@@ -224,6 +224,57 @@ struct VCardWriterTests {
         #expect(read == property)
     }
 
+    @Test("reads back a folded line that ends in '=' as it was written, when its parameters only mention QUOTED-PRINTABLE")
+    func readsBackAFoldAfterAnEqualsSign() throws {
+        // The fuzzer's input: ENCODING=QUOTED-PRINTABLEABLE is not quoted-printable, so the value is
+        // kept as written; folded at 75 octets, the first line ends in "CHARSET=". A soft line break
+        // there would drop the '=' and keep the fold's space.
+        let input = "BEGIN:VCARD\nVERSION:1.1\nN;CHARSETAISO-8859-1;ENCODING=QUOTED-PRINTABLEABLE:G:Garc=EDN;CHARSET=ISO-8859-1;ENCa;Jos=E9\nEND:VCARD\n"
+        let card = try #require(cards(read(input)).first)
+        let written = VCardWriter.card(card.properties)
+        let firstLine = try #require(String(decoding: written, as: UTF8.self).split(separator: "\r\n").dropFirst(2).first)
+        #expect(firstLine.hasSuffix("CHARSET="))
+        let again = try #require(cards(VCardReader.read(written)).first)
+        #expect(again.first("N")?.value == "G:Garc=EDN;CHARSET=ISO-8859-1;ENCa;Jos=E9")
+        #expect(again.first("N")?.contentLine == card.first("N")?.contentLine)
+    }
+
+    @Test("takes a line ending in '=' as a soft line break only when the first ENCODING is QUOTED-PRINTABLE", arguments: [
+        ("NOTE;ENCODING=QUOTED-PRINTABLE:ab=\n=43d", "abCd"),
+        ("NOTE;X-A=\"a:b\";QUOTED-PRINTABLE:ab=\n=43d", "abCd"),
+        ("NOTE;ENCODING=QUOTED-PRINTABLEABLE:ab=\n cd", "ab=cd"),
+        ("NOTE;X-ENCODING=QUOTED-PRINTABLE:ab=\n cd", "ab=cd"),
+        ("NOTE;ENCODING=8BIT;ENCODING=QUOTED-PRINTABLE:ab=\n cd", "ab=cd"),
+    ])
+    func softLineBreaksOnlyInQuotedPrintable(line: String, value: String) throws {
+        let card = try #require(cards(read("BEGIN:VCARD\nVERSION:2.1\n\(line)\nEND:VCARD\n")).first)
+        #expect(card.first("NOTE")?.value == value)
+    }
+
+    @Test("reads a line that reads as END:VCARD as the card's end, so no property writes back as one", arguments: [
+        "END :VCARD", "END\t:VCARD", "END;CHARSET=UTF-8:VCARD", "END;ENCODING=QUOTED-PRINTABLE:VCAR=44", "end:vcard \t",
+    ])
+    func readsWhatReadsAsEndAsTheEnd(line: String) throws {
+        let events = read("BEGIN:VCARD\nVERSION:4.0\nFN:a\n\(line)\n")
+        let card = try #require(cards(events).first)
+        #expect(failures(events).isEmpty)
+        #expect(card.first("END") == nil)
+    }
+
+    @Test("writes a card it read back as vCard 4.0 that reads again to the same properties", arguments: [
+        "END;X-A=1:VCARD",
+        "a.END:VCARD",
+        "BEGIN;TYPE=x:VCARD",
+        "NOTE;ENCODING=8BIT;ENCODING=QUOTED-PRINTABLE:\(String(repeating: "x", count: 29))=\(String(repeating: "y", count: 80))",
+    ])
+    func writesBackWhatItRead(line: String) throws {
+        let card = try #require(cards(read("BEGIN:VCARD\nVERSION:2.1\nFN:a\n\(line)\nEND:VCARD\n")).first)
+        let again = VCardReader.read(VCardWriter.card(card.properties))
+        #expect(again.count == 1)
+        let read = try #require(cards(again).first)
+        #expect(read.properties.dropFirst().map(\.contentLine) == card.properties.dropFirst().map(\.contentLine))
+    }
+
     @Test("escapes text and splits structured values", arguments: [
         ("a,b;c\\d\ne", "a\\,b\\;c\\\\d\\ne"), ("plain", "plain"), ("x\r\ny", "x\\ny"),
     ])
