@@ -11,8 +11,29 @@ struct SearchTests {
         _ = try store.create(try NewContact(username: username, firstName: first, lastName: last, emails: emails))
     }
 
+    /// The usernames `text` finds, asked twice: as the store stands (writes not yet folded into
+    /// the index wait in `search_pending`), and after folding them; both answers must agree.
     private func search(_ store: ContactStore, _ text: String, limit: Int = 20) throws -> [String] {
-        try store.search(try #require(SearchQuery(text, limit: limit))).map(\.username)
+        let query = try #require(SearchQuery(text, limit: limit))
+        let asItStands = try store.search(query).map(\.username)
+        try foldSearchEdits(store.path)
+        let folded = try store.search(query).map(\.username)
+        #expect(asItStands == folded, "\(text): before the fold \(asItStands), after \(folded)")
+        return folded
+    }
+
+    /// Folds every waiting search edit into the index, on a connection of its own (as the
+    /// store's writer does when enough wait or writes pause).
+    private func foldSearchEdits(_ path: String) throws {
+        let db = try SQLiteConnection(path: path)
+        db.setBusyTimeout(milliseconds: 5000)
+        try db.execute("BEGIN IMMEDIATE")
+        try db.foldSearchEdits()
+        try db.execute("COMMIT")
+    }
+
+    private func waitingEdits(_ path: String) throws -> Int {
+        try SQLiteConnection(path: path).searchEditsWaiting()
     }
 
     @Test("folding drops accents and case and maps stroked letters: José, ŁÓDŹ, Straße, Øre")
@@ -176,6 +197,86 @@ struct SearchTests {
         #expect(tokens.isSubset(of: lavinia))
         // A first character beyond the BMP has no anchor; the plain trigrams still find it.
         #expect(SearchIndexText.anchor("\u{1D49C}da") == nil)
+    }
+
+    @Test("contacts whose index edits still wait are found and ranked with the indexed ones")
+    func waitingEditsAreSearched() throws {
+        try withTemporaryStore { store, path in
+            try add(store, "lovelace", "Q", "Q")
+            try add(store, "ada", "Ada", "Byron")
+            try foldSearchEdits(path)
+            // Written by another connection of the store's kind: the store's writer never
+            // learns of these edits, so they stay waiting until it commits something.
+            let db = try SQLiteConnection(path: path)
+            db.setBusyTimeout(milliseconds: 5000)
+            try db.execute("BEGIN IMMEDIATE")
+            try db.execute("""
+                INSERT INTO contacts (username, id, first_name, last_name, created_at, updated_at, version, emails, search_key)
+                VALUES ('countess', 100, 'Augusta', 'Lovelace', 1, 1, 1, '', \(SearchKey.keys(ofGroup: SearchKey.group("countess")).lowerBound));
+                UPDATE contacts SET last_name = 'Lovelace' WHERE username = 'ada';
+                """)
+            try db.execute("COMMIT")
+            #expect(try waitingEdits(path) == 3)
+            let query = try #require(SearchQuery("lovelace"))
+            // The username first, then last names in username order (one indexed, one waiting).
+            #expect(try store.search(query).map(\.username) == ["lovelace", "ada", "countess"])
+            #expect(try store.search(try #require(SearchQuery("byron"))).isEmpty)  // replaced, still in the index
+            #expect(try store.search(try #require(SearchQuery("aug lov"))).map(\.username) == ["countess"])
+            try foldSearchEdits(path)
+            #expect(try waitingEdits(path) == 0)
+            #expect(try store.search(query).map(\.username) == ["lovelace", "ada", "countess"])
+        }
+    }
+
+    @Test("the writer folds waiting edits once a thousand wait, and the rest when writes pause")
+    func writerFoldsWaitingEdits() throws {
+        try withTemporaryStore { store, path in
+            let count = SQLiteConnection.searchFoldThreshold + 100
+            for n in 0..<count {
+                _ = try store.create(try NewContact(username: "fold\(n)", firstName: "Q", lastName: "Q", emails: []))
+            }
+            #expect(try waitingEdits(path) < SQLiteConnection.searchFoldThreshold)
+            let deadline = Date().addingTimeInterval(10)
+            while try waitingEdits(path) > 0, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+            #expect(try waitingEdits(path) == 0)
+            #expect(try search(store, "fold1023") == ["fold1023"])
+        }
+    }
+
+    @Test("an edit undone before the fold leaves nothing in the index: a create then a delete, an unchanged field")
+    func undoneEditsCancel() throws {
+        try withTemporaryStore { store, path in
+            try add(store, "fleeting", "Quentin", "Zanzibar")
+            _ = try store.update(ContactUpdate(username: "fleeting", lastName: "Xylophone"))
+            _ = try store.delete(username: "fleeting")
+            #expect(try waitingEdits(path) == 4)  // insert; update: remove, add; delete: remove
+            let db = try SQLiteConnection(path: path)
+            let tables = SearchRank.Field.allCases.map(\.indexTable)
+            let segments = {
+                try tables.map { try db.scalarInt("SELECT count(*) * 1000000 + total(length(block)) FROM \($0)_data") }
+            }
+            let before = try segments()
+            try foldSearchEdits(path)
+            // FTS5 wrote nothing: no segment, not even one of additions and removals.
+            #expect(try segments() == before)
+            #expect(try waitingEdits(path) == 0)
+            for (table, trigram) in [("search_username", "eet"), ("search_first_name", "uen"), ("search_last_name", "anz"), ("search_last_name", "ylo")] {
+                #expect(try db.scalarInt("SELECT count(*) FROM \(table) WHERE \(table) MATCH '\"\(trigram)\"'") == 0, "\(table)")
+            }
+        }
+    }
+
+    @Test("ASCII index text comes out of the fast path exactly as out of the general one")
+    func asciiFastPath() {
+        let samples = [
+            "", "a", "Ad", "Ada", "ADA LOVELACE", "ada.lovelace@navy.mil\nx@y.io", "-._", "a-b.c_d0", "  x  ", "Q",
+            "O'Brien-Smith", "x\n\ny",
+        ]
+        for sample in samples {
+            let fast = Array(sample.utf8).withUnsafeBufferPointer { SearchIndexText.column(utf8: $0) }
+            let general = SearchIndexText.column(sample.split(separator: "\n").map(String.init))
+            #expect(String(decoding: fast, as: UTF8.self) == general, "\(sample)")
+        }
     }
 
     @Test("a query of white space only is refused")

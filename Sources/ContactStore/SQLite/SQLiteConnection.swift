@@ -18,9 +18,6 @@ final class SQLiteConnection: @unchecked Sendable {
     /// Changes logged by the writes of the open transaction, not yet inserted (see
     /// `SQLiteConnection+Changes.swift`); only the writer connection has any.
     var pendingChanges: [PendingChange] = []
-    /// Whether writes to contacts are noted for the search index (`recordSearchEdits`): only the
-    /// store's writer connection's are.
-    var recordsSearchEdits = false
     /// The database file path, for messages.
     let path: String
     /// Frames in the WAL after this connection's last commit, as SQLite's WAL hook reports them

@@ -1,79 +1,8 @@
 import CSQLite
 
-/// The search index (schema version 8) and the queries over it.
+/// The search index (schema version 8) and the queries over it. Writes reach the index through
+/// `search_pending` (version 10, `SQLiteConnection+SearchPending.swift`).
 extension SQLiteConnection {
-    /// Makes this connection note every write to `contacts` in `temp.search_edits`, for
-    /// `flushSearchIndex` to apply to the search index before the transaction commits.
-    ///
-    /// Why not triggers that write the index itself: FTS5 writes out what it holds in memory
-    /// whenever a savepoint opens, and the writer opens one for every write of a group commit, so
-    /// each create cost a new index segment in each table and the merges that follow (creates at
-    /// 16 connections fell from 14,800/s to 2,200/s). The edits table is an ordinary one: a
-    /// savepoint rolled back takes its rows with it. The triggers are TEMP, this connection's own:
-    /// every process that writes contacts does so through `ContactStore`'s writer, which installs
-    /// them (a write from outside, such as the sqlite3 shell, is not indexed, as it is not logged
-    /// in `changes` either).
-    func recordSearchEdits() throws(SQLiteError) {
-        let fields = "username, last_name, first_name, emails"
-        let old = "old.username, old.last_name, old.first_name, old.emails"
-        let new = "new.username, new.last_name, new.first_name, new.emails"
-        try execute("""
-            CREATE TEMP TABLE IF NOT EXISTS search_edits (
-                key INTEGER NOT NULL, deleted INTEGER NOT NULL, \(fields));
-            CREATE TEMP TRIGGER IF NOT EXISTS search_edit_insert AFTER INSERT ON main.contacts BEGIN
-                INSERT INTO search_edits VALUES (new.search_key, 0, \(new));
-            END;
-            CREATE TEMP TRIGGER IF NOT EXISTS search_edit_delete AFTER DELETE ON main.contacts BEGIN
-                INSERT INTO search_edits VALUES (old.search_key, 1, \(old));
-            END;
-            CREATE TEMP TRIGGER IF NOT EXISTS search_edit_update
-            AFTER UPDATE OF username, first_name, last_name, emails, search_key ON main.contacts BEGIN
-                INSERT INTO search_edits VALUES (old.search_key, 1, \(old));
-                INSERT INTO search_edits VALUES (new.search_key, 0, \(new));
-            END;
-            """)
-        recordsSearchEdits = true
-    }
-
-    /// Applies the edits noted since the last flush to the search index, in order, and forgets
-    /// them. The writer calls it once per transaction, after the last write's savepoint and
-    /// before `COMMIT` (as it flushes the change log), so the index changes in the same
-    /// transaction as the contacts, in one segment per table. An update rewrites only the tables
-    /// of the fields it changed.
-    func flushSearchIndex() throws(SQLiteError) {
-        guard recordsSearchEdits else { return }
-        var edits: [(key: Int64, deleted: Bool, values: [String])] = []
-        try withStatement("SELECT key, deleted, username, last_name, first_name, emails FROM search_edits ORDER BY rowid") {
-            read throws(SQLiteError) in
-            while try read.step() {
-                edits.append((read.int64(0), read.int64(1) == 1, (2...5).map { read.string(Int32($0)) }))
-            }
-        }
-        guard !edits.isEmpty else { return }
-        for (index, edit) in edits.enumerated() {
-            // An update is a delete of the old row then an insert of the new under the same key:
-            // a field that stayed the same needs neither.
-            let pair: (key: Int64, deleted: Bool, values: [String])? =
-                edit.deleted ? (index + 1 < edits.count ? edits[index + 1] : nil) : (index > 0 ? edits[index - 1] : nil)
-            let isUpdateHalf = pair.map { $0.key == edit.key && $0.deleted != edit.deleted } ?? false
-            for (position, field) in SearchRank.Field.allCases.enumerated() {
-                if isUpdateHalf, let pair, pair.values[position] == edit.values[position] { continue }
-                // Keyed statements (40...47): building and hashing the SQL for every edit costs more
-                // than the insert.
-                let table = field.indexTable
-                let statement = try statement(
-                    key: 40 + position * 2 + (edit.deleted ? 1 : 0),
-                    edit.deleted
-                        ? "INSERT INTO \(table) (\(table), rowid, text) VALUES ('delete', ?1, ?2)"
-                        : "INSERT INTO \(table) (rowid, text) VALUES (?1, ?2)")
-                statement.bind(edit.key, at: 1)
-                statement.bind(SearchIndexText.column(edit.values[position].split(separator: "\n").map(String.init)), at: 2)
-                try statement.run()
-            }
-        }
-        try statement("DELETE FROM search_edits").run()
-    }
-
     /// Makes `contacts_search_column(text)` available to SQL: the search index text of a field
     /// (`SearchIndexText.column`; several values separated by newlines, as addresses are stored).
     /// The index's triggers call it, so every connection that writes contacts registers it; a
@@ -89,12 +18,15 @@ extension SQLiteConnection {
                         return
                     }
                     let bytes = UnsafeBufferPointer(start: text, count: Int(sqlite3_value_bytes(argument)))
-                    let values = bytes.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
-                    var column = SearchIndexText.column(values)
-                    column.withUTF8 { buffer in
+                    SearchIndexText.column(utf8: bytes).withUnsafeBufferPointer { buffer in
+                        // An empty buffer may have no address, and a NULL pointer is SQL NULL.
+                        guard let start = buffer.baseAddress, !buffer.isEmpty else {
+                            sqlite3_result_text(context, "", 0, contacts_sqlite_transient())
+                            return
+                        }
                         sqlite3_result_text(
-                            context, UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self),
-                            Int32(buffer.count), contacts_sqlite_transient())
+                            context, UnsafeRawPointer(start).assumingMemoryBound(to: CChar.self), Int32(buffer.count),
+                            contacts_sqlite_transient())
                     }
                 }, nil, nil, nil)
             if rc != SQLITE_OK { throw lastError(sql: "sqlite3_create_function_v2(contacts_search_column)") }
@@ -105,9 +37,18 @@ extension SQLiteConnection {
     /// `query.limit`. Runs in one snapshot.
     func searchContacts(_ query: SearchQuery) throws(SQLiteError) -> [Contact] {
         try inSnapshot { () throws(SQLiteError) in
+            // The contacts whose latest edits are not folded into the index yet: few, all read.
+            let waiting = try pendingMatches(query)
             var found: [Contact] = []
             for rank in SearchRank.all where found.count < query.limit {
-                found += try searchBucket(rank, query: query, wanted: query.limit - found.count)
+                let wanted = query.limit - found.count
+                var bucket = try searchBucket(rank, query: query, wanted: wanted)
+                let inBucket = Set(bucket.map(\.username))
+                let more = waiting.filter { $0.rank == rank && !inBucket.contains($0.contact.username) }.map(\.contact)
+                if !more.isEmpty {
+                    bucket = Array((bucket + more).sorted { Self.usernameOrder($0.username, $1.username) }.prefix(wanted))
+                }
+                found += bucket
             }
             return found
         }
@@ -191,7 +132,7 @@ extension SQLiteConnection {
     }
 
     /// The contact with that search key, if any.
-    private func fetchContact(searchKey: Int64) throws(SQLiteError) -> Contact? {
+    func fetchContact(searchKey: Int64) throws(SQLiteError) -> Contact? {
         try withStatement("SELECT \(Self.contactColumns) FROM contacts c WHERE c.search_key = ?1") {
             statement throws(SQLiteError) in
             statement.bind(searchKey, at: 1)

@@ -38,6 +38,44 @@ enum SearchIndexText {
         return text
     }
 
+    /// `column` of the values in `utf8` (separated by newlines, as addresses are stored), as
+    /// UTF-8. ASCII text, the common case, is decorated byte by byte: folding it is lower-casing,
+    /// and its words are runs of letters and digits. Anything else goes through `column`.
+    static func column(utf8: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        guard utf8.allSatisfy({ $0 < 0x80 }) else {
+            let values = utf8.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
+            return Array(column(values).utf8)
+        }
+        var text: [UInt8] = []
+        text.reserveCapacity(utf8.count * 2 + 16)
+        for value in utf8.split(separator: UInt8(ascii: "\n")) {
+            let folded = value.map { (65...90).contains($0) ? $0 | 0x20 : $0 }
+            text += [2, 2]
+            text += folded
+            text.append(3)
+            if folded.count >= 3 {
+                text.append(UInt8(ascii: "\n"))
+                UTF8.encode(Unicode.Scalar(0xF0000 + UInt32(folded[0]))!) { text.append($0) }
+                text += folded[1...2]
+            }
+            let isWordByte = { (byte: UInt8) in
+                (48...57).contains(byte) || (97...122).contains(byte)
+            }
+            var start: Int? = nil
+            for index in 0...folded.count {
+                if index < folded.count, isWordByte(folded[index]) {
+                    if start == nil { start = index }
+                } else if let first = start {
+                    text += [1, 1]
+                    text += folded[first..<min(first + 2, index)]
+                    start = nil
+                }
+            }
+            text.append(UInt8(ascii: "\n"))
+        }
+        return text
+    }
+
     /// The trigrams a contact must have in a field to match `word` at `kind` there.
     static func tokens(for word: String, kind: SearchRank.Kind) -> [String] {
         let short = word.unicodeScalars.count < 3
@@ -58,6 +96,13 @@ enum SearchIndexText {
             return nil
         }
         return String(String.UnicodeScalarView([moved, scalars[1], scalars[2]]))
+    }
+
+    /// A text that every field matching `word` at any rank holds in its column text: the word
+    /// itself, or for a word of one or two characters, the word start it must be
+    /// (`SQLiteConnection.pendingMatches` looks for it with `instr`).
+    static func needle(_ word: String) -> String {
+        word.unicodeScalars.count < 3 ? wordStart + word : word
     }
 
     /// An FTS5 query for the field's table: every token of `word` at `kind`. (The other words of

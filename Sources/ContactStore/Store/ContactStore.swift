@@ -89,9 +89,7 @@ public final class ContactStore: Sendable {
         })
         self.readers = readers
         self.writer = try StoreError.translating {
-            // The writer notes every write to contacts for the search index (docs/search.md).
-            try db.recordSearchEdits()
-            return try GroupCommitWriter(
+            try GroupCommitWriter(
                 connection: db, maxBatch: options.maxWriteBatch, busyTimeoutMilliseconds: busy, file: file,
                 readers: readers)
         }

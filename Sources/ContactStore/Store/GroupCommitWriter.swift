@@ -61,6 +61,11 @@ final class GroupCommitWriter: Sendable {
     /// No checkpoint is run below this many frames: raised by `checkpointFrames` after each one.
     private nonisolated(unsafe) var nextCheckpointFrames = GroupCommitWriter.checkpointFrames
     private let busyTimeoutMilliseconds: Int32
+    /// Edits waiting in `search_pending` after the last commit (writer thread only): once there
+    /// are `SQLiteConnection.searchFoldThreshold` a commit folds them into the search index,
+    /// and any left are folded when no write has come for `idleFoldDelayMilliseconds`.
+    private nonisolated(unsafe) var searchEditsWaiting = 0
+    static let idleFoldDelayMilliseconds = 50
     /// How long a WAL reset waits for readers of older snapshots before it gives up until the WAL
     /// has grown by another `checkpointFrames` (a reader in another process may hold one for long).
     private static let resetWaitMilliseconds: Int32 = 100
@@ -85,10 +90,20 @@ final class GroupCommitWriter: Sendable {
         self.walResetFrames = Self.walResetBytes / (pageSize + 24)  // a frame: a 24-byte header and a page
         self.nextResetFrames = walResetFrames
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
+        self.searchEditsWaiting = try connection.searchEditsWaiting()  // left by the last run
         // The thread holds the writer weakly, so a store dropped without `close` still goes away.
         BackgroundThread.start { [weak self, wake] in
             while true {
-                wake.wait()
+                // Search edits waiting: a quiet moment folds them, so searches read few.
+                if (self?.searchEditsWaiting ?? 0) > 0 {
+                    let quiet = wake.wait(timeout: .now() + .milliseconds(GroupCommitWriter.idleFoldDelayMilliseconds))
+                    if quiet == .timedOut {
+                        self?.foldSearchEditsWhileIdle()
+                        continue
+                    }
+                } else {
+                    wake.wait()
+                }
                 guard let writer = self else { return }
                 if writer.drainUnlessClosed() == false { return }
             }
@@ -226,12 +241,17 @@ final class GroupCommitWriter: Sendable {
                 break
             }
         }
-        // The change-log rows and the search index edits of every write that stays, in one go,
-        // outside any savepoint.
+        // The change-log rows of every write that stays, in one go, outside any savepoint; and
+        // the search index's waiting edits, once there are enough to fold.
+        var searchEditsLeft = searchEditsWaiting
         if abort == nil {
             do throws(SQLiteError) {
                 try db.flushChanges()
-                try db.flushSearchIndex()
+                searchEditsLeft = try db.searchEditsWaiting()
+                if searchEditsLeft >= SQLiteConnection.searchFoldThreshold {
+                    try db.foldSearchEdits()
+                    searchEditsLeft = 0
+                }
             } catch {
                 abort = .from(error)
             }
@@ -253,12 +273,33 @@ final class GroupCommitWriter: Sendable {
             for job in jobs[finishers.count...] { job.fail(abort) }
             return
         }
+        searchEditsWaiting = searchEditsLeft
         stats.withLock {
             $0.batches += 1
             $0.writes += jobs.count
         }
         for finish in finishers { finish(nil) }
         commitHook.withLock { $0 }?.call()
+        limitWAL(db)
+    }
+
+    /// Folds every waiting search edit in a transaction of its own (the writer has had nothing
+    /// else to do). A failure (the file read-only, the disk full) leaves them for the next try.
+    private func foldSearchEditsWhileIdle() {
+        guard let db = connection, !file.isReplaced, file.isWritable() else { return }
+        do throws(SQLiteError) {
+            try db.statement("BEGIN IMMEDIATE").run()
+            try db.foldSearchEdits()
+            guard file.check() else {
+                rollback(db)
+                return
+            }
+            try db.statement("COMMIT").run()
+            searchEditsWaiting = 0
+        } catch {
+            rollback(db)
+            return
+        }
         limitWAL(db)
     }
 

@@ -78,6 +78,10 @@ enum Schema {
             kept        TEXT    NOT NULL DEFAULT ''
         );
         """),
+        // 10: the search index's inbox, filled by triggers in the transaction of every write to
+        // contacts and folded into the index by the writer in large groups (see
+        // `SQLiteConnection+SearchPending.swift`). A new, empty table.
+        .code(SQLiteConnection.createSearchPending),
     ]
 
     /// Version 7: the change log. One row per contact per change; the contact after the change
