@@ -115,7 +115,8 @@ struct GroupCommitRollbackTests {
             let readers = ReaderPool(
                 watcher: nil, maxReaders: 2, file: file, open: { () throws(StoreError) -> SQLiteConnection in throw .closed })
             writer = try GroupCommitWriter(
-                connection: db, maxBatch: 256, busyTimeoutMilliseconds: 1000, file: file, readers: readers)
+                connection: db, maxBatch: 256, busyTimeoutMilliseconds: 1000, file: file, readers: readers,
+                foldsSearchEdits: false)  // a bare table, no store schema
         }
 
         /// Queues an insert of `bytes` random bytes; its result lands in `results[name]`.

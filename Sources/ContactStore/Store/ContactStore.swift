@@ -91,7 +91,7 @@ public final class ContactStore: Sendable {
         self.writer = try StoreError.translating {
             try GroupCommitWriter(
                 connection: db, maxBatch: options.maxWriteBatch, busyTimeoutMilliseconds: busy, file: file,
-                readers: readers)
+                readers: readers, foldsSearchEdits: true)
         }
     }
 

@@ -65,6 +65,8 @@ final class GroupCommitWriter: Sendable {
     /// are `SQLiteConnection.searchFoldThreshold` a commit folds them into the search index,
     /// and any left are folded when no write has come for `idleFoldDelayMilliseconds`.
     private nonisolated(unsafe) var searchEditsWaiting = 0
+    /// Whether the database has the search index to fold edits into (a store's does).
+    private let foldsSearchEdits: Bool
     static let idleFoldDelayMilliseconds = 50
     /// How long a WAL reset waits for readers of older snapshots before it gives up until the WAL
     /// has grown by another `checkpointFrames` (a reader in another process may hold one for long).
@@ -75,10 +77,11 @@ final class GroupCommitWriter: Sendable {
     /// Backups running now (`withoutWALResets`): while any holds its snapshot, no WAL reset is tried.
     private let resetHolds = Atomic<Int>(0)
 
-    /// Takes over `connection`, which must be in WAL mode.
+    /// Takes over `connection`, which must be in WAL mode. With `foldsSearchEdits`, the writer
+    /// keeps the search index's waiting edits folded (the database must have the store's schema).
     init(
         connection: SQLiteConnection, maxBatch: Int, busyTimeoutMilliseconds: Int32, file: DatabaseFile,
-        readers: ReaderPool
+        readers: ReaderPool, foldsSearchEdits: Bool
     ) throws(SQLiteError) {
         try connection.execute("PRAGMA journal_size_limit = \(Self.journalSizeLimitBytes)")
         let pageSize = Int(try connection.scalarInt("PRAGMA page_size") ?? 4096)
@@ -90,7 +93,8 @@ final class GroupCommitWriter: Sendable {
         self.walResetFrames = Self.walResetBytes / (pageSize + 24)  // a frame: a 24-byte header and a page
         self.nextResetFrames = walResetFrames
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
-        self.searchEditsWaiting = try connection.searchEditsWaiting()  // left by the last run
+        self.foldsSearchEdits = foldsSearchEdits
+        self.searchEditsWaiting = foldsSearchEdits ? try connection.searchEditsWaiting() : 0  // left by the last run
         // The thread holds the writer weakly, so a store dropped without `close` still goes away.
         BackgroundThread.start { [weak self, wake] in
             while true {
@@ -247,7 +251,7 @@ final class GroupCommitWriter: Sendable {
         if abort == nil {
             do throws(SQLiteError) {
                 try db.flushChanges()
-                searchEditsLeft = try db.searchEditsWaiting()
+                if foldsSearchEdits { searchEditsLeft = try db.searchEditsWaiting() }
                 if searchEditsLeft >= SQLiteConnection.searchFoldThreshold {
                     try db.foldSearchEdits()
                     searchEditsLeft = 0
