@@ -2,7 +2,10 @@
 # only those missing, so a fresh Debian machine needs nothing done by hand.
 # shellcheck shell=bash
 
-CONTACTS_APT_PACKAGES=(libsqlite3-dev libhiredis-dev redis-server socat netcat-openbsd pkg-config faketime sqlite3)
+# systemd: for systemd-socket-activate (the socket-activation tests) and systemd-analyze. Installing
+# it where systemd is not PID 1 (a container) only adds the tools: its maintainer scripts start
+# nothing there (they check for /run/systemd/system).
+CONTACTS_APT_PACKAGES=(libsqlite3-dev libhiredis-dev redis-server socat netcat-openbsd pkg-config faketime sqlite3 systemd)
 
 install_missing_packages() {
     local missing=()
