@@ -2,7 +2,12 @@
 # only those missing, so a fresh Debian machine needs nothing done by hand.
 # shellcheck shell=bash
 
-CONTACTS_APT_PACKAGES=(libsqlite3-dev libhiredis-dev redis-server socat netcat-openbsd pkg-config faketime sqlite3)
+# systemd: for systemd-socket-activate (the socket-activation tests) and systemd-analyze. Installing
+# it where systemd is not PID 1 (a container) adds the tools, /etc/machine-id and a few system
+# users; its maintainer scripts start and restart nothing there (they check /run/systemd/system).
+# Without recommends: systemd's (dbus, systemd-timesyncd) are daemons the tests do not need, and
+# no other package here recommends anything.
+CONTACTS_APT_PACKAGES=(libsqlite3-dev libhiredis-dev redis-server socat netcat-openbsd pkg-config faketime sqlite3 systemd)
 
 install_missing_packages() {
     local missing=()
@@ -16,7 +21,7 @@ install_missing_packages() {
     local sudo=()
     [ "$(id -u)" -eq 0 ] || sudo=(sudo)
     "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 require_swift() {
