@@ -49,7 +49,7 @@ let package = Package(
         .target(
             name: "ContactsLogging", dependencies: ["JSONRPC", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "ContactClient", dependencies: ["JSONRPC", "UnixSocketAddress"]),
+        .target(name: "ContactClient", dependencies: ["JSONRPC", "UnixSocketAddress", "ContactPaths"]),
         .target(
             name: "ContactService",
             dependencies: [

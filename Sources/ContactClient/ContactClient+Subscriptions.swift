@@ -2,13 +2,16 @@ import JSONRPC
 
 extension ContactClient {
     /// Subscribes to the change log (`contacts.subscribe`); the changes then arrive as
-    /// `contacts.changed` notifications, read with `nextNotification()`.
+    /// `contacts.changed` notifications, read with ``nextNotification()`` and decoded with
+    /// ``SubscriptionEvent/init(_:)``.
     /// - Parameters:
     ///   - since: deliver the changes after this seq first (missed ones, then live ones); without
     ///     it, the changes after the returned `headSeq`.
     ///   - usernamePrefix: only changes to usernames starting with this (case-insensitive).
     ///   - excludeAuthors: leave out the changes these authors wrote.
-    /// - Throws: `.server` with code 410 when the changes after `since` are no longer kept.
+    /// - Returns: the subscription's id and the newest change's seq when it began.
+    /// - Throws: ``ClientError/server(_:)`` with `410` when the changes after `since` are no longer
+    ///   kept (resync with ``list(limit:cursor:usernamePrefix:email:)``), `-32602` for invalid params.
     public func subscribe(since: Int? = nil, usernamePrefix: String? = nil, excludeAuthors: [String] = [])
         throws(ClientError) -> Subscription
     {
@@ -24,6 +27,9 @@ extension ContactClient {
     }
 
     /// Ends a subscription (`contacts.unsubscribe`); notifications already sent may still arrive.
+    /// - Parameter subscription: what ``subscribe(since:usernamePrefix:excludeAuthors:)`` returned.
+    /// - Throws: ``ClientError/server(_:)`` with `404` when the subscription is not one of this
+    ///   connection's.
     public func unsubscribe(_ subscription: Subscription) throws(ClientError) {
         _ = try call(method: "contacts.unsubscribe", params: ["subscription": .string(subscription.id)])
     }

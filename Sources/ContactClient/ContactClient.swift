@@ -1,16 +1,33 @@
+import ContactPaths
 import JSONRPC
 
 /// A client for `contactsd`: a typed API over raw JSON-RPC calls on one connection.
 ///
-/// Blocking, and for one thread at a time. Requests may be pipelined (`pipeline`) or sent as
-/// one batch (`batch`); the server answers in order either way. Notifications the server sends
-/// between the answers (after `subscribe`) are kept for `nextNotification()`.
+/// Each instance holds one connection to the server's Unix socket, opened by the initializer and
+/// closed when the instance is released. Calls block until the answer arrives (or the read
+/// timeout passes), and an instance is for one thread at a time: it is not `Sendable`. Use one
+/// client per thread, or per task that may block.
+///
+/// Requests may be pipelined (``pipeline(_:)``) or sent as one batch (``batch(_:)``); the server
+/// answers in order either way. Notifications the server sends between the answers (after
+/// ``subscribe(since:usernamePrefix:excludeAuthors:)``) are kept for ``nextNotification()``.
+///
+/// ```swift
+/// let client = try ContactClient(socketPath: ContactClient.defaultSocketPath)
+/// let ada = try client.create(username: "ada", firstName: "Ada", lastName: "Lovelace")
+/// print(ada.version)  // 1
+/// ```
 public final class ContactClient {
-    /// One request for `pipeline` or `batch`.
+    /// One request for ``ContactClient/pipeline(_:)`` or ``ContactClient/batch(_:)``.
     public struct Request: Sendable {
+        /// The JSON-RPC method, for example `contacts.get` (protocol.md, section 5).
         public var method: String
+        /// The params: an object (by name), an array (by position), or nil for none.
         public var params: JSONValue?
-        /// A request; `params` is an object (by name) or an array (by position).
+        /// A request.
+        /// - Parameters:
+        ///   - method: the JSON-RPC method.
+        ///   - params: an object (by name) or an array (by position); nil sends no `params`.
         public init(method: String, params: JSONValue? = nil) {
             self.method = method
             self.params = params
@@ -24,24 +41,43 @@ public final class ContactClient {
 
     /// Connects to the server's socket.
     /// - Parameters:
+    ///   - socketPath: the server's Unix socket; ``defaultSocketPath`` finds it the way the
+    ///     `contacts` command does.
     ///   - connectTimeout: seconds to wait for the connection.
-    ///   - readTimeout: seconds to wait for each answer.
+    ///   - readTimeout: seconds to wait for each answer; 0 waits forever.
+    /// - Throws: ``ClientError/cannotConnect(path:reason:)`` when nothing answers on the socket.
     public init(socketPath: String, connectTimeout: Double = 5, readTimeout: Double = 30) throws(ClientError) {
         connection = try LineConnection(path: socketPath, connectTimeout: connectTimeout, readTimeout: readTimeout)
     }
 
-    /// The socket path.
+    /// The socket path this client is connected to.
     public var socketPath: String { connection.path }
+
+    /// The socket the server listens on when it was started without `--socket`: `CONTACTS_SOCKET`
+    /// when set, else `$XDG_RUNTIME_DIR/contacts/contactsd.sock`, else
+    /// `/tmp/contacts-$UID/contactsd.sock`. The same rule as `contactsd` and `contacts` use
+    /// (README.md, "Default paths").
+    public static var defaultSocketPath: String { ContactPaths.socket() }
 
     // MARK: Raw JSON-RPC
 
-    /// Calls `method` and returns its result.
-    /// - Throws: `.server` with the error object when the server answers with an error.
+    /// Calls `method` and returns its result: any method of protocol.md, typed or not here.
+    /// - Parameters:
+    ///   - method: the JSON-RPC method, for example `server.stats`.
+    ///   - params: an object (by name) or an array (by position); nil sends none.
+    /// - Returns: the response's `result`, as sent.
+    /// - Throws: ``ClientError/server(_:)`` with the error object when the server answers with an
+    ///   error; the transport errors of ``ClientError`` when it cannot be reached.
     public func call(method: String, params: JSONValue? = nil) throws(ClientError) -> JSONValue {
         try pipeline([Request(method: method, params: params)])[0].get()
     }
 
-    /// Sends every request at once, then reads the answers, in order.
+    /// Sends every request at once, then reads the answers, in order: one round trip for many
+    /// requests, each answered (and each failing) on its own.
+    /// - Parameter requests: the requests, sent in this order.
+    /// - Returns: one result per request, in request order; a server error is that element's
+    ///   ``ClientError/server(_:)`` failure.
+    /// - Throws: a ``ClientError`` when the connection fails or an answer is malformed.
     public func pipeline(_ requests: [Request]) throws(ClientError) -> [Result<JSONValue, ClientError>] {
         var ids: [Int] = []
         var out: [UInt8] = []
@@ -58,7 +94,12 @@ public final class ContactClient {
         return results
     }
 
-    /// Sends the requests as one JSON-RPC batch; answers come back in request order.
+    /// Sends the requests as one JSON-RPC batch (a JSON array on one line); answers come back in
+    /// request order. The server caps a batch at `--max-batch` elements (default 1000).
+    /// - Parameter requests: the batch's elements.
+    /// - Returns: one result per request, in request order.
+    /// - Throws: ``ClientError/server(_:)`` with `-32600` when the server refuses the whole batch
+    ///   (empty, or too many elements); a transport ``ClientError`` when the connection fails.
     public func batch(_ requests: [Request]) throws(ClientError) -> [Result<JSONValue, ClientError>] {
         var ids: [Int] = []
         var writer = JSONWriter()
@@ -84,20 +125,25 @@ public final class ContactClient {
         return ids.map { byID[$0] ?? .failure(.invalidResponse("no answer for request \($0)")) }
     }
 
-    /// Sends one raw line as it is (the answer, if any, comes from `readRawLine`).
+    /// Sends one raw line as it is (the answer, if any, comes from ``readRawLine()``).
+    /// - Parameter line: the bytes of one JSON-RPC message; a newline is added when it has none.
+    /// - Throws: a transport ``ClientError`` when the connection fails.
     public func sendRaw(_ line: [UInt8]) throws(ClientError) {
         try connection.send(line)
     }
 
-    /// Reads one raw answer line; nil once the server has closed the connection.
+    /// Reads one raw answer line.
+    /// - Returns: the line without its newline; nil once the server has closed the connection.
+    /// - Throws: ``ClientError/timedOut(path:seconds:)`` when no line comes within the read timeout.
     public func readRawLine() throws(ClientError) -> [UInt8]? {
         try connection.readLine()
     }
 
-    /// The next notification from the server, waiting for one if none has come yet; nil once the
-    /// server has closed the connection.
-    /// - Throws: `.timedOut` when none comes within the read timeout (the connection stays
-    ///   usable: call again to keep waiting).
+    /// The next notification from the server, waiting for one if none has come yet.
+    /// - Returns: the notification; nil once the server has closed the connection. Turn it into a
+    ///   ``SubscriptionEvent`` to read a subscription's changes.
+    /// - Throws: ``ClientError/timedOut(path:seconds:)`` when none comes within the read timeout
+    ///   (the connection stays usable: call again to keep waiting).
     public func nextNotification() throws(ClientError) -> ServerNotification? {
         if !notifications.isEmpty { return notifications.removeFirst() }
         guard let line = try connection.readLine() else { return nil }
@@ -108,19 +154,30 @@ public final class ContactClient {
         return notification
     }
 
-    /// Signals that no more raw lines follow.
+    /// Signals that no more requests follow: the server answers what it has, then closes.
     public func finishSending() {
         connection.finishSending()
     }
 
     // MARK: Typed API
 
-    /// The contact with that username (case-insensitive).
+    /// The contact with that username (`contacts.get`).
+    /// - Parameter username: the username, in any case: `ADA` finds `ada`.
+    /// - Throws: ``ClientError/server(_:)`` with `404` when there is no such contact, `-32602`
+    ///   when `username` is not a valid username.
     public func get(_ username: String) throws(ClientError) -> ContactRecord {
         try record(call(method: "contacts.get", params: ["username": .string(username)]))
     }
 
-    /// One page of contacts in username order.
+    /// One page of contacts in username order (`contacts.list`).
+    /// - Parameters:
+    ///   - limit: the most contacts on the page, 1 to 1000; nil for the server's default (100).
+    ///   - cursor: the ``ContactPageRecord/nextCursor`` of the previous page; nil for the first.
+    ///   - usernamePrefix: only usernames starting with this (case-insensitive).
+    ///   - email: only the contact with this address (case-insensitive).
+    /// - Returns: the page, and the cursor of the next one.
+    /// - Throws: ``ClientError/server(_:)`` with `-32602` for a `limit` out of range or a cursor
+    ///   this server did not issue.
     public func list(limit: Int? = nil, cursor: String? = nil, usernamePrefix: String? = nil, email: String? = nil) throws(ClientError) -> ContactPageRecord {
         var params = JSONObject()
         if let limit { params.append("limit", .number(JSONNumber(limit))) }
@@ -136,7 +193,13 @@ public final class ContactClient {
         return ContactPageRecord(contacts: records, nextCursor: result.objectValue?["next_cursor"]?.stringValue)
     }
 
-    /// The contacts matching every word of `query`, best first (protocol.md, `contacts.search`).
+    /// The contacts matching every word of `query`, best first (`contacts.search`): any fragment
+    /// of a username, name or address, accents and case ignored (docs/search.md).
+    /// - Parameters:
+    ///   - query: the words to find.
+    ///   - limit: the most contacts returned, 1 to 100; nil for the server's default (20).
+    /// - Throws: ``ClientError/server(_:)`` with `-32602` when `query` holds no word or is too long,
+    ///   or `limit` is out of range.
     public func search(_ query: String, limit: Int? = nil) throws(ClientError) -> SearchResultRecord {
         var params = JSONObject()
         params.append("query", .string(query))
@@ -151,7 +214,16 @@ public final class ContactClient {
             contacts: records, hasMore: result.objectValue?["has_more"]?.boolValue ?? false, result: result)
     }
 
-    /// Creates a contact.
+    /// Creates a contact (`contacts.create`), acknowledged once it is committed.
+    /// - Parameters:
+    ///   - username: 1 to 64 of `A-Z a-z 0-9 . _ -`, starting with a letter or a digit; unique
+    ///     ignoring case.
+    ///   - firstName: the first name: 1 to 100 characters after trimming white space.
+    ///   - lastName: the last name, by the same rule.
+    ///   - emails: at most 20 addresses, each owned by this contact only (ignoring case).
+    /// - Returns: the contact as stored, at version 1.
+    /// - Throws: ``ClientError/server(_:)`` with `-32602` listing every invalid field, `409` with
+    ///   `data.reason` `username_taken` or `email_taken`.
     public func create(username: String, firstName: String, lastName: String, emails: [String] = []) throws(ClientError) -> ContactRecord {
         try record(call(method: "contacts.create", params: [
             "username": .string(username), "first_name": .string(firstName), "last_name": .string(lastName),
@@ -159,7 +231,15 @@ public final class ContactClient {
         ]))
     }
 
-    /// Updates a contact; `params` are the `contacts.update` params besides `username`.
+    /// Updates a contact (`contacts.update`).
+    /// - Parameters:
+    ///   - username: the contact to change.
+    ///   - changes: the other `contacts.update` params, by name: `first_name`, `last_name`,
+    ///     `new_username`, `emails` (replaces the list), `add_emails`, `remove_emails`,
+    ///     `expected_version`.
+    /// - Returns: the contact as stored after the change, its version one higher.
+    /// - Throws: ``ClientError/server(_:)`` with `-32602` (invalid or no changes), `404`, `409`
+    ///   (`version_mismatch`, `username_taken`, `email_taken`).
     public func update(_ username: String, _ changes: JSONObject) throws(ClientError) -> ContactRecord {
         var params = JSONObject()
         params.append("username", .string(username))
@@ -167,7 +247,13 @@ public final class ContactClient {
         return try record(call(method: "contacts.update", params: .object(params)))
     }
 
-    /// Deletes a contact; returns the username as it was stored.
+    /// Deletes a contact (`contacts.delete`).
+    /// - Parameters:
+    ///   - username: the contact to delete, in any case.
+    ///   - expectedVersion: delete only if the stored version is this one; nil deletes any version.
+    /// - Returns: the username as it was stored.
+    /// - Throws: ``ClientError/server(_:)`` with `404` when there is no such contact, `409`
+    ///   `version_mismatch` when `expectedVersion` is not the stored version.
     @discardableResult
     public func delete(_ username: String, expectedVersion: Int? = nil) throws(ClientError) -> String {
         var params = JSONObject()

@@ -1,17 +1,27 @@
 import JSONRPC
 
-/// A contact as the server sends it.
+/// A contact as the server sends it (protocol.md, "The contact object").
 public struct ContactRecord: Sendable, Equatable {
+    /// The username, in the case it was stored in; unique ignoring case.
     public var username: String
+    /// The first name, trimmed and in Unicode NFC.
     public var firstName: String
+    /// The last name, trimmed and in Unicode NFC.
     public var lastName: String
+    /// The addresses, in the order they were given.
     public var emails: [String]
-    /// RFC 3339 UTC with milliseconds, as sent.
+    /// When the contact was created: RFC 3339 UTC with milliseconds, as sent
+    /// (`2026-11-26T06:45:32.968Z`).
     public var createdAt: String
+    /// When the contact last changed, in the same form as ``createdAt``.
     public var updatedAt: String
+    /// 1 when created, one more at each update; pass it as `expected_version` to change the
+    /// contact only if nobody else did in between.
     public var version: Int
 
-    /// Decodes the wire form; nil when a field is missing or of the wrong type.
+    /// Decodes the wire form.
+    /// - Parameter value: a contact object, as in a `contacts.get` result or a change's `contact`.
+    /// - Returns: nil when a field is missing or of the wrong type.
     public init?(_ value: JSONValue) {
         guard let object = value.objectValue,
             let username = object["username"]?.stringValue,
@@ -32,14 +42,15 @@ public struct ContactRecord: Sendable, Equatable {
     }
 }
 
-/// One page of `contacts.list`.
+/// One page of `contacts.list`, from ``ContactClient/list(limit:cursor:usernamePrefix:email:)``.
 public struct ContactPageRecord: Sendable, Equatable {
+    /// The page's contacts, in username order (case-insensitive).
     public var contacts: [ContactRecord]
     /// Pass to the next call to continue; nil on the last page.
     public var nextCursor: String?
 }
 
-/// The answer to `contacts.search`.
+/// The answer to `contacts.search`, from ``ContactClient/search(_:limit:)``.
 public struct SearchResultRecord: Sendable, Equatable {
     /// Best match first.
     public var contacts: [ContactRecord]

@@ -4,6 +4,9 @@ import UnixSocketAddress
 
 /// A blocking Unix-socket connection that writes and reads newline-terminated lines, with
 /// connect and read timeouts. Use it from one thread at a time.
+///
+/// The transport under ``ContactClient``, public for programs that speak the line protocol
+/// themselves (tests of framing, raw tools). The connection closes when the instance is released.
 public final class LineConnection {
     private let fd: Int32
     /// The socket path.
@@ -16,7 +19,12 @@ public final class LineConnection {
     /// Longest response line accepted (protects the client from a runaway server).
     public static let maxLineBytes = 256 << 20
 
-    /// Connects to `path`, waiting at most `connectTimeout` seconds.
+    /// Connects to a Unix socket.
+    /// - Parameters:
+    ///   - path: the socket path.
+    ///   - connectTimeout: seconds to wait for the connection.
+    ///   - readTimeout: seconds to wait for each read and write; 0 waits forever.
+    /// - Throws: ``ClientError/cannotConnect(path:reason:)`` when nothing answers at `path`.
     public init(path: String, connectTimeout: Double = 5, readTimeout: Double = 30) throws(ClientError) {
         self.path = path
         self.readTimeout = readTimeout
@@ -45,7 +53,10 @@ public final class LineConnection {
         setsockopt(fd, SOL_SOCKET, option, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    /// Sends bytes; a newline is appended when `line` does not end in one.
+    /// Sends one line; a newline is appended when `line` does not end in one.
+    /// - Parameter line: the bytes to send.
+    /// - Throws: ``ClientError/timedOut(path:seconds:)`` when the server does not read them in
+    ///   time, ``ClientError/connectionClosed(path:)`` when it has gone.
     public func send(_ line: [UInt8]) throws(ClientError) {
         var bytes = line
         if bytes.last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
@@ -53,6 +64,8 @@ public final class LineConnection {
     }
 
     /// Sends exactly these bytes, newline or not (for tests of framing).
+    /// - Parameter bytes: the bytes to send.
+    /// - Throws: as ``send(_:)``.
     public func send(exactly bytes: [UInt8]) throws(ClientError) {
         var sent = 0
         while sent < bytes.count {
@@ -74,7 +87,12 @@ public final class LineConnection {
         shutdown(fd, Int32(SHUT_WR))
     }
 
-    /// Reads one line (without its newline); nil when the server closed the connection cleanly.
+    /// Reads one line.
+    /// - Returns: the line without its newline (a last line without one when the server closes
+    ///   after it); nil when the server closed the connection cleanly.
+    /// - Throws: ``ClientError/timedOut(path:seconds:)`` when no line comes within the read timeout,
+    ///   ``ClientError/invalidResponse(_:)`` for a line longer than ``maxLineBytes``,
+    ///   ``ClientError/connectionClosed(path:)`` when the connection fails.
     public func readLine() throws(ClientError) -> [UInt8]? {
         // Bytes from `start` up to `scanned` are known to hold no newline: each byte is searched
         // once, so a long line costs linear time.

@@ -7,7 +7,10 @@ public struct ServerNotification: Sendable, Equatable {
     /// Its params, as sent.
     public var params: JSONValue?
 
-    /// A notification of `method` with `params`.
+    /// A notification.
+    /// - Parameters:
+    ///   - method: its method.
+    ///   - params: its params; nil when it has none.
     public init(method: String, params: JSONValue? = nil) {
         self.method = method
         self.params = params

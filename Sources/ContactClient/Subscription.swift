@@ -6,6 +6,9 @@ public struct Subscription: Sendable, Equatable {
     public var headSeq: Int
 
     /// A subscription as the server reports it.
+    /// - Parameters:
+    ///   - id: the subscription's id.
+    ///   - headSeq: the newest seq when it began.
     public init(id: String, headSeq: Int) {
         self.id = id
         self.headSeq = headSeq
