@@ -53,11 +53,11 @@ public final class ContactClient {
     /// The socket path this client is connected to.
     public var socketPath: String { connection.path }
 
-    /// The socket the server listens on when it was started without `--socket`: `CONTACTS_SOCKET`
-    /// when set, else `$XDG_RUNTIME_DIR/contacts/contactsd.sock`, else
-    /// `/tmp/contacts-$UID/contactsd.sock`. The same rule as `contactsd` and `contacts` use
-    /// (README.md, "Default paths").
-    public static var defaultSocketPath: String { ContactPaths.socket() }
+    /// The socket to connect to when none is given, found as the `contacts` command finds it:
+    /// `CONTACTS_SOCKET` when set, else the per-user socket (`$XDG_RUNTIME_DIR/contacts/contactsd.sock`,
+    /// else `/tmp/contacts-$UID/contactsd.sock`) when it exists, else the system one,
+    /// `/run/contacts/contactsd.sock` (README.md, "Default paths").
+    public static var defaultSocketPath: String { ContactPaths.clientSocket() }
 
     // MARK: Raw JSON-RPC
 
