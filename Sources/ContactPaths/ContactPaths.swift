@@ -5,6 +5,8 @@ import Glibc
 /// One rule for all executables: a flag wins, then the environment variable
 /// (`CONTACTS_SOCKET`, `CONTACTS_DB`), then the per-user default:
 /// - socket: `$XDG_RUNTIME_DIR/contacts/contactsd.sock`, else `/tmp/contacts-$UID/contactsd.sock`;
+///   a client (`clientSocket`) that finds no file at that per-user path uses the system socket,
+///   `/run/contacts/contactsd.sock` (the system `contactsd.socket` unit's), instead;
 /// - database: `$XDG_DATA_HOME/contacts/contacts.db`, else `~/.local/share/contacts/contacts.db`;
 /// - backups: `--backup-dir`, else `backups/` beside the database.
 ///
@@ -27,6 +29,29 @@ public enum ContactPaths {
             return runtime + "/contacts/contactsd.sock"
         }
         return "/tmp/contacts-\(getuid())/contactsd.sock"
+    }
+
+    /// The socket of the system-wide server (the system `contactsd.socket` unit listens there).
+    public static let systemSocket = "/run/contacts/contactsd.sock"
+
+    /// The socket a client connects to: `flag`, else `CONTACTS_SOCKET`, else the per-user default
+    /// when a file exists there, else `systemSocket`. Only clients fall back: a server binds what
+    /// `socket` says.
+    /// - Parameter exists: whether a file (of any type) is at a path; stat(2) by default.
+    public static func clientSocket(
+        flag: String? = nil, environment: [String: String] = processEnvironment,
+        exists: (String) -> Bool = fileExists
+    ) -> String {
+        let path = socket(flag: flag, environment: environment)
+        if let flag, !flag.isEmpty { return path }
+        if let value = environment["CONTACTS_SOCKET"], !value.isEmpty { return path }
+        return exists(path) ? path : systemSocket
+    }
+
+    /// True when something (of any file type) is at `path`.
+    public static func fileExists(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0
     }
 
     /// The database path: `flag`, else `CONTACTS_DB`, else the per-user default.

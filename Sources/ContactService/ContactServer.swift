@@ -19,26 +19,47 @@ public final class ContactServer: Sendable {
     private let limits: LimitEvents
     private let pruner: ChangeLogPruner
     private let feed: ChangeFeed
+    private let notifier: ServiceNotifier?
+    private let watchdog: ServiceWatchdog?
 
-    /// Opens the database and binds the socket, creating missing parent directories (mode 0700),
-    /// and fits `--max-connections` into the open-file limit (lowering it, with a warning, if needed).
+    /// Opens the database and binds the socket (or takes the one a service manager handed over),
+    /// creating missing parent directories (mode 0700), and fits `--max-connections` into the
+    /// open-file limit (lowering it, with a warning, if needed).
+    /// - Parameters:
+    ///   - activation: the listening socket systemd passed (`SocketActivation.receive()`); nil to bind `socketPath`.
+    ///   - notifier: `$NOTIFY_SOCKET`, told of the upgrade at start, `READY=1` and `STOPPING=1`.
+    ///   - watchdogMicroseconds: `WATCHDOG_USEC`; with a notifier, `WATCHDOG=1` goes out at half of it
+    ///     while the server makes progress (`ServiceWatchdog`).
     /// - Throws: `ServerStartError` naming what could not be opened, and why.
-    public init(configuration: ServerConfiguration, logger: Logger) throws(ServerStartError) {
+    public init(
+        configuration: ServerConfiguration, logger: Logger, activation: SocketActivation? = nil,
+        notifier: ServiceNotifier? = nil, watchdogMicroseconds: UInt64? = nil
+    ) throws(ServerStartError) {
         self.logger = logger
         let limits = LimitEvents(logger: logger)
         self.limits = limits
-        guard configuration.socketPath.utf8.count <= Socket.maxPathLength else {
+        self.notifier = notifier
+        self.watchdog = notifier.flatMap { notifier in
+            watchdogMicroseconds.map { ServiceWatchdog(intervalMicroseconds: $0, notifier: notifier, logger: logger) }
+        }
+        // A handed-over socket has its own path, made by the service manager.
+        if activation == nil, configuration.socketPath.utf8.count > Socket.maxPathLength {
             throw ServerStartError(message: Socket.pathTooLong(configuration.socketPath).message, configuration: true)
         }
         do {
             try ContactPaths.createParentDirectories(of: configuration.databasePath)
-            try ContactPaths.createParentDirectories(of: configuration.socketPath)
+            if activation == nil { try ContactPaths.createParentDirectories(of: configuration.socketPath) }
         } catch {
             throw ServerStartError(message: error.message)
         }
+        var storeOptions = configuration.store
+        if let notifier {
+            let heartbeat = MigrationHeartbeat(notifier: notifier, watchdog: watchdog != nil)
+            storeOptions.onMigration = { heartbeat.handle($0) }
+        }
         do {
             self.store = try ContactStore(
-                path: configuration.databasePath, options: configuration.store,
+                path: configuration.databasePath, options: storeOptions,
                 onReplaced: { path in
                     limits.record(
                         .databaseReplaced, level: .critical,
@@ -78,7 +99,8 @@ public final class ContactServer: Sendable {
             budget: output, limits: limits, feed: feed, maxSubscriptionQueue: configuration.maxSubscriptionQueue)
         do {
             self.server = try UnixSocketServer(
-                path: configuration.socketPath, mode: configuration.socketMode, dispatcher: dispatcher,
+                path: configuration.socketPath, mode: configuration.socketMode, activation: activation,
+                dispatcher: dispatcher,
                 maxConnections: configuration.maxConnections, connectionSettings: connectionSettings,
                 graceSeconds: configuration.shutdownGraceSeconds, allowUIDs: configuration.allowUIDs,
                 allowGIDs: configuration.allowGIDs, limits: limits,
@@ -155,14 +177,25 @@ public final class ContactServer: Sendable {
         signal(SIGPIPE, SIG_IGN)
         server.start()
         pruner.start()
+        let socket = server.socket
         logger.info(
             "contactsd \(Self.version) listening",
-            metadata: ["socket": "\(configuration.socketPath)", "database": "\(configuration.databasePath)"])
+            metadata: [
+                "socket": "\(socket.path)", "database": "\(configuration.databasePath)",
+                "activation": "\(socket.handedOver ? "socket handed over by the service manager" : "socket bound")",
+            ])
+        notifier?.send("READY=1", "STATUS=serving on \(socket.path)")
+        let store = store
+        watchdog?.start(
+            pingAcceptQueue: { [server] in server.pingAcceptQueue($0) },
+            writerBusyNanoseconds: { store.writerBusyNanoseconds })
         signals.whenSignalled { [self] name in stop(reason: name, onStop: onStop) }
     }
 
     private func stop(reason: String, onStop: @escaping @Sendable () -> Void) {
         logger.info("\(reason) received: finishing in-flight requests")
+        watchdog?.stop()
+        notifier?.send("STOPPING=1", "STATUS=stopping (\(reason)): finishing in-flight requests")
         server.shutdown { [self] in
             pruner.stop()
             feed.close()

@@ -20,7 +20,8 @@ struct ContactsCLI: ParsableCommand {
 
             Socket: --socket (before or after the subcommand), else $CONTACTS_SOCKET, else \
             $XDG_RUNTIME_DIR/contacts/contactsd.sock (or /tmp/contacts-$UID/contactsd.sock), \
-            the same rule contactsd follows.
+            the same rule contactsd follows; when no file is at that per-user path, the system \
+            server's /run/contacts/contactsd.sock.
 
             Output: tables fitted to the terminal and records for people (list --wide: values \
             whole); tab-separated rows when stdout is not a terminal; --json prints the server's \
@@ -53,8 +54,8 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "How long to wait for each answer (500ms, 30s, 1m; a plain number is seconds).")
     var timeout: DurationArgument = DurationArgument(seconds: 30)
 
-    /// The socket path by the shared default rule.
-    var socketPath: String { ContactPaths.socket(flag: socket) }
+    /// The socket path by the shared default rule (falling back to the system socket).
+    var socketPath: String { ContactPaths.clientSocket(flag: socket) }
 }
 
 /// The methods contactsd answers, for shell completion of `methods` and `call` (completion
@@ -108,6 +109,12 @@ struct CLIFailure: ReportedFailure {
         if length > UnixSocketAddress.maxPathLength {
             return "the socket path is \(length) bytes, longer than the \(UnixSocketAddress.maxPathLength) a Unix socket address allows: "
                 + "no server can listen there; use a shorter --socket path."
+        }
+        if socket == ContactPaths.systemSocket {
+            // Reached by the fallback, most often: say where the per-user server would have been.
+            return "is contactsd running? No socket is at the per-user path \(ContactPaths.socket()) either; "
+                + "start the system service (systemctl start contactsd.socket), or start contactsd as yourself "
+                + "(tools/run), or point --socket / CONTACTS_SOCKET at the socket it listens on."
         }
         return "is contactsd running? Start it with `contactsd --socket \(socket)` (or tools/run), "
             + "or point --socket / CONTACTS_SOCKET at the socket it listens on."

@@ -35,14 +35,28 @@ struct ContactsDaemon: ParsableCommand {
             --max-connections needs; when it cannot cover them, --max-connections is lowered to \
             what fits (with a warning), or the server refuses to start (exit 78) if not one fits.
 
+            systemd: started with a socket passed by socket activation (LISTEN_PID is this process, \
+            LISTEN_FDS 1 or more; with several, the one LISTEN_FDNAMES names contactsd), it serves \
+            that socket instead of binding --socket: no lock file, no stale check, the socket is \
+            never removed or closed, --socket-mode is not applied (the unit's SocketMode= is), and \
+            the socket file's group is served when its mode grants the group access. A descriptor \
+            that is not a listening Unix stream socket is refused (exit 78). With $NOTIFY_SOCKET \
+            (Type=notify) it sends READY=1 once serving, STOPPING=1 when stopping, and \
+            EXTEND_TIMEOUT_USEC every 2 s while a schema upgrade runs at start; with WATCHDOG_USEC \
+            (WatchdogSec=) it sends WATCHDOG=1 every half of it while accepting answers and no \
+            write transaction has run longer than WATCHDOG_USEC. These variables are removed from \
+            its environment. See docs/operations.md.
+
             SIGINT or SIGTERM, even during startup: stop accepting, answer requests already \
-            received, close every connection, close the database, remove the socket file, exit 0. \
+            received, close every connection, close the database, remove the socket file (not a \
+            socket passed by systemd), exit 0. \
             A second SIGINT or SIGTERM while stopping exits at once with status 130 or 143. The \
             wire protocol is described in protocol.md.
 
             Exit codes: 0 clean stop; 1 cannot start (another server holds the socket); 2 usage \
             error (a malformed flag value, naming the flag); 78 configuration error found at start \
-            (an unwritable database, a socket path too long, ulimit -n too low), so a service \
+            (an unwritable database, a socket path too long, ulimit -n too low, a passed descriptor \
+            that is not a listening Unix stream socket), so a service \
             manager does not restart it in a loop. Durations: 500ms, 15s, 1m30s, 1h, or plain \
             seconds (docs/cli.md, "Conventions").
             """,
@@ -57,7 +71,7 @@ struct ContactsDaemon: ParsableCommand {
     @Option(help: "Where server.backup writes its copies (created with mode 0700 when missing). (default: backups/ beside --db)")
     var backupDir: String?
 
-    @Option(help: "Socket file mode, in octal.")
+    @Option(help: "Socket file mode, in octal (not applied to a socket passed by systemd).")
     var socketMode: String = "0600"
 
     @Option(
@@ -156,7 +170,11 @@ struct ContactsDaemon: ParsableCommand {
     func run() throws {
         logFormat.bootstrap(level: logLevel)
         let logger = Logger(label: "contactsd")
-        // First of all, so that a SIGTERM at any moment of startup is honoured.
+        // Before any thread starts: these remove their variables from the environment.
+        let activation = Result { () throws(ServerStartError) in try SocketActivation.receive() }
+        let notifier = ServiceNotifier.fromEnvironment(logger: logger)
+        let watchdogMicroseconds = ServiceWatchdog.intervalFromEnvironment(logger: logger)
+        // Then at once, so that a SIGTERM at any moment of startup is honoured.
         let signals = StopSignals(logger: logger)
         let configuration = ServerConfiguration(
             socketPath: ContactPaths.socket(flag: socket), databasePath: ContactPaths.database(flag: db),
@@ -172,9 +190,12 @@ struct ContactsDaemon: ParsableCommand {
             maxSubscriptionQueue: maxSubscriptionQueue, backupDirectory: backupDir)
         let server: ContactServer
         do {
-            server = try ContactServer(configuration: configuration, logger: logger)
+            server = try ContactServer(
+                configuration: configuration, logger: logger, activation: try activation.get(), notifier: notifier,
+                watchdogMicroseconds: watchdogMicroseconds)
         } catch {
             logger.critical("cannot start: \(error.message)")
+            notifier?.send("STATUS=cannot start: \(error.message)")
             throw ExitCode(error.exitCode)
         }
         server.run(signals: signals, onStop: { Glibc.exit(0) })

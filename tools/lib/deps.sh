@@ -2,12 +2,14 @@
 # only those missing, so a fresh Debian machine needs nothing done by hand.
 # shellcheck shell=bash
 
-CONTACTS_APT_PACKAGES=(libsqlite3-dev libhiredis-dev redis-server socat netcat-openbsd pkg-config faketime sqlite3)
+# systemd: for systemd-socket-activate (the socket-activation tests) and systemd-analyze. Installing
+# it where systemd is not PID 1 (a container) only adds the tools: its maintainer scripts start
+# nothing there (they check for /run/systemd/system).
+CONTACTS_APT_PACKAGES=(libsqlite3-dev libhiredis-dev redis-server socat netcat-openbsd pkg-config faketime sqlite3 systemd)
 # tools/package and its check only (lintian alone brings about 150 Perl packages, so the build and
-# the rest of the tests do not install these): dpkg-shlibdeps, lintian, systemd-analyze and
-# systemd-socket-activate, man for the man pages and the units' Documentation=, adduser for the
-# package's postinst.
-CONTACTS_PACKAGING_APT_PACKAGES=(dpkg-dev lintian systemd man-db adduser)
+# the rest of the tests do not install these): dpkg-shlibdeps, lintian, man for the man pages and
+# the units' Documentation=, adduser for the package's postinst.
+CONTACTS_PACKAGING_APT_PACKAGES=(dpkg-dev lintian man-db adduser)
 
 # Installs the missing ones of the packages named, or of CONTACTS_APT_PACKAGES.
 install_missing_packages() {

@@ -1,6 +1,7 @@
 import Glibc
 
-/// A listening Unix socket at a path that this server binds and owns.
+/// A listening Unix socket at a path that this server binds and owns, or one a service manager
+/// handed over (`SocketActivation`), which the server only serves.
 ///
 /// Ownership is held with an exclusive `flock` on a lock file beside the socket (`PATH.lock`)
 /// for the listener's whole life: a second server on the same path is refused while this one
@@ -10,15 +11,22 @@ import Glibc
 /// holds the old one. A stale socket file is replaced, a live server or a non-socket file is never
 /// touched, the file mode is set before anyone can connect, and on stop the file is removed only
 /// if it is still the one this listener bound (same device and inode).
+///
+/// A handed-over socket takes no lock, gets no stale check, and is never unlinked or closed: it
+/// belongs to the service manager, which keeps it listening between two runs of the server.
 final class UnixListener: Sendable {
     /// The listening descriptor (non-blocking).
     let fd: Int32
-    /// The socket path.
+    /// The socket path ("" for a handed-over socket without one, such as an abstract name).
     let path: String
-    /// The lock file held for the listener's life.
-    let lockPath: String
-    /// The group of the socket file (for `--socket-mode` group access).
+    /// The group of the socket file (for group access by its mode).
     let group: gid_t
+    /// The socket file's permission bits: `--socket-mode` for a bound socket, the file's own for a
+    /// handed-over one (`SocketMode=`).
+    let mode: UInt32
+    /// True for a socket the service manager handed over (see the type's comment).
+    let isHandedOver: Bool
+    /// The lock file held for the listener's life; -1 for a handed-over socket.
     private let lockFD: Int32
     private let device: dev_t
     private let inode: ino_t
@@ -51,12 +59,41 @@ final class UnixListener: Sendable {
             throw error
         }
         self.lockFD = lockFD
-        self.lockPath = lockPath
         self.path = path
+        self.mode = UInt32(mode) & 0o777
+        self.isHandedOver = false
+    }
+
+    /// Serves the socket `activation` handed over; its path, mode and group are read from the
+    /// socket's address (getsockname) and the file there (stat).
+    init(handedOver activation: SocketActivation) {
+        fd = activation.fd
+        lockFD = -1
+        isHandedOver = true
+        var address = sockaddr_un()
+        var length = socklen_t(MemoryLayout<sockaddr_un>.size)
+        let named = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(activation.fd, $0, &length) == 0 }
+        }
+        let pathOffset = MemoryLayout<sa_family_t>.size
+        let bytes = withUnsafeBytes(of: &address.sun_path) { raw in
+            Array(raw.prefix(max(0, min(Int(length) - pathOffset, raw.count))))
+        }
+        // A path socket's name starts with a byte other than NUL (an abstract one with NUL).
+        let path = named && bytes.first.map({ $0 != 0 }) == true
+            ? String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self) : ""
+        self.path = path
+        var info = stat()
+        if !path.isEmpty, stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK {
+            (mode, group, device, inode) = (UInt32(info.st_mode) & 0o777, info.st_gid, info.st_dev, info.st_ino)
+        } else {
+            // No file to read (abstract or unlinked): only the owner's uid, root and --allow-* are served.
+            (mode, group, device, inode) = (0o600, getgid(), 0, 0)
+        }
     }
 
     deinit {
-        close(lockFD)
+        if lockFD >= 0 { close(lockFD) }
     }
 
     /// Removes a socket file nobody answers on (left by a server that was killed); refuses a live
@@ -125,9 +162,11 @@ final class UnixListener: Sendable {
     }
 
     /// Removes the socket file if it is still the one this listener bound; false when the path
-    /// now names another file (someone replaced it), which is left alone.
+    /// now names another file (someone replaced it), which is left alone. Never called for a
+    /// handed-over socket (and false for one).
     @discardableResult
     func removeFile() -> Bool {
+        guard !isHandedOver else { return false }
         var info = stat()
         guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK, info.st_dev == device, info.st_ino == inode
         else { return false }

@@ -53,12 +53,13 @@ public final class UnixSocketServer: @unchecked Sendable {
     private var acceptBackoff: Double?
     private var backingOff = false
 
-    /// Binds the socket now (so errors surface before anything else starts).
+    /// Binds the socket now (so errors surface before anything else starts), or serves the one
+    /// `activation` handed over (then `path` and `mode` are not used: its own are).
     /// - Parameters:
     ///   - allowUIDs: peers allowed besides the server's own uid and root (`--allow-uid`).
     ///   - allowGIDs: peer groups allowed besides the socket's group when `mode` grants it access (`--allow-gid`).
     init(
-        path: String, mode: UInt32, dispatcher: RPCDispatcher, maxConnections: Int,
+        path: String, mode: UInt32, activation: SocketActivation? = nil, dispatcher: RPCDispatcher, maxConnections: Int,
         connectionSettings: ConnectionSettings,
         graceSeconds: Double, allowUIDs: [UInt32] = [], allowGIDs: [UInt32] = [], limits: LimitEvents,
         withSession: @escaping ClientConnection.ReadSessionScope = { $0(nil) },
@@ -67,9 +68,15 @@ public final class UnixSocketServer: @unchecked Sendable {
         self.counters = counters
         self.graceSeconds = graceSeconds
         self.withSession = withSession
-        self.listener = try UnixListener(path: path, mode: mode_t(mode))
+        let listener: UnixListener
+        if let activation {
+            listener = UnixListener(handedOver: activation)
+        } else {
+            listener = try UnixListener(path: path, mode: mode_t(mode))
+        }
+        self.listener = listener
         self.peers = PeerPolicy(
-            extraUIDs: allowUIDs, extraGIDs: allowGIDs, socketMode: mode, socketGroup: listener.group)
+            extraUIDs: allowUIDs, extraGIDs: allowGIDs, socketMode: listener.mode, socketGroup: listener.group)
         self.dispatcher = dispatcher
         self.maxConnections = maxConnections
         self.connectionSettings = connectionSettings
@@ -82,14 +89,25 @@ public final class UnixSocketServer: @unchecked Sendable {
     public func start() {
         phase.withLock { $0 = .running }
         let fd = listener.fd
+        let owned = !listener.isHandedOver
         acceptQueue.async { [self] in
             acceptSource.setEventHandler { [self] in acceptPending() }
-            acceptSource.setCancelHandler { close(fd) }
+            // A handed-over socket stays open: the service manager keeps it for the next run.
+            acceptSource.setCancelHandler { if owned { close(fd) } }
             acceptSource.activate()
         }
     }
 
-    /// Stops accepting, removes the socket file, lets every connection answer what it already
+    /// Calls `answered` on the accept queue, behind any accepting already queued: a watchdog's
+    /// proof that accepting is not wedged.
+    func pingAcceptQueue(_ answered: @escaping @Sendable () -> Void) {
+        acceptQueue.async(execute: answered)
+    }
+
+    /// The socket served: its path and whether the service manager handed it over.
+    var socket: (path: String, handedOver: Bool) { (listener.path, listener.isHandedOver) }
+
+    /// Stops accepting, removes the socket file (not a handed-over one), lets every connection answer what it already
     /// received, closes them all (idle ones included), then calls `completion`.
     public func shutdown(completion: @escaping @Sendable () -> Void) {
         // On the accept queue, so no connection can be admitted after the snapshot below.
@@ -107,7 +125,7 @@ public final class UnixSocketServer: @unchecked Sendable {
             acceptSuspended = false
         }
         acceptSource.cancel()
-        if !listener.removeFile() {
+        if !listener.isHandedOver, !listener.removeFile() {
             logger.warning("left \(listener.path) in place: it is no longer the socket this server bound")
         }
         let open = connections.withLock { Array($0.values) }

@@ -65,7 +65,8 @@ public final class ContactStore: Sendable {
         }
         try Self.retryingDeadlocks(timeoutMilliseconds: options.busyTimeoutMilliseconds) { () throws(StoreError) in
             try StoreError.translating { try db.execute("PRAGMA journal_mode = WAL") }
-            try Schema.migrate(db, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)
+            try Schema.migrate(
+                db, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds, progress: options.onMigration)
         }
         let busy = options.busyTimeoutMilliseconds
         let file = DatabaseFile(path: path, onReplaced: onReplaced)
@@ -276,6 +277,10 @@ public final class ContactStore: Sendable {
             purge(createdBefore: cutoff, limit: limit, onlyGenerated: onlyGenerated, author: author, completion: $0)
         }
     }
+
+    /// How long the writer has been on the group of writes it is committing now (waiting for
+    /// another process's lock included), in nanoseconds; 0 while it is idle. A watchdog reads it.
+    public var writerBusyNanoseconds: UInt64 { writer.busyNanoseconds }
 
     /// Writes waiting for the writer and mean group-commit batch size.
     public var writerStats: (queueDepth: Int, meanBatchSize: Double) {

@@ -1,6 +1,7 @@
 import CSQLite
 import Dispatch
 import Locking
+import MonotonicClock
 import Synchronization
 
 /// The single writer connection, with group commit.
@@ -69,6 +70,9 @@ final class GroupCommitWriter: Sendable {
     private let commitHook = LockedValue<CommitHook?>(nil)
     /// Backups running now (`withoutWALResets`): while any holds its snapshot, no WAL reset is tried.
     private let resetHolds = Atomic<Int>(0)
+    /// When the group now committing began (`MonotonicClock`), 0 while the writer waits for work:
+    /// how a watchdog tells a writer stuck on one transaction from one that makes progress.
+    private let groupStarted = Atomic<UInt64>(0)
 
     /// Takes over `connection`, which must be in WAL mode.
     init(
@@ -175,8 +179,19 @@ final class GroupCommitWriter: Sendable {
                 for job in jobs { job.fail(.closed) }
                 continue
             }
+            groupStarted.store(MonotonicClock.nanoseconds(), ordering: .relaxed)
             commit(jobs, on: db)
+            groupStarted.store(0, ordering: .relaxed)
         }
+    }
+
+    /// How long the group now committing has been at it (waiting for the lock included), in
+    /// nanoseconds; 0 while the writer is idle.
+    var busyNanoseconds: UInt64 {
+        let started = groupStarted.load(ordering: .relaxed)
+        guard started != 0 else { return 0 }
+        let now = MonotonicClock.nanoseconds()
+        return now > started ? now - started : 0
     }
 
     private func commit(_ jobs: [Job], on db: SQLiteConnection) {

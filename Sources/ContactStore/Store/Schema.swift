@@ -234,10 +234,18 @@ enum Schema {
     /// The version is read inside `BEGIN IMMEDIATE`, so two processes opening a new file at the
     /// same moment (the server and the task runner) cannot both run the same step; the second
     /// waits up to `upgradeWaitMilliseconds` for the first, then finds the file up to date.
-    static func migrate(_ db: SQLiteConnection, busyTimeoutMilliseconds: Int32) throws(StoreError) {
+    /// `progress` hears of an upgrade from its start (before the lock is taken) to its end.
+    static func migrate(
+        _ db: SQLiteConnection, busyTimeoutMilliseconds: Int32,
+        progress: (@Sendable (SchemaMigrationEvent) -> Void)? = nil
+    ) throws(StoreError) {
         try StoreError.translating {
             // Fast path: an up-to-date file needs no write lock (a busy server may hold it).
-            if try db.scalarInt("PRAGMA user_version") == latestVersion { return }
+            let seen = try db.scalarInt("PRAGMA user_version") ?? 0
+            if seen == latestVersion { return }
+            // A newer file is refused below, inside the transaction: no upgrade to announce.
+            if seen < latestVersion { progress?(.started(from: seen, to: latestVersion)) }
+            defer { if seen < latestVersion { progress?(.finished) } }
             db.setBusyTimeout(milliseconds: max(busyTimeoutMilliseconds, upgradeWaitMilliseconds))
             defer { db.setBusyTimeout(milliseconds: busyTimeoutMilliseconds) }
             try db.execute("BEGIN IMMEDIATE")
@@ -248,6 +256,7 @@ enum Schema {
                 }
                 for version in Int(current)..<migrations.count {
                     try migrations[version].apply(to: db)
+                    progress?(.applied(version: Int64(version + 1)))
                 }
                 if current < latestVersion { try db.execute("PRAGMA user_version = \(latestVersion)") }
                 try db.execute("COMMIT")

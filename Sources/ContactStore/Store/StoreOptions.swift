@@ -23,6 +23,9 @@ public struct StoreOptions: Sendable {
     /// The `author` the change log records for this process's writes when a write names none:
     /// the program's name (`contactsd`, `contacts-tasks`). A valid username.
     public var author: String
+    /// Called on the opening thread while `ContactStore.init` upgrades the schema (never when the
+    /// file is up to date).
+    public var onMigration: (@Sendable (SchemaMigrationEvent) -> Void)?
 
     /// The default reader bound: twice the number of online processors.
     public static var defaultMaxReaders: Int { 2 * max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
