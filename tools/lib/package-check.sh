@@ -39,6 +39,7 @@ cleanup() {
     if [ "$passed" = 0 ]; then
         say "cleaning up after the failure"
         [ -f "$work/server.log" ] && sed 's/^/  server: /' "$work/server.log" >&2
+        [ -f "$work/notify.log" ] && sed "s/^/  notify: /" "$work/notify.log" >&2
         if dpkg-query -W contacts >/dev/null 2>&1; then dpkg -P contacts >/dev/null 2>&1 || true; fi
         # Refused above if any of these existed before: they are the check's own.
         rm -rf /var/lib/contacts /run/contacts
@@ -101,6 +102,7 @@ fi
 # root and chown the socket; systemd-socket-activate binds it as the contacts user instead, so the
 # directory is theirs, and the socket's mode is set as SocketMode= would (before any client).
 install -d -o contacts -g contacts -m 0755 /run/contacts
+# socat writes the datagrams one after the other, without separators: look for substrings.
 socat -u UNIX-RECV:"$work/notify" OPEN:"$work/notify.log",creat,append &
 notify_pid=$!
 for _ in $(seq 50); do [ -S "$work/notify" ] && break; sleep 0.1; done
@@ -125,8 +127,8 @@ as_root=(env -u CONTACTS_SOCKET XDG_RUNTIME_DIR="$work/root-runtime")
 pong="$("${as_root[@]}" /usr/bin/contacts --timeout 10s ping)" || fail "contacts ping (as root, no --socket) failed: $pong"
 case "$pong" in "pong from contactsd $version"*) ;; *) fail "contacts ping answered: $pong" ;; esac
 say "$pong (as root, through the system socket)"
-for _ in $(seq 100); do grep -q '^READY=1$' "$work/notify.log" 2>/dev/null && break; sleep 0.1; done
-grep -q '^READY=1$' "$work/notify.log" || fail "no READY=1 on \$NOTIFY_SOCKET"
+for _ in $(seq 100); do grep -q 'READY=1' "$work/notify.log" 2>/dev/null && break; sleep 0.1; done
+grep -q 'READY=1' "$work/notify.log" || fail "no READY=1 on \$NOTIFY_SOCKET"
 # A member of the contacts group is served; anyone else cannot even connect (mode 0660).
 as_member=(setpriv --reuid=nobody --regid=contacts --clear-groups env -u CONTACTS_SOCKET -u XDG_RUNTIME_DIR)
 "${as_member[@]}" /usr/bin/contacts --socket /run/contacts/contactsd.sock ping >/dev/null \
@@ -141,7 +143,7 @@ for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; d
 if kill -0 "$server_pid" 2>/dev/null; then fail "contactsd did not stop within 10 s of SIGTERM"; fi
 wait "$server_pid" || fail "contactsd exited with status $? after SIGTERM"
 server_pid=""
-grep -q '^STOPPING=1$' "$work/notify.log" || fail "no STOPPING=1 on \$NOTIFY_SOCKET"
+grep -q 'STOPPING=1' "$work/notify.log" || fail "no STOPPING=1 on \$NOTIFY_SOCKET"
 [ -S /run/contacts/contactsd.sock ] || fail "contactsd removed the socket it was handed"
 kill "$notify_pid" 2>/dev/null || true
 wait "$notify_pid" 2>/dev/null || true
