@@ -46,12 +46,9 @@ grep -q '^ExecStart=/usr/local/bin/contactsd ' "$stage/usr/local/lib/systemd/sys
     || fail "the system unit does not run /usr/local/bin/contactsd"
 grep -q '^ExecStart=/usr/local/bin/contactsd ' "$stage/usr/local/lib/systemd/user/contactsd.service" \
     || fail "the user unit does not run /usr/local/bin/contactsd"
-# systemd-analyze verify --root needs systemd's own units in the root too.
-cp -a "$stage" "$work/verify"
-mkdir -p "$work/verify/lib/systemd/system"
-cp -an /lib/systemd/system/. "$work/verify/lib/systemd/system/"
-output="$(cd "$work/verify" && for unit in "${CONTACTS_UNITS[@]}"; do
-    MANPATH="$work/verify/usr/local/share/man" systemd-analyze verify --root="$work/verify" "$unit" 2>&1; done)"
+PREFIX=/usr/local USER_MODE=0
+contacts_layout
+output="$(contacts_verify_staged_units "$stage" "$work/verify")"
 [ -z "$output" ] || fail "systemd-analyze verify of the staged units: $output"
 tools/install --prefix /usr/local --destdir "$stage" >/dev/null 2>&1 || fail "installing a second time failed"
 tools/uninstall --prefix /usr/local --destdir "$stage" >/dev/null 2>&1 || fail "tools/uninstall --destdir failed"

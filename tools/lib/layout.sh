@@ -83,3 +83,18 @@ contacts_parse_install_options() {
 
 # True where systemd is the running init (the test sd_booted() makes).
 systemd_is_running() { [ -d /run/systemd/system ]; }
+
+# Prints what systemd-analyze verify --root says of the system units installed under STAGE, in
+# SYSTEMUNITDIR (nothing when they are sound). verify needs systemd's own units (sysinit.target,
+# ...) in the root too, so it runs on the copy SCRATCH of STAGE with them added; the units'
+# Documentation= man pages are found in STAGE.
+contacts_verify_staged_units() {
+    local stage="$1" scratch="$2" unit
+    mkdir -p "$scratch/lib/systemd/system"
+    cp -a "$stage/." "$scratch/"
+    rm -rf "$scratch/DEBIAN"
+    cp -an /lib/systemd/system/. "$scratch/lib/systemd/system/"
+    for unit in "${CONTACTS_UNITS[@]}"; do
+        (cd "$scratch" && MANPATH="$scratch${MANDIR%/man1}" systemd-analyze verify --root="$scratch" "$unit" 2>&1)
+    done
+}
