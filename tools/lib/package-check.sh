@@ -6,6 +6,7 @@
 #   2. dpkg -i: the contacts user and group, /var/lib/contacts (contacts, 0700), the programs,
 #      man pages that list every flag of --help, the completions, the units (systemd-analyze
 #      verify of the installed tree: empty output), and no unit enabled (systemd does not run);
+#      installed again (an upgrade's path through the maintainer scripts), the user kept;
 #   3. contactsd started as contactsd.socket and contactsd.service would start it: by
 #      systemd-socket-activate as the contacts user (setpriv), on /run/contacts/contactsd.sock
 #      (contacts:contacts, 0660), with the unit's ExecStart= and a $NOTIFY_SOCKET that must hear
@@ -97,6 +98,11 @@ verify="$(for unit in /usr/lib/systemd/user/contactsd.socket /usr/lib/systemd/us
 if [ ! -d /run/systemd/system ] && [ -e /etc/systemd/system/sockets.target.wants/contactsd.socket ]; then
     fail "the postinst enabled contactsd.socket where systemd does not run"
 fi
+
+# An upgrade (here: the same version again) keeps the user and the state directory as they are.
+dpkg -i "$deb" >/dev/null
+[ "$(getent passwd contacts | cut -d: -f3,4)" = "$uid:$gid" ] || fail "installing again changed the contacts user"
+[ "$(stat -c '%U:%G %a' /var/lib/contacts)" = "contacts:contacts 700" ] || fail "installing again changed /var/lib/contacts"
 
 # 3. A socket-activated server, as systemd would start it. systemd would create /run/contacts as
 # root and chown the socket; systemd-socket-activate binds it as the contacts user instead, so the
