@@ -178,12 +178,9 @@ public final class ContactServer: Sendable {
         server.start()
         pruner.start()
         let socket = server.socket
-        logger.info(
-            "contactsd \(Self.version) listening",
-            metadata: [
-                "socket": "\(socket.path)", "database": "\(configuration.databasePath)",
-                "activation": "\(socket.handedOver ? "socket handed over by the service manager" : "socket bound")",
-            ])
+        var metadata: Logger.Metadata = ["socket": "\(socket.path)", "database": "\(configuration.databasePath)"]
+        if socket.handedOver { metadata["activation"] = "socket handed over by the service manager" }
+        logger.info("contactsd \(Self.version) listening", metadata: metadata)
         notifier?.send("READY=1", "STATUS=serving on \(socket.path)")
         let store = store
         watchdog?.start(

@@ -22,12 +22,12 @@ struct ContactsDaemon: ParsableCommand {
             Missing parent directories are created with mode 0700. Backups (server.backup): \
             --backup-dir, else backups/ beside the database.
 
-            The socket is owned through an exclusive lock on PATH.lock beside it, held while the \
+            A socket it binds is owned through an exclusive lock on PATH.lock beside it, held while the \
             server lives and never removed: a second server on the same path refuses to start \
             (exit 1). A socket path longer than 107 bytes is refused (exit 78).
 
             Peers: every connection's uid and gid are read from the kernel (SO_PEERCRED). Served: \
-            this server's uid, root, the socket's group when --socket-mode grants the group \
+            this server's uid, root, the socket's group when its mode (--socket-mode) grants the group \
             access, and every --allow-uid and --allow-gid. Any other peer gets one error line \
             (code -32001, data.reason "peer_not_allowed", data.uid) and is disconnected.
 

@@ -120,6 +120,31 @@ struct SocketActivationTests {
         #expect(!FileManager.default.fileExists(atPath: own))
     }
 
+    @Test("of two handed sockets, the one LISTEN_FDNAMES names contactsd is served; unnamed, two are refused with exit 78")
+    func severalSockets() throws {
+        let directory = try TestServer.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let other = directory.appendingPathComponent("other.sock").path
+        let served = directory.appendingPathComponent("served.sock").path
+        let fds = [try HandedSocketServer.listeningSocket(at: other), try HandedSocketServer.listeningSocket(at: served)]
+        defer { for fd in fds { close(fd) } }
+        let arguments = ["--db", directory.appendingPathComponent("c.db").path, "--log-level", "warning"]
+        let stderrPath = directory.appendingPathComponent("err").path
+        let named = try HandedSocketServer(
+            fds: fds, names: ["other", "contactsd"], arguments: arguments, stderrPath: stderrPath)
+        try waitUntil("the server answers on the socket named contactsd") { (try? pings(served)) == true }
+        // The other socket is not served: its connection waits in the backlog, unanswered.
+        let unanswered = try LineClient(path: other, timeoutSeconds: 0.5)
+        try unanswered.send(ping)
+        #expect(throws: (any Error).self) { try unanswered.readLine() }
+        named.send(SIGTERM)
+        #expect(named.exitStatus(within: 15) == 0)
+
+        let unnamed = try HandedSocketServer(fds: fds, names: ["a", "b"], arguments: arguments, stderrPath: stderrPath)
+        #expect(unnamed.exitStatus(within: 15) == 78)
+        #expect(unnamed.stderrText().contains("passed 2 sockets"), "\(unnamed.stderrText())")
+    }
+
     @Test("LISTEN_PID naming another process is ignored: the server binds its own socket and leaves descriptor 3 alone")
     func otherProcessVariablesIgnored() throws {
         let directory = try TestServer.makeTemporaryDirectory()

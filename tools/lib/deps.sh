@@ -3,8 +3,10 @@
 # shellcheck shell=bash
 
 # systemd: for systemd-socket-activate (the socket-activation tests) and systemd-analyze. Installing
-# it where systemd is not PID 1 (a container) only adds the tools: its maintainer scripts start
-# nothing there (they check for /run/systemd/system).
+# it where systemd is not PID 1 (a container) adds the tools, /etc/machine-id and a few system
+# users; its maintainer scripts start and restart nothing there (they check /run/systemd/system).
+# Without recommends: systemd's (dbus, systemd-timesyncd) are daemons the tests do not need, and
+# no other package here recommends anything.
 CONTACTS_APT_PACKAGES=(libsqlite3-dev libhiredis-dev redis-server socat netcat-openbsd pkg-config faketime sqlite3 systemd)
 # tools/package and its check only (lintian alone brings about 150 Perl packages, so the build and
 # the rest of the tests do not install these): dpkg-shlibdeps, lintian, man for the man pages and
@@ -25,7 +27,7 @@ install_missing_packages() {
     local sudo=()
     [ "$(id -u)" -eq 0 ] || sudo=(sudo)
     "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 require_swift() {

@@ -64,6 +64,7 @@ public final class ServiceWatchdog: Sendable {
         let acceptAnswered = LockedValue(true)
         BackgroundThread.start { [self] in
             var withheld = false
+            var next = DispatchTime.now()
             while true {
                 let answered = acceptAnswered.withLock { $0 }
                 let busy = writerBusyNanoseconds()
@@ -82,7 +83,11 @@ public final class ServiceWatchdog: Sendable {
                     acceptAnswered.withLock { $0 = false }
                     pingAcceptQueue { acceptAnswered.withLock { $0 = true } }
                 }
-                if stopped.wait(timeout: .now() + period) == .success { return }
+                // On a fixed schedule, so the time spent checking and sending does not add up;
+                // after a stall, the next tick is a whole period away (no burst of pings).
+                next = next + period
+                if next < .now() { next = .now() + period }
+                if stopped.wait(timeout: next) == .success { return }
             }
         }
     }

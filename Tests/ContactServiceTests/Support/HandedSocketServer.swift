@@ -14,27 +14,40 @@ final class HandedSocketServer {
 
     /// Starts `contactsd arguments…` with `fd` as descriptor 3.
     /// - Parameter listenPID: `LISTEN_PID` to set instead of the server's own pid.
-    init(
+    convenience init(
         fd: Int32, arguments: [String], environment: [String: String] = [:], listenPID: pid_t? = nil,
         stderrPath: String
     ) throws {
+        try self.init(
+            fds: [fd], names: ["contactsd"], arguments: arguments, environment: environment, listenPID: listenPID,
+            stderrPath: stderrPath)
+    }
+
+    /// Starts `contactsd arguments…` with `fds` as descriptors 3, 4, …, `LISTEN_FDS` their count
+    /// and `LISTEN_FDNAMES` the `names` joined with colons.
+    init(
+        fds: [Int32], names: [String], arguments: [String], environment: [String: String] = [:],
+        listenPID: pid_t? = nil, stderrPath: String
+    ) throws {
         self.stderrPath = stderrPath
-        // Above 3, so the dup2 to 3 is never a no-op that would leave close-on-exec set.
-        let spare = fcntl(fd, F_DUPFD_CLOEXEC, 10)
-        guard spare >= 0 else { throw TestFailure("cannot duplicate descriptor \(fd)") }
-        defer { close(spare) }
+        // Above any target, so no dup2 is a no-op that would leave close-on-exec set.
+        let spares = fds.map { fcntl($0, F_DUPFD_CLOEXEC, 10) }
+        defer { for spare in spares where spare >= 0 { close(spare) } }
+        guard spares.allSatisfy({ $0 >= 0 }) else { throw TestFailure("cannot duplicate descriptors \(fds)") }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, spare, 3)
+        for (index, spare) in spares.enumerated() {
+            posix_spawn_file_actions_adddup2(&actions, spare, 3 + Int32(index))
+        }
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         var env = ProcessInfo.processInfo.environment
         for name in ["CONTACTS_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
             env[name] = nil
         }
-        env["LISTEN_FDS"] = "1"
-        env["LISTEN_FDNAMES"] = "contactsd"
+        env["LISTEN_FDS"] = "\(fds.count)"
+        env["LISTEN_FDNAMES"] = names.joined(separator: ":")
         for (key, value) in environment { env[key] = value }
         let pidValue = listenPID.map { "\($0)" } ?? "$$"
         let argv = ["sh", "-c", "export LISTEN_PID=\(pidValue); exec \"$0\" \"$@\"", TestServer.binary.path] + arguments
