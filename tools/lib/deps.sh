@@ -8,10 +8,16 @@
 # Without recommends: systemd's (dbus, systemd-timesyncd) are daemons the tests do not need, and
 # no other package here recommends anything.
 CONTACTS_APT_PACKAGES=(libsqlite3-dev libhiredis-dev redis-server socat netcat-openbsd pkg-config faketime sqlite3 systemd)
+# tools/package and its check only (lintian alone brings about 150 Perl packages, so the build and
+# the rest of the tests do not install these): dpkg-shlibdeps, lintian, man for the man pages and
+# the units' Documentation=, adduser for the package's postinst.
+CONTACTS_PACKAGING_APT_PACKAGES=(dpkg-dev lintian man-db adduser)
 
+# Installs the missing ones of the packages named, or of CONTACTS_APT_PACKAGES.
 install_missing_packages() {
-    local missing=()
-    for pkg in "${CONTACTS_APT_PACKAGES[@]}"; do
+    local missing=() wanted=("$@")
+    [ $# -gt 0 ] || wanted=("${CONTACTS_APT_PACKAGES[@]}")
+    for pkg in "${wanted[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
             missing+=("$pkg")
         fi
