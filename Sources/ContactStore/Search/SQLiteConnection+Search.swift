@@ -43,8 +43,9 @@ extension SQLiteConnection {
             for rank in SearchRank.all where found.count < query.limit {
                 let wanted = query.limit - found.count
                 var bucket = try searchBucket(rank, query: query, wanted: wanted)
-                let inBucket = Set(bucket.map(\.username))
-                let more = waiting.filter { $0.rank == rank && !inBucket.contains($0.contact.username) }.map(\.contact)
+                let more = waiting.filter { $0.rank == rank }.map(\.contact).filter { contact in
+                    !bucket.contains { $0.username == contact.username }
+                }
                 if !more.isEmpty {
                     bucket = Array((bucket + more).sorted { Self.usernameOrder($0.username, $1.username) }.prefix(wanted))
                 }

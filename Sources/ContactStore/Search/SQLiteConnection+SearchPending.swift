@@ -108,16 +108,19 @@ extension SQLiteConnection {
         return edits.count
     }
 
+    private static let pendingMatchesSQL =
+        "SELECT DISTINCT key FROM search_pending WHERE removed = 0 AND ("
+        + SearchRank.Field.allCases.map { "instr(\($0.column), ?1) > 0" }.joined(separator: " OR ") + ")"
+
     /// The contacts that `query` matches through their waiting edits, each with its rank. Every
     /// waiting entry is tested (there are at most a few thousand): whether its texts hold the
     /// first word (or, for a word of one or two characters, a word start of it), which every
     /// rank needs; then the contact as it is now is ranked (`SearchMatcher`), so an entry that
     /// a later edit replaced finds nothing it should not.
     func pendingMatches(_ query: SearchQuery) throws(SQLiteError) -> [(rank: SearchRank, contact: Contact)] {
-        let tests = SearchRank.Field.allCases.map { "instr(\($0.column), ?1) > 0" }.joined(separator: " OR ")
         var keys: [Int64] = []
-        try withStatement("SELECT DISTINCT key FROM search_pending WHERE removed = 0 AND (\(tests))") {
-            statement throws(SQLiteError) in
+        // Keyed (50): every search asks, and hashing the SQL costs more than the empty table's answer.
+        try withStatement(key: 50, Self.pendingMatchesSQL) { statement throws(SQLiteError) in
             statement.bind(SearchIndexText.needle(query.words[0]), at: 1)
             while try statement.step() { keys.append(statement.int64(0)) }
         }
