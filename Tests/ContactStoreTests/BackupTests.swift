@@ -100,6 +100,45 @@ struct BackupTests {
         #expect(BackupName.problem(with: name) == nil)
     }
 
+    @Test("a backup copies and checks on a thread of its own at idle priority, and the caller's scheduling stays as it was")
+    func backupRunsAtIdlePriority() throws {
+        try withTemporaryStore { store, path in
+            for index in 0..<300 { _ = try store.create(newContact("p\(index)", emails: ["p\(index)@example.com"])) }
+            var sawIdleThread = false
+            _ = try store.backup(
+                into: backupDirectory(of: path), name: "idle.db", pacing: BackupPacing(pagesPerStep: 1, pauseMicroseconds: 2000)
+            ) {
+                // Called on this thread every 50 ms while the copy runs on its own.
+                sawIdleThread = sawIdleThread || threadPolicies().contains(BackupPacing.schedIdle)
+                return true
+            }
+            #expect(sawIdleThread, "some thread ran at SCHED_IDLE during the backup")
+            #expect(sched_getscheduler(0) == SCHED_OTHER, "the caller's thread is not changed")
+        }
+    }
+
+    @Test("a backup rests three times as long as it worked (a quarter of a core), and never less than its pause")
+    func pacingShare() {
+        #expect(BackupPacing().restNanoseconds(afterWorking: 1_000_000) == 3_000_000)
+        #expect(BackupPacing(pauseMicroseconds: 5000, share: 0.5).restNanoseconds(afterWorking: 1_000_000) == 5_000_000)
+        #expect(BackupPacing(share: 1).restNanoseconds(afterWorking: 7_000_000) == 1_000_000)
+    }
+
+    @Test("a progress handler is called while a long statement runs, and not once it is removed")
+    func progressHandler() throws {
+        let db = try SQLiteConnection(path: ":memory:")
+        let count = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000) SELECT count(*) FROM c"
+        var calls = 0
+        let rows = try db.withProgressHandler(every: 1000, { calls += 1 }) { () throws(SQLiteError) in
+            try db.scalarInt(count)
+        }
+        #expect(rows == 100_000)
+        #expect(calls > 100)
+        let during = calls
+        _ = try db.scalarInt(count)
+        #expect(calls == during)
+    }
+
     @Test("closing the store stops a running backup, which leaves no file behind")
     func closingStopsABackup() throws {
         try withTemporaryDatabasePath("contacts.db") { path in
@@ -139,4 +178,16 @@ private func backupDirectory(of databasePath: String) -> String {
 
 private func mode(of path: String) throws -> Int {
     try (FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1
+}
+
+/// The scheduling policy of every thread of this process (field 41 of /proc/self/task/TID/stat).
+private func threadPolicies() -> [Int32] {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    return tasks.compactMap { task in
+        guard let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 38 ? Int32(fields[38]) : nil  // fields[0] is field 3 (state)
+    }
 }

@@ -41,4 +41,34 @@ extension SQLiteConnection {
             }
         }
     }
+
+    /// Runs `body` with `handler` called about every `instructions` virtual-machine instructions
+    /// of this connection's statements (SQLite's progress handler), then removes it. A long
+    /// statement (`PRAGMA quick_check` of a whole file) can so rest between stretches of work.
+    func withProgressHandler<T>(
+        every instructions: Int32, _ handler: @escaping () -> Void, _ body: () throws(SQLiteError) -> T
+    ) throws(SQLiteError) -> T {
+        let box = Unmanaged.passRetained(ProgressHandler(handler))
+        defer { box.release() }
+        return try withHandle { db throws(SQLiteError) in
+            sqlite3_progress_handler(
+                db, instructions,
+                { context in
+                    guard let context else { return 0 }
+                    Unmanaged<ProgressHandler>.fromOpaque(context).takeUnretainedValue().call()
+                    return 0  // never interrupts
+                }, box.toOpaque())
+            defer { sqlite3_progress_handler(db, 0, nil, nil) }
+            return try body()
+        }
+    }
+}
+
+/// A progress handler, boxed for SQLite's context pointer.
+private final class ProgressHandler {
+    let call: () -> Void
+
+    init(_ call: @escaping () -> Void) {
+        self.call = call
+    }
 }

@@ -1,6 +1,8 @@
 import CSQLite
 import ContactPaths
 import Glibc
+import Locking
+import Dispatch
 import MonotonicClock
 
 /// What `ContactStore.backup` wrote.
@@ -13,21 +15,6 @@ public struct BackupResult: Sendable, Equatable {
     public var sizeBytes: Int64
     /// From the call to the checked file under its name, in nanoseconds.
     public var durationNanoseconds: UInt64
-}
-
-/// How a backup paces its copy.
-public struct BackupPacing: Sendable {
-    /// Pages copied per step: the snapshot is read and the copy written in chunks of this many.
-    public var pagesPerStep: Int32
-    /// Pause after each step, in microseconds: leaves the CPU and the disk to the server's
-    /// requests between chunks.
-    public var pauseMicroseconds: UInt32
-
-    /// 256 pages (1 MiB at SQLite's default 4 KiB pages) a step, then 1 ms of pause.
-    public init(pagesPerStep: Int32 = 256, pauseMicroseconds: UInt32 = 1000) {
-        self.pagesPerStep = max(1, pagesPerStep)
-        self.pauseMicroseconds = pauseMicroseconds
-    }
 }
 
 /// Backups: a consistent copy of the live database, written while reads and writes go on.
@@ -73,8 +60,10 @@ extension ContactStore {
         defer {
             for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) }
         }
-        try copySnapshot(to: temporary, pacing: pacing, shouldContinue: shouldContinue)
-        try check(temporary)
+        try onIdleThread(shouldContinue: shouldContinue) { [self] stopped throws(StoreError) in
+            try copySnapshot(to: temporary, pacing: pacing, stopped: stopped)
+            try check(temporary, pacing: pacing)
+        }
         try syncFile(temporary)
         guard link(temporary, target) == 0 else {
             if errno == EEXIST { throw .backupExists(name: name) }
@@ -87,10 +76,39 @@ extension ContactStore {
             path: Self.absolute(target), name: name, sizeBytes: size, durationNanoseconds: MonotonicClock.nanoseconds() - started)
     }
 
+    /// Runs `work` (the copy and its check) on a thread of its own at idle priority (Linux's
+    /// `SCHED_IDLE`): it runs only when no other thread wants a core, and a request's thread that
+    /// wakes takes the core from it at once, so reads and writes hardly notice a backup (get p99
+    /// at a million contacts within 1.1× of without, against 3–4× at normal priority). A thread of
+    /// its own because an unprivileged thread cannot leave `SCHED_IDLE` again, and the caller's
+    /// (a task runner's worker) goes on to other work. Meanwhile this thread asks `shouldContinue`
+    /// every 50 ms; `work` sees the answer through `stopped`.
+    private func onIdleThread(
+        shouldContinue: () -> Bool, _ work: @escaping @Sendable (_ stopped: @Sendable () -> Bool) throws(StoreError) -> Void
+    ) throws(StoreError) {
+        let stop = LockedValue(false)
+        let outcome = LockedValue<StoreError?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        BackgroundThread.start {
+            var idle = sched_param(sched_priority: 0)
+            sched_setscheduler(0, BackupPacing.schedIdle, &idle)
+            do throws(StoreError) {
+                try work { stop.withLock { $0 } }
+            } catch {
+                outcome.withLock { $0 = error }
+            }
+            done.signal()
+        }
+        while done.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
+            if !shouldContinue() { stop.withLock { $0 = true } }
+        }
+        if let error = outcome.withLock({ $0 }) { throw error }
+    }
+
     /// Copies one snapshot of the database into the (empty) file at `destination`, converted
     /// from WAL to a rollback journal, so the backup is one self-contained file.
     private func copySnapshot(
-        to destination: String, pacing: BackupPacing, shouldContinue: () -> Bool
+        to destination: String, pacing: BackupPacing, stopped: () -> Bool
     ) throws(StoreError) {
         do {
             let copy = try SQLiteConnection(path: destination, create: false)
@@ -103,10 +121,11 @@ extension ContactStore {
             // The first read starts the transaction: from here on `source` sees one snapshot.
             _ = try source.scalarInt("SELECT count(*) FROM sqlite_schema")
             // Held open for the whole copy, that snapshot would make every WAL reset wait for it.
+            var pacer = BackupPacer(pacing)
             try writer.withoutWALResets { () throws(SQLiteError) in
                 try copy.copyPages(from: source, pagesPerStep: pacing.pagesPerStep) {
-                    if pacing.pauseMicroseconds > 0 { usleep(pacing.pauseMicroseconds) }
-                    return !backups.isClosing && shouldContinue()
+                    pacer.rest()
+                    return !backups.isClosing && !stopped()
                 }
             }
             try source.execute("COMMIT")
@@ -123,12 +142,18 @@ extension ContactStore {
     }
 
     /// Runs `PRAGMA quick_check` on the finished file with a connection of its own (so the pages
-    /// come from the file, not from the copy's cache).
-    private func check(_ file: String) throws(StoreError) {
+    /// come from the file, not from the copy's cache), paced like the copy: it reads the whole
+    /// file, which at a million contacts is seconds of a core.
+    private func check(_ file: String, pacing: BackupPacing) throws(StoreError) {
         let verdict: String?
         do throws(SQLiteError) {
             let reader = try SQLiteConnection(path: file, readOnly: true, create: false)
-            verdict = try reader.scalarText("PRAGMA quick_check")
+            var pacer = BackupPacer(pacing)
+            verdict = try reader.withProgressHandler(every: 10_000, {
+                if pacer.worked >= BackupPacing.checkSliceNanoseconds { pacer.rest() }
+            }) { () throws(SQLiteError) in
+                try reader.scalarText("PRAGMA quick_check")
+            }
         } catch {
             throw .backupFailed(.sqlite(error))
         }
