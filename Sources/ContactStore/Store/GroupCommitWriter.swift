@@ -66,6 +66,11 @@ final class GroupCommitWriter: Sendable {
     /// are `SQLiteConnection.searchFoldThreshold` a commit folds them into the search index,
     /// and any left are folded when no write has come for `idleFoldDelayMilliseconds`.
     private nonisolated(unsafe) var searchEditsWaiting = 0
+    /// How long the writer waits for a quiet moment before folding (writer thread only): doubled
+    /// after each fold that fails (a full disk, a read-only file), up to `maxIdleFoldDelayMilliseconds`,
+    /// so a fold that cannot commit is not redone twenty times a second.
+    private nonisolated(unsafe) var idleFoldDelay = GroupCommitWriter.idleFoldDelayMilliseconds
+    static let maxIdleFoldDelayMilliseconds = 5000
     /// Whether the database has the search index to fold edits into (a store's does).
     private let foldsSearchEdits: Bool
     static let idleFoldDelayMilliseconds = 50
@@ -103,8 +108,8 @@ final class GroupCommitWriter: Sendable {
         BackgroundThread.start { [weak self, wake] in
             while true {
                 // Search edits waiting: a quiet moment folds them, so searches read few.
-                if (self?.searchEditsWaiting ?? 0) > 0 {
-                    let quiet = wake.wait(timeout: .now() + .milliseconds(GroupCommitWriter.idleFoldDelayMilliseconds))
+                if let delay = self.flatMap({ $0.searchEditsWaiting > 0 ? $0.idleFoldDelay : nil }) {
+                    let quiet = wake.wait(timeout: .now() + .milliseconds(delay))
                     if quiet == .timedOut {
                         self?.foldSearchEditsWhileIdle()
                         continue
@@ -293,6 +298,7 @@ final class GroupCommitWriter: Sendable {
             return
         }
         searchEditsWaiting = searchEditsLeft
+        idleFoldDelay = Self.idleFoldDelayMilliseconds  // the file takes commits again
         stats.withLock {
             $0.batches += 1
             $0.writes += jobs.count
@@ -305,21 +311,26 @@ final class GroupCommitWriter: Sendable {
     /// Folds every waiting search edit in a transaction of its own (the writer has had nothing
     /// else to do). A failure (the file read-only, the disk full) leaves them for the next try.
     private func foldSearchEditsWhileIdle() {
-        guard let db = connection, !file.isReplaced, file.isWritable() else { return }
+        guard let db = connection, !file.isReplaced, file.isWritable() else { return foldFailed() }
         do throws(SQLiteError) {
             try db.statement("BEGIN IMMEDIATE").run()
             try db.foldSearchEdits()
             guard file.check() else {
                 rollback(db)
-                return
+                return foldFailed()
             }
             try db.statement("COMMIT").run()
             searchEditsWaiting = 0
+            idleFoldDelay = Self.idleFoldDelayMilliseconds
         } catch {
             rollback(db)
-            return
+            return foldFailed()
         }
         limitWAL(db)
+    }
+
+    private func foldFailed() {
+        idleFoldDelay = min(idleFoldDelay * 2, Self.maxIdleFoldDelayMilliseconds)
     }
 
     /// Checkpoints once for every `checkpointFrames` the WAL grows, and resets a WAL that has
