@@ -54,24 +54,22 @@ extension SQLiteConnection {
         }
     }
 
-    /// Applies the oldest `limit` waiting edits to the FTS5 tables, in order, and removes them
-    /// from `search_pending`; returns how many it applied. Runs inside the caller's transaction.
+    /// Applies every waiting edit to the FTS5 tables, in order, and removes them from
+    /// `search_pending`. Runs inside the caller's transaction.
     ///
     /// An edit undone by the next edit of the same contact and field (a contact created then
     /// deleted, a field an update left as it was) is skipped with it: FTS5 would add the same
     /// trigrams and take them away again.
-    @discardableResult
-    func foldSearchEdits(limit: Int = Int(Int32.max)) throws(SQLiteError) -> Int {
+    func foldSearchEdits() throws(SQLiteError) {
         var edits: [(seq: Int64, key: Int64, removed: Bool, texts: [String])] = []
         let columns = SearchRank.Field.allCases.map(\.column).joined(separator: ", ")
-        try withStatement("SELECT seq, key, removed, \(columns) FROM search_pending ORDER BY seq LIMIT ?1") {
+        try withStatement("SELECT seq, key, removed, \(columns) FROM search_pending ORDER BY seq") {
             read throws(SQLiteError) in
-            read.bind(Int64(limit), at: 1)
             while try read.step() {
                 edits.append((read.int64(0), read.int64(1), read.int64(2) == 1, (3...6).map { read.string(Int32($0)) }))
             }
         }
-        guard let last = edits.last else { return 0 }
+        guard let last = edits.last else { return }
         for (position, field) in SearchRank.Field.allCases.enumerated() {
             var kept: [(key: Int64, removed: Bool, text: String)?] = []
             var latest: [Int64: Int] = [:]  // a key's last kept edit in this field
@@ -105,7 +103,6 @@ extension SQLiteConnection {
             statement.bind(last.seq, at: 1)
             try statement.run()
         }
-        return edits.count
     }
 
     private static let pendingMatchesSQL =
