@@ -27,6 +27,7 @@ let package = Package(
             name: "CHiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
+        .systemLibrary(name: "CLinux"),
         .target(name: "ContactPaths"),
         .target(
             name: "CommandLineConventions",
@@ -53,7 +54,7 @@ let package = Package(
         .target(
             name: "ContactService",
             dependencies: [
-                "ContactStore", "JSONRPC", "ContactPaths", "UnixSocketAddress", "MonotonicClock", "Locking", "VCard",
+                "ContactStore", "JSONRPC", "ContactPaths", "UnixSocketAddress", "MonotonicClock", "Locking", "VCard", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,5 +1,4 @@
 import ContactStore
-import Dispatch
 import Glibc
 import JSONRPC
 import MonotonicClock
@@ -8,7 +7,8 @@ import MonotonicClock
 ///
 /// Requests on one connection run one at a time, in order, so responses come back in request
 /// order; a write (which waits for group commit) pauses the line queue until it is answered.
-/// Different connections run in parallel on their own serial queues.
+/// Different connections run in parallel, each on its own lane (`ConnectionLane`) over the
+/// server's fixed set of connection threads (`ConnectionThreads`).
 ///
 /// Memory stays bounded whatever the client does:
 /// - input: the framer holds at most one line of `maxRequestBytes`, and reading pauses while
@@ -23,8 +23,8 @@ import MonotonicClock
 /// Subscriptions (`contacts.subscribe`): the change feed hands this connection its changes
 /// (`ChangeSubscriber`); they wait in `SubscriptionQueues` and become notification lines only
 /// between whole reply lines (never inside a streamed batch reply), within the output cap.
-// @unchecked Sendable: every mutable property below is read and written only on `queue`
-// (source handlers run there, and completions hop there with `queue.async`).
+// @unchecked Sendable: every mutable property below is read and written only on `lane` (its
+// read and write handlers run there, and completions hop there with `lane.async`).
 final class ClientConnection: @unchecked Sendable {
     /// Runs its body with a read session for a run of requests (nil: each read takes its own).
     typealias ReadSessionScope = @Sendable (_ body: ((any RPCContext)?) -> Void) -> Void
@@ -37,11 +37,9 @@ final class ClientConnection: @unchecked Sendable {
     }
 
     let fd: Int32
-    private let queue: DispatchQueue
+    private let lane: ConnectionLane
     private let dispatcher: RPCDispatcher
     private let settings: ConnectionSettings
-    private let readSource: any DispatchSourceRead
-    private let writeSource: any DispatchSourceWrite
     private let onClose: @Sendable (ClientConnection) -> Void
     private let withSession: ReadSessionScope
 
@@ -61,9 +59,6 @@ final class ClientConnection: @unchecked Sendable {
     /// The peer closed both directions: a batch stops before its next element.
     private var peerGone = false
     private var output = OutputQueue()
-    private var readSuspended = false
-    private var writeSuspended = true
-    private var cancelledSources = 0
     /// When the last byte arrived while a line is unfinished, and whether its timer is set.
     private var lastByteAt: UInt64 = 0
     private var readTimerArmed = false
@@ -81,43 +76,29 @@ final class ClientConnection: @unchecked Sendable {
     private static let readChunk = 16 * 1024
 
     init(
-        fd: Int32, target: DispatchQueue, dispatcher: RPCDispatcher, settings: ConnectionSettings,
+        fd: Int32, threads: ConnectionThreads, dispatcher: RPCDispatcher, settings: ConnectionSettings,
         withSession: @escaping ReadSessionScope, onClose: @escaping @Sendable (ClientConnection) -> Void
     ) {
         self.withSession = withSession
         self.fd = fd
-        self.queue = DispatchQueue(label: "contacts.connection", target: target)
+        self.lane = ConnectionLane(fd: fd, threads: threads)
         self.dispatcher = dispatcher
         self.settings = settings
         self.framer = LineFramer(maxLineBytes: settings.maxRequestBytes)
         self.subscriptions = SubscriptionQueues(maxQueue: settings.maxSubscriptionQueue, pageSize: settings.feed.pageSize)
         self.onClose = onClose
-        self.readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-        self.writeSource = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
     }
 
     /// Starts reading. Call once.
     func start() {
-        readSource.setEventHandler { [unowned self] in self.readAvailable() }
-        writeSource.setEventHandler { [unowned self] in self.flush() }
-        // The descriptor is closed only once both sources are cancelled, so neither handler
-        // can ever see a closed (or reused) descriptor.
-        let cancelled: @Sendable () -> Void = { [self] in
-            self.cancelledSources += 1
-            if self.cancelledSources == 2 {
-                close(self.fd)
-                self.onClose(self)
-            }
-        }
-        readSource.setCancelHandler(handler: cancelled)
-        writeSource.setCancelHandler(handler: cancelled)
-        readSource.activate()
-        // The write source stays suspended until there is output the socket would not take.
+        // Writability is wanted only while there is output the socket would not take. The
+        // handlers are let go when the connection closes (`ConnectionLane.close`).
+        lane.start(interest: .read, onReadable: { self.readAvailable() }, onWritable: { self.flush() })
     }
 
     /// Stops reading new input, answers what was already received, then closes.
     func drain() {
-        queue.async { [self] in
+        lane.async { [self] in
             guard state == .open else { return }
             stopReading()
             finishIfDone()
@@ -126,7 +107,7 @@ final class ClientConnection: @unchecked Sendable {
 
     /// Closes now, whatever is pending (used when draining takes too long).
     func forceClose() {
-        queue.async { [self] in closeNow() }
+        lane.async { [self] in closeNow() }
     }
 
     // MARK: Reading
@@ -136,7 +117,7 @@ final class ClientConnection: @unchecked Sendable {
         var sawEOF = false
         withUnsafeTemporaryAllocation(byteCount: Self.readChunk, alignment: 1) { buffer in
             // Read until the socket is empty, but yield after a while so one busy client
-            // cannot starve the others sharing the thread pool.
+            // cannot starve the others sharing the threads.
             while total < 16 * Self.readChunk, queuedBytes < settings.maxRequestBytes {
                 let n = Socket.retryingOnInterrupt { read(fd, buffer.baseAddress, buffer.count) }
                 if n > 0 {
@@ -146,7 +127,7 @@ final class ClientConnection: @unchecked Sendable {
                         lines.append(event)
                     }
                     // A short read means the socket is drained: skip the read that would only
-                    // say EAGAIN. The source is level-triggered, so anything later fires again.
+                    // say EAGAIN. Readiness is level-triggered, so anything later fires again.
                     if n < buffer.count { return }
                 } else if n == 0 {
                     sawEOF = true
@@ -174,25 +155,22 @@ final class ClientConnection: @unchecked Sendable {
 
     private func stopReading() {
         if state == .open { state = .finishing }
-        if readSuspended {
-            readSource.resume()  // a suspended source must be resumed before it is cancelled
-            readSuspended = false
-        }
-        readSource.cancel()
+        lane.interest.remove(.read)
     }
 
     /// Pauses reading while too much input is queued or output is stuck; resumes when it drains.
     private func updateReadInterest() {
         guard state == .open else { return }
         let full = queuedBytes >= settings.maxRequestBytes || output.count >= settings.maxOutputBytes
-        if full && !readSuspended {
-            readSource.suspend()
-            readSuspended = true
-        } else if !full && readSuspended {
-            readSuspended = false
-            readSource.resume()
+        if full {
+            lane.interest.remove(.read)
+        } else {
+            lane.interest.insert(.read)
         }
     }
+
+    /// Reading is paused by the server (not by the client's silence).
+    private var readPaused: Bool { state == .open && !lane.interest.contains(.read) }
 
     /// What a queued event is charged against the input cap: its bytes plus a fixed overhead, so
     /// that a flood of tiny lines is bounded too.
@@ -206,7 +184,7 @@ final class ClientConnection: @unchecked Sendable {
     private func processLines() {
         guard state != .closed else { return }
         // While a write is pending nothing runs, but reading must still pause at the input cap
-        // (the level-triggered read source would otherwise fire without end).
+        // (level-triggered readiness would otherwise fire without end).
         if !awaitingDeferred {
             // Several requests at once (pipelining, a batch): they share one read session (one
             // snapshot, one reader), passed to each of them; it takes a reader only when a read
@@ -261,8 +239,8 @@ final class ClientConnection: @unchecked Sendable {
             if steps >= settings.yieldAfterRequests
                 || (steps > 0 && MonotonicClock.nanoseconds() - sliceStart >= settings.yieldAfterNanoseconds)
             {
-                // Let the other connections sharing the thread pool run, then go on.
-                queue.async { [self] in processLines() }
+                // Let the other connections sharing the threads run, then go on.
+                lane.async { [self] in processLines() }
                 return
             }
             steps += 1
@@ -274,7 +252,7 @@ final class ClientConnection: @unchecked Sendable {
             case .deferred(let deferred):
                 awaitingDeferred = true
                 deferred.start { [self] bytes in
-                    queue.async { [self] in
+                    lane.async { [self] in
                         awaitingDeferred = false
                         if let bytes, state != .closed { enqueue(bytes) }
                         processLines()
@@ -303,7 +281,7 @@ final class ClientConnection: @unchecked Sendable {
             .batchesPaused, level: .notice, "batches wait: unsent output of all connections is over --max-output-bytes")
         settings.budget.waitForRoom { [weak self] in
             guard let self else { return }
-            queue.async { [self] in
+            lane.async { [self] in
                 waitingForBudget = false
                 processLines()
             }
@@ -339,22 +317,16 @@ final class ClientConnection: @unchecked Sendable {
         }
         if output.isEmpty {
             stuckSince = nil
-            if !writeSuspended {
-                writeSource.suspend()
-                writeSuspended = true
-            }
+            lane.interest.remove(.write)
         } else {
             if sent > 0 || stuckSince == nil { stuckSince = MonotonicClock.nanoseconds() }
             arm(.write, after: settings.writeTimeoutNanoseconds)
-            if writeSuspended {
-                writeSuspended = false
-                writeSource.resume()
-            }
+            lane.interest.insert(.write)
         }
         if pausedForOutput, output.count < settings.maxOutputBytes {
             // Output was the bottleneck: go on (async, so no recursion).
             pausedForOutput = false
-            queue.async { [self] in processLines() }
+            lane.async { [self] in processLines() }
         }
         updateReadInterest()
         finishIfDone()
@@ -379,7 +351,7 @@ final class ClientConnection: @unchecked Sendable {
             guard !readTimerArmed else { return }
             readTimerArmed = true
         }
-        queue.asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { [weak self] in
+        lane.async(afterNanoseconds: nanoseconds) { [weak self] in
             self?.check(deadline)
         }
     }
@@ -405,7 +377,7 @@ final class ClientConnection: @unchecked Sendable {
             readTimerArmed = false
             guard state == .open, framer.isMidLine else { return }
             // While reading is paused by the server, the client is not the one keeping the line open.
-            if readSuspended { lastByteAt = now }
+            if readPaused { lastByteAt = now }
             (since, timeout) = (lastByteAt, settings.readTimeoutNanoseconds)
         }
         let waited = now - since
@@ -451,11 +423,11 @@ final class ClientConnection: @unchecked Sendable {
         subscriptions = SubscriptionQueues(maxQueue: subscriptions.maxQueue, pageSize: subscriptions.pageSize)
         lines = []
         run = nil
-        if writeSuspended {
-            writeSource.resume()
-            writeSuspended = false
-        }
-        writeSource.cancel()
+        // Out of the epoll set before the descriptor is closed, and closed on the lane, so no
+        // handler of this connection can ever see a closed (or reused) descriptor.
+        lane.close()
+        close(fd)
+        onClose(self)
     }
 }
 
@@ -463,7 +435,7 @@ final class ClientConnection: @unchecked Sendable {
 
 extension ClientConnection: ChangeSubscriber {
     /// Starts a subscription on this connection (from `contacts.subscribe`, on the connection's
-    /// queue); returns its id.
+    /// lane); returns its id.
     func subscribe(filter: ChangeFilter, after cursor: Int64) -> String {
         let key = settings.feed.makeKey()
         let id = subscriptions.add(key: key, startingAt: cursor)
@@ -471,7 +443,7 @@ extension ClientConnection: ChangeSubscriber {
         return id
     }
 
-    /// Ends a subscription at once (from `contacts.unsubscribe`, on the connection's queue):
+    /// Ends a subscription at once (from `contacts.unsubscribe`, on the connection's lane):
     /// nothing more is sent for it, not even what was pending. False for an unknown id.
     func unsubscribe(_ id: String) -> Bool {
         guard let key = subscriptions.remove(id) else { return false }
@@ -480,7 +452,7 @@ extension ClientConnection: ChangeSubscriber {
     }
 
     func receive(subscription id: String, changes: [Change], ready: (@Sendable () -> Void)?) {
-        queue.async { [self] in
+        lane.async { [self] in
             guard state != .closed else { return }
             if let key = subscriptions.receive(id, changes, ready: ready) {
                 dropped(key: key)
@@ -490,7 +462,7 @@ extension ClientConnection: ChangeSubscriber {
     }
 
     func lost(subscription id: String, reason: String) {
-        queue.async { [self] in
+        lane.async { [self] in
             guard state != .closed else { return }
             subscriptions.drop(id, reason: reason)
             flush()

@@ -5,11 +5,13 @@ import Locking
 
 import Glibc
 
-/// Accepts connections on a Unix socket and serves JSON-RPC lines on each, with Dispatch
-/// sources on non-blocking descriptors: no thread per connection, no blocking of shared queues.
+/// Accepts connections on a Unix socket and serves JSON-RPC lines on each, on non-blocking
+/// descriptors: no thread per connection; the connections share a fixed set of threads
+/// (`ConnectionThreads`), and accepting runs on a Dispatch queue of its own.
 ///
 /// Lifecycle: `start()` → running → `shutdown` (stop accepting, remove the socket file, let each
-/// connection answer what it already received, close them all) → stopped.
+/// connection answer what it already received, close them all, stop the connection threads) →
+/// stopped.
 ///
 /// Descriptors: connections plus refused connections still being closed never pass
 /// `maxConnections + refusalSlots`; while they are all in use, accepting pauses (new connections
@@ -22,8 +24,9 @@ public final class UnixSocketServer: @unchecked Sendable {
 
     /// Refused connections that may be lingering (being closed) at once.
     static let refusalSlots = 8
-    /// Descriptors the server holds besides connections: the listener, the lock file, the reserve.
-    static let descriptorsHeld = 2 + ReserveDescriptors.count
+    /// Descriptors the server holds besides connections: the listener, the lock file, the reserve,
+    /// and the connection threads' epoll set and doorbell.
+    static let descriptorsHeld = 2 + ReserveDescriptors.count + ConnectionThreads.descriptorsHeld
 
     private let listener: UnixListener
     private let peers: PeerPolicy
@@ -34,13 +37,12 @@ public final class UnixSocketServer: @unchecked Sendable {
     private let withSession: ClientConnection.ReadSessionScope
     private let limits: LimitEvents
     private let logger: Logger
-    // The server's serial queues target the default pool, which libdispatch caps (at twice the
-    // cores, here): a serial queue without a target runs on the overcommit pool, which adds a
-    // thread whenever all of its threads are momentarily busy and, under a steady load, never
-    // retires it, so the thread count crept up for as long as the server ran (docs/reliability.md,
-    // "Soak"). What blocks (the writer) has a thread of its own.
+    // The accept queue targets the default pool: a serial queue without a target runs on the
+    // overcommit pool, which adds a thread whenever all of its threads are momentarily busy and,
+    // under a steady load, never retires it (docs/reliability.md, "Soak"). What blocks (the
+    // connections' requests, the writer) runs on threads of its own.
     private let acceptQueue = DispatchQueue(label: "contacts.accept", target: .global())
-    private let connectionQueue = DispatchQueue(label: "contacts.connections", attributes: .concurrent)
+    private let threads: ConnectionThreads
     private let acceptSource: any DispatchSourceRead
     private let connections = LockedValue<[ObjectIdentifier: ClientConnection]>([:])
     private let phase = LockedValue(Phase.idle)
@@ -82,12 +84,14 @@ public final class UnixSocketServer: @unchecked Sendable {
         self.connectionSettings = connectionSettings
         self.limits = limits
         self.logger = logger
+        self.threads = try ConnectionThreads()
         self.acceptSource = DispatchSource.makeReadSource(fileDescriptor: listener.fd, queue: acceptQueue)
     }
 
     /// Starts accepting connections.
     public func start() {
         phase.withLock { $0 = .running }
+        threads.start()
         let fd = listener.fd
         let owned = !listener.isHandedOver
         acceptQueue.async { [self] in
@@ -139,6 +143,7 @@ public final class UnixSocketServer: @unchecked Sendable {
         acceptQueue.asyncAfter(deadline: .now() + graceSeconds, execute: forced)
         allClosed.notify(queue: acceptQueue) { [self] in
             forced.cancel()
+            threads.stop()
             phase.withLock { $0 = .stopped }
             completion()
         }
@@ -280,7 +285,7 @@ public final class UnixSocketServer: @unchecked Sendable {
         counters.opened()
         allClosed.enter()
         let connection = ClientConnection(
-            fd: fd, target: connectionQueue, dispatcher: dispatcher, settings: connectionSettings,
+            fd: fd, threads: threads, dispatcher: dispatcher, settings: connectionSettings,
             withSession: withSession
         ) { [self] closed in
             connections.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(closed)) }
