@@ -103,6 +103,47 @@ struct ConnectionThreadsTests {
         stop.withLock { $0 = true }
     }
 
+    @Test("a connection with input is run even while busy lanes keep the run queue full")
+    func readyInputIsNotStarvedByTheRunQueue() throws {
+        let threads = try ConnectionThreads(count: 1)
+        threads.start()
+        defer { threads.stop() }
+        let stop = LockedValue(false)
+        let spinners = (0..<2).map { ConnectionLane(fd: 1_000_010 + Int32($0), threads: threads) }
+        for lane in spinners {
+            @Sendable func spin() {
+                if !stop.withLock({ $0 }) { lane.yield(spin) }
+            }
+            lane.async(spin)
+        }
+        defer { stop.withLock { $0 = true } }
+        var fds: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &fds) == 0)
+        let (ours, peer) = (fds[0], fds[1])
+        defer {
+            close(ours)
+            close(peer)
+        }
+        let lane = ConnectionLane(fd: ours, threads: threads)
+        let readable = DispatchSemaphore(value: 0)
+        lane.start(
+            interest: .read,
+            onReadable: {
+                lane.interest.remove(.read)
+                readable.signal()
+            }, onWritable: {})
+        #expect(write(peer, "x", 1) == 1)
+        #expect(
+            readable.wait(timeout: .now() + bound(5)) == .success,
+            "input waited in epoll while the only thread ran queued lanes")
+        let closed = DispatchSemaphore(value: 0)
+        lane.async {
+            lane.close()
+            closed.signal()
+        }
+        #expect(closed.wait(timeout: .now() + bound(5)) == .success)
+    }
+
     @Test("input left unread fires again (level-triggered); nothing fires while the lane does not want it")
     func readinessIsLevelTriggered() throws {
         let threads = try ConnectionThreads(count: 2)

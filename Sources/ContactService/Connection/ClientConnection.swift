@@ -240,7 +240,7 @@ final class ClientConnection: @unchecked Sendable {
                 || (steps > 0 && MonotonicClock.nanoseconds() - sliceStart >= settings.yieldAfterNanoseconds)
             {
                 // Let the other connections sharing the threads run, then go on.
-                lane.async { [self] in processLines() }
+                lane.yield { [self] in processLines() }
                 return
             }
             steps += 1

@@ -9,8 +9,8 @@ import Locking
 ///
 /// Readiness is level-triggered, as Dispatch's sources are: after each run the descriptor is
 /// armed again for what the connection wants (`interest`), so input left unread fires again.
-/// A lane that still has work after `maxRounds` rounds goes to the back of the run queue, so a
-/// busy connection cannot keep a thread from the others.
+/// A lane that yields (`yield`), or still has work after `maxRounds` rounds, goes to the back of
+/// the run queue, so a busy connection cannot keep a thread from the others.
 // @unchecked Sendable: `state` is behind its lock. `interest`, `registered` and the handlers are
 // read and written only by the thread running the lane, and `State.running` lets only one thread
 // run it at a time; the lock taken to hand the lane from one run to the next orders them.
@@ -30,6 +30,8 @@ final class ConnectionLane: @unchecked Sendable {
         var running = false
         /// The lane waits in the run queue.
         var queued = false
+        /// Work was posted with `yield`: the run ends after this round, behind the other lanes.
+        var yielding = false
         /// The epoll events the descriptor is armed for (0: none, or its one event was taken).
         var armed: UInt32 = 0
 
@@ -79,8 +81,19 @@ final class ConnectionLane: @unchecked Sendable {
 
     /// Runs `job` on the lane, after the work already posted.
     func async(_ job: @escaping @Sendable () -> Void) {
+        post(job, yielding: false)
+    }
+
+    /// Runs `job` on the lane, but only after the lanes already waiting for a thread: what a
+    /// connection that has done its share for now posts to go on later.
+    func yield(_ job: @escaping @Sendable () -> Void) {
+        post(job, yielding: true)
+    }
+
+    private func post(_ job: @escaping @Sendable () -> Void, yielding: Bool) {
         let schedule = state.withLock { state in
             state.jobs.append(job)
+            if yielding { state.yielding = true }
             guard !state.running, !state.queued else { return false }
             state.queued = true
             return true
@@ -148,7 +161,8 @@ final class ConnectionLane: @unchecked Sendable {
         let wanted = registered ? Self.events(for: interest) : 0
         let settled: Settled = state.withLock { state in
             if state.hasWork {
-                guard rounds >= Self.maxRounds else { return .again }
+                guard state.yielding || rounds >= Self.maxRounds else { return .again }
+                state.yielding = false
                 state.running = false
                 state.queued = true
                 return .requeue

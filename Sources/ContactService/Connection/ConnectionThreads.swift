@@ -164,27 +164,34 @@ final class ConnectionThreads: @unchecked Sendable {
             case .stop:
                 return
             case .lane(let lane):
+                // A descriptor that is ready goes first: a run queue that never empties (busy
+                // connections yielding, writes completing) must not starve the connections
+                // whose input waits in epoll.
+                if epoll_wait(epoll, &event, 1, 0) == 1 { take(event) }
                 lane.runQueued()
-                continue
             case .wait:
-                break
+                let n = epoll_wait(epoll, &event, 1, -1)
+                if n == 1 {
+                    take(event)
+                } else {
+                    precondition(n == 0 || errno == EINTR, "epoll_wait: \(errno)")
+                }
             }
-            let n = epoll_wait(epoll, &event, 1, -1)
-            guard n == 1 else {
-                precondition(n == 0 || errno == EINTR, "epoll_wait: \(errno)")
-                continue
-            }
-            if event.data.u64 == Self.doorbellMark {
-                // One ring, one thread: the ring is spent here, and the queue is read at the top
-                // of the loop (an empty read means another thread took the work first).
-                var value: UInt64 = 0
-                _ = read(doorbell, &value, 8)
-                continue
-            }
-            let fd = Int32(truncatingIfNeeded: event.data.u64)
-            guard let lane = shared.withLock({ $0.lanes[fd] }) else { continue }
-            if lane.ready(events: event.events) { lane.run() }
         }
+    }
+
+    /// Handles one event from the epoll set.
+    private func take(_ event: epoll_event) {
+        if event.data.u64 == Self.doorbellMark {
+            // One ring, one thread: the ring is spent here, and the queue is read at the top of
+            // the loop (an empty read means another thread took the work first).
+            var value: UInt64 = 0
+            _ = read(doorbell, &value, 8)
+            return
+        }
+        let fd = Int32(truncatingIfNeeded: event.data.u64)
+        guard let lane = shared.withLock({ $0.lanes[fd] }) else { return }
+        if lane.ready(events: event.events) { lane.run() }
     }
 
     private enum Next {

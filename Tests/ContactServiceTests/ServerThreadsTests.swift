@@ -1,0 +1,80 @@
+import Foundation
+import JSONRPC
+import Locking
+import Testing
+import TestSupport
+
+@Suite("contactsd's threads: a fixed set, whatever the connections do")
+struct ServerThreadsTests {
+    /// The names of `pid`'s threads now.
+    static func threadNames(_ pid: Int32) -> [String] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.compactMap { task in
+            (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
+    @Test("a load on which every request blocks (one reader, 32 connections) adds no thread to the server")
+    func blockingLoadAddsNoThread() throws {
+        // One reader for 32 connections that pipeline long lists: nearly every request waits for
+        // the reader. libdispatch's pool, which ran connections before, added a worker each
+        // second its workers were all waiting like this; the connection threads are a fixed set.
+        let server = try TestServer(arguments: ["--max-readers", "1"])
+        defer { server.stop() }
+        let pid = server.process.processIdentifier
+        let seeder = try server.connect()
+        for chunk in 0..<4 {
+            let creates = (0..<500).map { n -> String in
+                let id = chunk * 500 + n
+                return #"{"jsonrpc":"2.0","id":\#(id),"method":"contacts.create","params":{"username":"u\#(id)","first_name":"F","last_name":"L","emails":["u\#(id)@example.com"]}}"#
+            }
+            let reply = try seeder.call("[" + creates.joined(separator: ",") + "]")
+            guard case .array(let replies) = reply, replies.count == 500, replies.allSatisfy({ $0["result"] != nil }) else {
+                throw TestFailure("seeding failed: \(reply.jsonString.prefix(300))")
+            }
+        }
+        let connectionThreads = Self.threadNames(pid).filter { $0 == "contactsd-conn" }.count
+        #expect(connectionThreads >= 2, "the connection threads are not named contactsd-conn, or not running")
+        let before = Self.threadNames(pid).count
+
+        let list = (0..<4).map {
+            #"{"jsonrpc":"2.0","id":\#($0),"method":"contacts.list","params":{"limit":500}}"#
+        }.joined(separator: "\n")
+        let stop = LockedValue(false)
+        let answered = LockedValue(0)
+        let failures = LockedValue<[String]>([])
+        let clients = DispatchGroup()
+        for _ in 0..<32 {
+            DispatchQueue.global().async(group: clients) {
+                do {
+                    let client = try server.connect()
+                    while !stop.withLock({ $0 }) {
+                        try client.send(list)
+                        for _ in 0..<4 {
+                            guard try client.readJSON()["result"] != nil else { throw TestFailure("a list failed") }
+                        }
+                        answered.withLock { $0 += 4 }
+                    }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        var most = before
+        var mostNames: [String] = []
+        let deadline = Date().addingTimeInterval(4)
+        while Date() < deadline {
+            let names = Self.threadNames(pid)
+            if names.count > most { (most, mostNames) = (names.count, names) }
+            usleep(20_000)
+        }
+        stop.withLock { $0 = true }
+        #expect(clients.wait(timeout: .now() + bound(30)) == .success)
+        #expect(failures.withLock { $0 }.isEmpty)
+        #expect(answered.withLock { $0 } > 32)
+        #expect(
+            most <= before, "the server went from \(before) threads to \(most) under the load: \(mostNames.sorted())")
+        #expect(Self.threadNames(pid).filter { $0 == "contactsd-conn" }.count == connectionThreads)
+    }
+}
