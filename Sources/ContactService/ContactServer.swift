@@ -101,7 +101,8 @@ public final class ContactServer: Sendable {
             self.server = try UnixSocketServer(
                 path: configuration.socketPath, mode: configuration.socketMode, activation: activation,
                 dispatcher: dispatcher,
-                maxConnections: configuration.maxConnections, connectionSettings: connectionSettings,
+                maxConnections: configuration.maxConnections, connectionThreads: configuration.connectionThreads,
+                connectionSettings: connectionSettings,
                 graceSeconds: configuration.shutdownGraceSeconds, allowUIDs: configuration.allowUIDs,
                 allowGIDs: configuration.allowGIDs, limits: limits,
                 withSession: { [store] body in store.withReadSession { session in body(session) } },

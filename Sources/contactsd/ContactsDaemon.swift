@@ -124,6 +124,10 @@ struct ContactsDaemon: ParsableCommand {
     @Option(help: "Most database reader connections; a read waits for a free one. (default: twice the cores)")
     var maxReaders: Int?
 
+    @Option(
+        help: "Threads that run the connections' requests, a fixed set; more lets more requests that wait on the disk overlap. (default: twice the cores)")
+    var connectionThreads: Int?
+
     @Option(help: "Durability: normal survives a crash of the process, full also a power loss.")
     var synchronous: StoreOptions.Synchronous = .normal
 
@@ -156,6 +160,9 @@ struct ContactsDaemon: ParsableCommand {
         }
         guard maxResponseBytes >= 1024 else { throw ValidationError("--max-response-bytes must be at least 1024") }
         guard (maxReaders ?? 1) >= 1 else { throw ValidationError("--max-readers must be at least 1") }
+        guard (1...1024).contains(connectionThreads ?? 1) else {
+            throw ValidationError("--connection-threads must be from 1 to 1024")
+        }
         guard maxSubscriptionQueue >= 1 else { throw ValidationError("--max-subscription-queue must be at least 1") }
         guard changesMaxRows >= 1 else { throw ValidationError("--changes-max-rows must be at least 1") }
         guard (busyTimeoutMs ?? 1) >= 1 else { throw ValidationError("--busy-timeout-ms must be at least 1") }
@@ -187,7 +194,8 @@ struct ContactsDaemon: ParsableCommand {
                 maxReaders: maxReaders ?? StoreOptions.defaultMaxReaders),
             collectStats: !noStats, allowUIDs: allowUIDs, allowGIDs: allowGIDs,
             changesMaxAgeSeconds: changesMaxAge.seconds, changesMaxRows: changesMaxRows,
-            maxSubscriptionQueue: maxSubscriptionQueue, backupDirectory: backupDir)
+            maxSubscriptionQueue: maxSubscriptionQueue, backupDirectory: backupDir,
+            connectionThreads: connectionThreads ?? ServerConfiguration.defaultConnectionThreads)
         let server: ContactServer
         do {
             server = try ContactServer(

@@ -2,6 +2,7 @@ import CLinux
 import Dispatch
 import Glibc
 import Locking
+import MonotonicClock
 
 /// One connection's serial executor on `ConnectionThreads`: the events of its descriptor and the
 /// work posted to it (`async`) run one at a time, in order, on whichever of the threads is free,
@@ -9,8 +10,10 @@ import Locking
 ///
 /// Readiness is level-triggered, as Dispatch's sources are: after each run the descriptor is
 /// armed again for what the connection wants (`interest`), so input left unread fires again.
-/// A lane that yields (`yield`), or still has work after `maxRounds` rounds, goes to the back of
-/// the run queue, so a busy connection cannot keep a thread from the others.
+/// A lane that yields (`yield`), or still has work after `maxRounds` rounds or `maxRunNanoseconds`,
+/// goes to the back of the run queue, so a busy connection cannot keep a thread from the others
+/// (a round of a big batch takes up to 10 ms: one more round, and a light request waiting in epoll
+/// with every thread so held waits that much longer).
 // @unchecked Sendable: `state` is behind its lock. `interest`, `registered` and the handlers are
 // read and written only by the thread running the lane, and `State.running` lets only one thread
 // run it at a time; the lock taken to hand the lane from one run to the next orders them.
@@ -38,8 +41,10 @@ final class ConnectionLane: @unchecked Sendable {
         var hasWork: Bool { readable || writable || !jobs.isEmpty }
     }
 
-    /// Rounds of work a run does before the lane goes to the back of the run queue.
+    /// Rounds of work a run does before the lane goes to the back of the run queue…
     static let maxRounds = 8
+    /// …or how long it runs before it does, whichever comes first.
+    static let maxRunNanoseconds: UInt64 = 1_000_000
 
     let fd: Int32
     private let threads: ConnectionThreads
@@ -133,6 +138,7 @@ final class ConnectionLane: @unchecked Sendable {
     /// Runs the lane's work until there is none (or it goes back to the queue). Only on the thread
     /// that set `running`.
     func run() {
+        let started = MonotonicClock.nanoseconds()
         var rounds = 0
         while true {
             let (readable, writable, jobs) = state.withLock { state in
@@ -147,7 +153,7 @@ final class ConnectionLane: @unchecked Sendable {
             if writable, interest.contains(.write) { onWritable() }
             for job in jobs { job() }
             rounds += 1
-            guard settle(afterRounds: rounds) else { return }
+            guard settle(afterRounds: rounds, startedAt: started) else { return }
         }
     }
 
@@ -157,11 +163,12 @@ final class ConnectionLane: @unchecked Sendable {
 
     /// After a round: true to run another; false once the lane is idle or queued again, with its
     /// descriptor armed for what the connection wants now.
-    private func settle(afterRounds rounds: Int) -> Bool {
+    private func settle(afterRounds rounds: Int, startedAt started: UInt64) -> Bool {
         let wanted = registered ? Self.events(for: interest) : 0
         let settled: Settled = state.withLock { state in
             if state.hasWork {
-                guard state.yielding || rounds >= Self.maxRounds else { return .again }
+                let due = rounds >= Self.maxRounds || MonotonicClock.nanoseconds() - started >= Self.maxRunNanoseconds
+                guard state.yielding || due else { return .again }
                 state.yielding = false
                 state.running = false
                 state.queued = true

@@ -22,9 +22,8 @@ import Locking
 // @unchecked Sendable: `epoll` and `doorbell` are set in init and only passed to system calls
 // (which are thread-safe); everything else that changes is behind a `LockedValue`.
 final class ConnectionThreads: @unchecked Sendable {
-    /// How many threads serve connections: twice the cores, as many as the reader pool has
-    /// readers by default (`StoreOptions.defaultMaxReaders`), so that a thread blocked in SQLite
-    /// leaves others to run.
+    /// How many threads serve connections unless told (`--connection-threads`): twice the cores
+    /// (`ServerConfiguration.defaultConnectionThreads` says why).
     static var defaultCount: Int { 2 * max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
     /// Descriptors these threads hold: the epoll set and the doorbell.

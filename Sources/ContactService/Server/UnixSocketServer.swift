@@ -62,7 +62,7 @@ public final class UnixSocketServer: @unchecked Sendable {
     ///   - allowGIDs: peer groups allowed besides the socket's group when `mode` grants it access (`--allow-gid`).
     init(
         path: String, mode: UInt32, activation: SocketActivation? = nil, dispatcher: RPCDispatcher, maxConnections: Int,
-        connectionSettings: ConnectionSettings,
+        connectionThreads: Int, connectionSettings: ConnectionSettings,
         graceSeconds: Double, allowUIDs: [UInt32] = [], allowGIDs: [UInt32] = [], limits: LimitEvents,
         withSession: @escaping ClientConnection.ReadSessionScope = { $0(nil) },
         counters: ConnectionCounters, logger: Logger
@@ -84,7 +84,7 @@ public final class UnixSocketServer: @unchecked Sendable {
         self.connectionSettings = connectionSettings
         self.limits = limits
         self.logger = logger
-        self.threads = try ConnectionThreads()
+        self.threads = try ConnectionThreads(count: connectionThreads)
         self.acceptSource = DispatchSource.makeReadSource(fileDescriptor: listener.fd, queue: acceptQueue)
     }
 
