@@ -4,7 +4,7 @@ import Locking
 import Testing
 import TestSupport
 
-@Suite("contactsd's threads: a fixed set, whatever the connections do")
+@Suite("contactsd's threads and descriptors: fixed, whatever the connections do")
 struct ServerThreadsTests {
     /// The names of `pid`'s threads now.
     static func threadNames(_ pid: Int32) -> [String] {
@@ -76,5 +76,55 @@ struct ServerThreadsTests {
         #expect(
             most <= before, "the server went from \(before) threads to \(most) under the load: \(mostNames.sorted())")
         #expect(Self.threadNames(pid).filter { $0 == "contactsd-conn" }.count == connectionThreads)
+    }
+
+    @Test("a storm of batched creates opens no temporary file: savepoint journals stay in memory")
+    func writesOpenNoTemporaryFile() throws {
+        // Each write of a group commit runs in a savepoint, whose journal SQLite moved to a
+        // deleted file in /var/tmp past 64 KiB: a descriptor that came and went with the writes.
+        let server = try TestServer()
+        defer { server.stop() }
+        let pid = server.process.processIdentifier
+        let stop = LockedValue(false)
+        let failures = LockedValue<[String]>([])
+        let clients = DispatchGroup()
+        for client in 0..<4 {
+            DispatchQueue.global().async(group: clients) {
+                do {
+                    let connection = try server.connect()
+                    var round = 0
+                    while !stop.withLock({ $0 }) {
+                        let creates = (0..<200).map { n -> String in
+                            let name = "t\(client)x\(round)x\(n)"
+                            return #"{"jsonrpc":"2.0","id":\#(n),"method":"contacts.create","params":{"username":"\#(name)","first_name":"F","last_name":"L","emails":["\#(name)@example.com"]}}"#
+                        }
+                        guard case .array(let replies) = try connection.call("[" + creates.joined(separator: ",") + "]"),
+                            replies.allSatisfy({ $0["result"] != nil })
+                        else { throw TestFailure("a batch of creates failed") }
+                        round += 1
+                    }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        var temporary: Set<String> = []
+        var samples = 0
+        let deadline = Date().addingTimeInterval(3)
+        while Date() < deadline {
+            samples += 1
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+            for fd in fds {
+                guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)") else {
+                    continue
+                }
+                if target.contains("(deleted)") || target.contains("etilqs") { temporary.insert(target) }
+            }
+        }
+        stop.withLock { $0 = true }
+        #expect(clients.wait(timeout: .now() + bound(30)) == .success)
+        #expect(failures.withLock { $0 }.isEmpty)
+        #expect(samples > 100)
+        #expect(temporary.isEmpty, "the server held temporary files: \(temporary.sorted().prefix(3))")
     }
 }

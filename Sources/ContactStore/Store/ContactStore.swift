@@ -9,6 +9,13 @@ import Glibc
 /// for writers). Writes go to one writer connection with group commit and a busy timeout, so
 /// another process writing the same file makes a write wait, never fail.
 public final class ContactStore: Sendable {
+    /// Statement and savepoint journals and temporary tables in memory, never in a temporary
+    /// file: each write of a group commit runs in a savepoint whose journal SQLite moves to a file
+    /// in /var/tmp past 64 KiB (a batch of creates, a purge of 500), so the process's descriptors
+    /// changed from one moment to the next (docs/reliability.md, "Soak"). What they hold is
+    /// bounded by a group's writes (`maxWriteBatch`) or a purge's chunk.
+    static let noTemporaryFiles = "PRAGMA temp_store = MEMORY"
+
     /// The database file.
     public let path: String
     /// The largest the `-wal` file grows to while the store is open: the writer resets the WAL
@@ -61,6 +68,7 @@ public final class ContactStore: Sendable {
             }
             try db.execute("PRAGMA synchronous = \(options.synchronous.rawValue.uppercased())")
             try db.execute("PRAGMA foreign_keys = ON")
+            try db.execute(Self.noTemporaryFiles)
             return db
         }
         try Self.retryingDeadlocks(timeoutMilliseconds: options.busyTimeoutMilliseconds) { () throws(StoreError) in
@@ -82,7 +90,7 @@ public final class ContactStore: Sendable {
                 reader.setBusyTimeout(milliseconds: busy)
                 // 16 MB of page cache per reader (allocated only as pages are read): large databases
                 // keep their index pages in memory instead of re-reading them through the kernel.
-                try reader.execute("PRAGMA query_only = 1; PRAGMA cache_size = -16384")
+                try reader.execute("PRAGMA query_only = 1; PRAGMA cache_size = -16384; \(Self.noTemporaryFiles)")
                 return reader
             } catch {
                 throw .from(error)
