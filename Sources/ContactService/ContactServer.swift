@@ -185,7 +185,7 @@ public final class ContactServer: Sendable {
         notifier?.send("READY=1", "STATUS=serving on \(socket.path)")
         let store = store
         watchdog?.start(
-            pingAcceptQueue: { [server] in server.pingAcceptQueue($0) },
+            pingServer: { [server] in server.ping($0) },
             writerBusyNanoseconds: { store.writerBusyNanoseconds })
         signals.whenSignalled { [self] name in stop(reason: name, onStop: onStop) }
     }

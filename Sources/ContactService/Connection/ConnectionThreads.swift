@@ -148,6 +148,13 @@ final class ConnectionThreads: @unchecked Sendable {
         if queued { ring() }
     }
 
+    /// Runs `answered` on one of the threads, behind the lanes already waiting for one: a
+    /// watchdog's proof that the threads are not all wedged.
+    func ping(_ answered: @escaping @Sendable () -> Void) {
+        // A lane of its own, never registered: it only runs posted work.
+        ConnectionLane(fd: -1, threads: self).async(answered)
+    }
+
     // MARK: The threads
 
     private func ring() {

@@ -8,7 +8,8 @@ import Glibc
 /// systemd's watchdog (`WatchdogSec=`): sends `WATCHDOG=1` every half of `WATCHDOG_USEC`, but only
 /// while the server makes progress, so that a wedged server is restarted rather than kept alive by
 /// a timer that ticks regardless. A ping is sent only when, since the previous one,
-/// - the accept queue ran a block sent to it (accepting is not stuck behind something), and
+/// - a block sent to the accept queue and then to the connection threads ran (neither accepting
+///   nor answering is stuck behind something), and
 /// - the group-commit writer has not been on one group of writes for longer than the whole
 ///   `WATCHDOG_USEC` (a writer blocked on a lock or in a hung commit stops the pings; set
 ///   `WatchdogSec=` above `--busy-timeout` and the longest transaction you expect).
@@ -48,10 +49,11 @@ public final class ServiceWatchdog: Sendable {
         self.logger = logger
     }
 
-    /// Starts pinging. `pingAcceptQueue` must run its argument on the accept queue;
-    /// `writerBusyNanoseconds` says how long the writer has been on its current group (0: idle).
+    /// Starts pinging. `pingServer` must run its argument once the accept queue and then a
+    /// connection thread have come to it (`UnixSocketServer.ping`); `writerBusyNanoseconds` says
+    /// how long the writer has been on its current group (0: idle).
     func start(
-        pingAcceptQueue: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void,
+        pingServer: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void,
         writerBusyNanoseconds: @escaping @Sendable () -> UInt64
     ) {
         let go = state.withLock { state in
@@ -61,12 +63,12 @@ public final class ServiceWatchdog: Sendable {
         guard go else { return }
         let period = DispatchTimeInterval.microseconds(Int(min(intervalMicroseconds / 2, UInt64(Int32.max))))
         let limit = intervalMicroseconds * 1000
-        let acceptAnswered = LockedValue(true)
+        let serverAnswered = LockedValue(true)
         BackgroundThread.start { [self] in
             var withheld = false
             var next = DispatchTime.now()
             while true {
-                let answered = acceptAnswered.withLock { $0 }
+                let answered = serverAnswered.withLock { $0 }
                 let busy = writerBusyNanoseconds()
                 if answered && busy <= limit {
                     notifier.send("WATCHDOG=1")
@@ -76,12 +78,12 @@ public final class ServiceWatchdog: Sendable {
                     withheld = true
                     let why = answered
                         ? "the writer has been on one transaction for \(busy / 1_000_000) ms, more than WATCHDOG_USEC"
-                        : "the accept queue has not answered for \(intervalMicroseconds / 2000) ms"
+                        : "the accept queue or the connection threads have not answered for \(intervalMicroseconds / 2000) ms"
                     logger.error("watchdog: not pinging the service manager: \(why)")
                 }
                 if answered {
-                    acceptAnswered.withLock { $0 = false }
-                    pingAcceptQueue { acceptAnswered.withLock { $0 = true } }
+                    serverAnswered.withLock { $0 = false }
+                    pingServer { serverAnswered.withLock { $0 = true } }
                 }
                 // On a fixed schedule, so the time spent checking and sending does not add up;
                 // after a stall, the next tick is a whole period away (no burst of pings).

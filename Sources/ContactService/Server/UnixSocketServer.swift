@@ -102,10 +102,11 @@ public final class UnixSocketServer: @unchecked Sendable {
         }
     }
 
-    /// Calls `answered` on the accept queue, behind any accepting already queued: a watchdog's
-    /// proof that accepting is not wedged.
-    func pingAcceptQueue(_ answered: @escaping @Sendable () -> Void) {
-        acceptQueue.async(execute: answered)
+    /// Calls `answered` after a block has run on the accept queue, behind any accepting already
+    /// queued, and then on a connection thread, behind the connections waiting for one: a
+    /// watchdog's proof that neither accepting nor answering is wedged.
+    func ping(_ answered: @escaping @Sendable () -> Void) {
+        acceptQueue.async { [threads] in threads.ping(answered) }
     }
 
     /// The socket served: its path and whether the service manager handed it over.
