@@ -26,6 +26,16 @@ struct ConnectionThreadsTests {
         var done = 0
     }
 
+    /// Takes `lane` out of the epoll set, on the lane, and waits for it.
+    static func closeOnLane(_ lane: ConnectionLane) throws {
+        let closed = DispatchSemaphore(value: 0)
+        lane.async {
+            lane.close()
+            closed.signal()
+        }
+        guard closed.wait(timeout: .now() + bound(5)) == .success else { throw TestFailure("the lane did not run") }
+    }
+
     @Test("work posted to a lane from four threads runs one job at a time, in each sender's order")
     func laneIsSerial() throws {
         let threads = try ConnectionThreads(count: 4)
@@ -136,12 +146,7 @@ struct ConnectionThreadsTests {
         #expect(
             readable.wait(timeout: .now() + bound(5)) == .success,
             "input waited in epoll while the only thread ran queued lanes")
-        let closed = DispatchSemaphore(value: 0)
-        lane.async {
-            lane.close()
-            closed.signal()
-        }
-        #expect(closed.wait(timeout: .now() + bound(5)) == .success)
+        try Self.closeOnLane(lane)
     }
 
     @Test("input left unread fires again (level-triggered); nothing fires while the lane does not want it")
@@ -172,13 +177,8 @@ struct ConnectionThreadsTests {
         stopAfter.withLock { $0 = 5 }
         lane.async { lane.interest.insert(.read) }
         try waitUntil("the last two bytes are read once input is wanted again") { bytes.withLock { $0 } == [1, 2, 3, 4, 5] }
-        let closed = DispatchSemaphore(value: 0)
-        lane.async {
-            lane.close()
-            close(ours)
-            closed.signal()
-        }
-        #expect(closed.wait(timeout: .now() + bound(5)) == .success)
+        try Self.closeOnLane(lane)
+        close(ours)
     }
 
     @Test("the threads are started once, stay that many, and all exit on stop")

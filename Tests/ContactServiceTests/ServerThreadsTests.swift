@@ -15,6 +15,35 @@ struct ServerThreadsTests {
         }
     }
 
+    /// Runs `round` in a loop on `count` connections of their own to `server` while `sample` runs
+    /// on this thread; returns the errors the clients met.
+    static func load(
+        _ server: TestServer, connections count: Int, round: @escaping @Sendable (LineClient, _ client: Int, _ round: Int) throws -> Void,
+        while sample: () -> Void
+    ) -> [String] {
+        let stop = LockedValue(false)
+        let failures = LockedValue<[String]>([])
+        let clients = DispatchGroup()
+        for client in 0..<count {
+            DispatchQueue.global().async(group: clients) {
+                do {
+                    let connection = try server.connect()
+                    var rounds = 0
+                    while !stop.withLock({ $0 }) {
+                        try round(connection, client, rounds)
+                        rounds += 1
+                    }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        sample()
+        stop.withLock { $0 = true }
+        if clients.wait(timeout: .now() + bound(30)) != .success { failures.withLock { $0.append("clients did not stop") } }
+        return failures.withLock { $0 }
+    }
+
     @Test("a load on which every request blocks (one reader, 32 connections) adds no thread to the server")
     func blockingLoadAddsNoThread() throws {
         // One reader for 32 connections that pipeline long lists: nearly every request waits for
@@ -41,37 +70,24 @@ struct ServerThreadsTests {
         let list = (0..<4).map {
             #"{"jsonrpc":"2.0","id":\#($0),"method":"contacts.list","params":{"limit":500}}"#
         }.joined(separator: "\n")
-        let stop = LockedValue(false)
         let answered = LockedValue(0)
-        let failures = LockedValue<[String]>([])
-        let clients = DispatchGroup()
-        for _ in 0..<32 {
-            DispatchQueue.global().async(group: clients) {
-                do {
-                    let client = try server.connect()
-                    while !stop.withLock({ $0 }) {
-                        try client.send(list)
-                        for _ in 0..<4 {
-                            guard try client.readJSON()["result"] != nil else { throw TestFailure("a list failed") }
-                        }
-                        answered.withLock { $0 += 4 }
-                    }
-                } catch {
-                    failures.withLock { $0.append("\(error)") }
-                }
-            }
-        }
         var most = before
         var mostNames: [String] = []
-        let deadline = Date().addingTimeInterval(4)
-        while Date() < deadline {
-            let names = Self.threadNames(pid)
-            if names.count > most { (most, mostNames) = (names.count, names) }
-            usleep(20_000)
+        let failures = Self.load(server, connections: 32) { client, _, _ in
+            try client.send(list)
+            for _ in 0..<4 {
+                guard try client.readJSON()["result"] != nil else { throw TestFailure("a list failed") }
+            }
+            answered.withLock { $0 += 4 }
+        } while: {
+            let deadline = Date().addingTimeInterval(4)
+            while Date() < deadline {
+                let names = Self.threadNames(pid)
+                if names.count > most { (most, mostNames) = (names.count, names) }
+                usleep(20_000)
+            }
         }
-        stop.withLock { $0 = true }
-        #expect(clients.wait(timeout: .now() + bound(30)) == .success)
-        #expect(failures.withLock { $0 }.isEmpty)
+        #expect(failures.isEmpty)
         #expect(answered.withLock { $0 } > 32)
         #expect(
             most <= before, "the server went from \(before) threads to \(most) under the load: \(mostNames.sorted())")
@@ -85,45 +101,29 @@ struct ServerThreadsTests {
         let server = try TestServer()
         defer { server.stop() }
         let pid = server.process.processIdentifier
-        let stop = LockedValue(false)
-        let failures = LockedValue<[String]>([])
-        let clients = DispatchGroup()
-        for client in 0..<4 {
-            DispatchQueue.global().async(group: clients) {
-                do {
-                    let connection = try server.connect()
-                    var round = 0
-                    while !stop.withLock({ $0 }) {
-                        let creates = (0..<200).map { n -> String in
-                            let name = "t\(client)x\(round)x\(n)"
-                            return #"{"jsonrpc":"2.0","id":\#(n),"method":"contacts.create","params":{"username":"\#(name)","first_name":"F","last_name":"L","emails":["\#(name)@example.com"]}}"#
-                        }
-                        guard case .array(let replies) = try connection.call("[" + creates.joined(separator: ",") + "]"),
-                            replies.allSatisfy({ $0["result"] != nil })
-                        else { throw TestFailure("a batch of creates failed") }
-                        round += 1
-                    }
-                } catch {
-                    failures.withLock { $0.append("\(error)") }
-                }
-            }
-        }
         var temporary: Set<String> = []
         var samples = 0
-        let deadline = Date().addingTimeInterval(3)
-        while Date() < deadline {
-            samples += 1
-            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
-            for fd in fds {
-                guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)") else {
-                    continue
+        let failures = Self.load(server, connections: 4) { connection, client, round in
+            let creates = (0..<200).map { n -> String in
+                let name = "t\(client)x\(round)x\(n)"
+                return #"{"jsonrpc":"2.0","id":\#(n),"method":"contacts.create","params":{"username":"\#(name)","first_name":"F","last_name":"L","emails":["\#(name)@example.com"]}}"#
+            }
+            guard case .array(let replies) = try connection.call("[" + creates.joined(separator: ",") + "]"),
+                replies.allSatisfy({ $0["result"] != nil })
+            else { throw TestFailure("a batch of creates failed") }
+        } while: {
+            let deadline = Date().addingTimeInterval(3)
+            while Date() < deadline {
+                samples += 1
+                let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+                for fd in fds {
+                    guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")
+                    else { continue }
+                    if target.contains("(deleted)") || target.contains("etilqs") { temporary.insert(target) }
                 }
-                if target.contains("(deleted)") || target.contains("etilqs") { temporary.insert(target) }
             }
         }
-        stop.withLock { $0 = true }
-        #expect(clients.wait(timeout: .now() + bound(30)) == .success)
-        #expect(failures.withLock { $0 }.isEmpty)
+        #expect(failures.isEmpty)
         #expect(samples > 100)
         #expect(temporary.isEmpty, "the server held temporary files: \(temporary.sorted().prefix(3))")
     }
