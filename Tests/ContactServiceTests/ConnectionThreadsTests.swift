@@ -136,7 +136,7 @@ struct ConnectionThreadsTests {
         }
         let lane = ConnectionLane(fd: ours, threads: threads)
         let readable = DispatchSemaphore(value: 0)
-        lane.start(
+        _ = lane.start(
             interest: .read,
             onReadable: {
                 lane.interest.remove(.read)
@@ -161,7 +161,7 @@ struct ConnectionThreadsTests {
         let lane = ConnectionLane(fd: ours, threads: threads)
         let bytes = LockedValue<[UInt8]>([])
         let stopAfter = LockedValue(3)
-        lane.start(
+        _ = lane.start(
             interest: .read,
             onReadable: {
                 // One byte per event: the rest must fire again.
@@ -179,6 +179,28 @@ struct ConnectionThreadsTests {
         try waitUntil("the last two bytes are read once input is wanted again") { bytes.withLock { $0 } == [1, 2, 3, 4, 5] }
         try Self.closeOnLane(lane)
         close(ours)
+    }
+
+    @Test("a descriptor epoll refuses (a regular file), or one started after stop, is reported; posted work still runs")
+    func refusedDescriptorIsReported() throws {
+        let threads = try ConnectionThreads(count: 1)
+        threads.start()
+        let file = open("/dev/null", O_RDONLY)
+        defer { close(file) }
+        let lane = ConnectionLane(fd: file, threads: threads)
+        #expect(lane.start(interest: .read, onReadable: {}, onWritable: {}) == false)
+        #expect(errno == EPERM)
+        let ran = DispatchSemaphore(value: 0)
+        lane.async { ran.signal() }
+        #expect(ran.wait(timeout: .now() + bound(5)) == .success)
+        threads.stop()
+        var fds: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        defer {
+            close(fds[0])
+            close(fds[1])
+        }
+        #expect(ConnectionLane(fd: fds[0], threads: threads).start(interest: .read, onReadable: {}, onWritable: {}) == false)
     }
 
     @Test("the threads are started once, stay that many, and all exit on stop")

@@ -93,7 +93,12 @@ final class ClientConnection: @unchecked Sendable {
     func start() {
         // Writability is wanted only while there is output the socket would not take. The
         // handlers are let go when the connection closes (`ConnectionLane.close`).
-        lane.start(interest: .read, onReadable: { self.readAvailable() }, onWritable: { self.flush() })
+        guard lane.start(interest: .read, onReadable: { self.readAvailable() }, onWritable: { self.flush() }) else {
+            let why = String(cString: strerror(errno))
+            settings.limits.record(.acceptErrors, "closed a new connection that could not be watched (epoll: \(why))")
+            lane.async { [self] in closeNow() }
+            return
+        }
     }
 
     /// Stops reading new input, answers what was already received, then closes.

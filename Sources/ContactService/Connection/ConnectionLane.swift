@@ -61,14 +61,25 @@ final class ConnectionLane: @unchecked Sendable {
     }
 
     /// Puts the descriptor in the epoll set, wanting `interest`. Call once, before anything runs.
-    func start(interest: Interest, onReadable: @escaping () -> Void, onWritable: @escaping () -> Void) {
+    /// False (errno set) when it could not be added: nothing will fire, and only posted work runs.
+    func start(interest: Interest, onReadable: @escaping () -> Void, onWritable: @escaping () -> Void) -> Bool {
+        let events = Self.events(for: interest)
         self.interest = interest
         self.onReadable = onReadable
         self.onWritable = onWritable
         registered = true
-        let events = Self.events(for: interest)
         state.withLock { $0.armed = events }
-        threads.register(self, events: events)
+        guard threads.register(self, events: events) else {
+            let error = errno
+            registered = false
+            self.interest = []
+            self.onReadable = {}
+            self.onWritable = {}
+            state.withLock { $0.armed = 0 }
+            errno = error
+            return false
+        }
+        return true
     }
 
     /// Takes the descriptor out of the epoll set, before the connection closes it, and lets the

@@ -105,18 +105,31 @@ final class ConnectionThreads: @unchecked Sendable {
 
     // MARK: Lanes
 
-    /// Adds `lane`'s descriptor to the epoll set, armed for `events`.
-    func register(_ lane: ConnectionLane, events: UInt32) {
+    /// Adds `lane`'s descriptor to the epoll set, armed for `events`; false (and errno set) when
+    /// it could not be added (the threads are stopping, or the kernel refused: `ENOSPC` past
+    /// `/proc/sys/fs/epoll/max_user_watches`, `ENOMEM`).
+    func register(_ lane: ConnectionLane, events: UInt32) -> Bool {
         let open = shared.withLock { shared in
             guard !shared.stopping else { return false }
             shared.lanes[lane.fd] = lane
             return true
         }
-        guard open else { return }
+        guard open else {
+            errno = ESHUTDOWN
+            return false
+        }
         var event = epoll_event()
         event.events = events | EPOLLONESHOT.rawValue
         event.data.u64 = UInt64(lane.fd)
-        precondition(epoll_ctl(epoll, EPOLL_CTL_ADD, lane.fd, &event) == 0, "epoll_ctl(ADD, \(lane.fd)): \(errno)")
+        guard epoll_ctl(epoll, EPOLL_CTL_ADD, lane.fd, &event) == 0 else {
+            let error = errno
+            shared.withLock { shared in
+                if shared.lanes[lane.fd] === lane { shared.lanes[lane.fd] = nil }
+            }
+            errno = error
+            return false
+        }
+        return true
     }
 
     /// Arms `lane`'s descriptor again for one event among `events` (none: it stays quiet).
