@@ -34,10 +34,15 @@ struct SocketActivationTests {
         let notify = try NotifyListener(name: directory.appendingPathComponent("notify").path)
         let launcher = Process()
         launcher.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-socket-activate")
-        launcher.arguments = [
-            "-l", socket, "-E", "NOTIFY_SOCKET=\(notify.name)", TestServer.binary.path,
-            "--db", directory.appendingPathComponent("c.db").path, "--log-level", "warning",
-        ]
+        // systemd-socket-activate passes on only the variables named with -E: a sanitizer build's
+        // options (tools/test --sanitize: where reports go, no leak check at exit) must be among them.
+        let sanitizerOptions = ["ASAN_OPTIONS", "TSAN_OPTIONS", "UBSAN_OPTIONS"]
+            .filter { ProcessInfo.processInfo.environment[$0] != nil }
+            .flatMap { ["-E", $0] }
+        launcher.arguments =
+            ["-l", socket, "-E", "NOTIFY_SOCKET=\(notify.name)"] + sanitizerOptions + [
+                TestServer.binary.path, "--db", directory.appendingPathComponent("c.db").path, "--log-level", "warning",
+            ]
         let stderrPipe = Pipe()
         launcher.standardError = stderrPipe
         launcher.standardOutput = FileHandle.nullDevice

@@ -210,7 +210,9 @@ struct VCardImportTests {
             #expect(result.out == "created 1, updated 0, unchanged 0, skipped 0, failed 1\n")
             #expect(result.err.contains("big.vcf:4: not imported: PHOTO is larger than 262144 bytes"))
             let rss = try #require(result.err.firstMatch(of: /maxrss_kb=(\d+)/).flatMap { Int($0.output.1) })
-            #expect(rss < 64 * 1024, "the CLI reached \(rss) KiB")
+            // AddressSanitizer keeps freed memory in a quarantine (256 MB by default), so in that
+            // build the peak says nothing of the reader's own bound.
+            if testSanitizer != "address" { #expect(rss < 64 * 1024, "the CLI reached \(rss) KiB") }
         }
     }
 }
