@@ -38,14 +38,15 @@ let package = Package(
         ),
         .target(name: "MonotonicClock"),
         .target(name: "VCard"),
-        .target(name: "Locking"),
+        .target(name: "Locking", dependencies: ["CLinux"]),
         .target(name: "UnixSocketAddress"),
         .target(name: "Redis", dependencies: ["CHiredis"]),
         .target(
             name: "Tasks",
             dependencies: ["ContactStore", "ContactPaths", "MonotonicClock", "Redis", "Locking", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "ContactStore", dependencies: ["CSQLite", "ContactPaths", "MonotonicClock", "Locking"]),
+        .target(name: "CSQLiteVFS", dependencies: ["CSQLite"]),
+        .target(name: "ContactStore", dependencies: ["CSQLite", "CSQLiteVFS", "ContactPaths", "MonotonicClock", "Locking"]),
         .target(name: "JSONRPC", dependencies: ["MonotonicClock"]),
         .target(
             name: "ContactsLogging", dependencies: ["JSONRPC", .product(name: "Logging", package: "swift-log")]

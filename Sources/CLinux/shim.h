@@ -1,8 +1,8 @@
 #ifndef CONTACTS_CLINUX_SHIM_H
 #define CONTACTS_CLINUX_SHIM_H
-// Linux calls that Glibc's Swift module does not bring in, for the connection threads
-// (ContactService's ConnectionThreads): epoll, eventfd, and naming a thread. Part of glibc:
-// nothing to link.
+// Linux calls that Glibc's Swift module does not bring in: epoll and eventfd for the connection
+// threads (ContactService's ConnectionThreads), and naming a thread (Locking's BackgroundThread).
+// Part of glibc: nothing to link.
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>

@@ -82,7 +82,7 @@ final class ConnectionThreads: @unchecked Sendable {
             shared.started = true
         }
         for _ in 0..<count {
-            BackgroundThread.start { [self] in serve() }
+            BackgroundThread.start(named: name) { [self] in serve() }
         }
     }
 
@@ -176,7 +176,6 @@ final class ConnectionThreads: @unchecked Sendable {
     }
 
     private func serve() {
-        _ = contacts_set_thread_name(name)
         var event = epoll_event()
         while true {
             switch next() {

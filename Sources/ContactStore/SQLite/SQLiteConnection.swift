@@ -1,4 +1,5 @@
 import CSQLite
+import CSQLiteVFS
 import Glibc
 import MonotonicClock
 
@@ -50,9 +51,12 @@ final class SQLiteConnection: @unchecked Sendable {
         try registerSearchFunction()
     }
 
-    /// Process-wide SQLite settings, applied once before the first connection opens.
+    /// Process-wide SQLite settings, applied once before the first connection opens: memory
+    /// statistics off, and the VFS that writes each WAL frame in one call (`CSQLiteVFS`; if it
+    /// cannot be registered, SQLite's default VFS serves, only slower).
     private static let configureLibrary: Void = {
         _ = contacts_sqlite_disable_memstatus()
+        _ = contacts_sqlite_register_vfs()
     }()
 
     deinit {
@@ -86,6 +90,13 @@ final class SQLiteConnection: @unchecked Sendable {
     func checkpoint(_ mode: Int32) throws(SQLiteError) {
         let rc = sqlite3_wal_checkpoint_v2(handle, "main", mode, nil, nil)
         if rc != SQLITE_OK { throw lastError(sql: "wal_checkpoint") }
+    }
+
+    /// How many of this connection's WAL writes went out joined with the write before them (a
+    /// frame's header with its page, `CSQLiteVFS`); nil when its WAL is not open or not wrapped.
+    var joinedWALWrites: Int? {
+        let joined = contacts_sqlite_joined_wal_writes(handle)
+        return joined < 0 ? nil : Int(joined)
     }
 
     /// Makes closing this connection leave the `-wal` and `-shm` files where they are (SQLite's

@@ -27,6 +27,8 @@ public final class ContactStore: Sendable {
     /// Internal (not private): the job-record extension reads and submits through them.
     let readers: ReaderPool
     let writer: GroupCommitWriter
+    /// Runs the writer's passive checkpoints on a thread of its own (`StoreOptions.checkpointsInBackground`).
+    let checkpointer: WALCheckpointer?
     /// Internal (not private): backups check it before they open the path.
     let file: DatabaseFile
     /// Who this process's writes are logged as, when a write names no author.
@@ -97,10 +99,14 @@ public final class ContactStore: Sendable {
             }
         })
         self.readers = readers
+        let checkpointer: WALCheckpointer? = try StoreError.translating {
+            options.checkpointsInBackground && !path.hasPrefix(":") ? try WALCheckpointer(path: path, file: file, busyTimeoutMilliseconds: busy) : nil
+        }
+        self.checkpointer = checkpointer
         self.writer = try StoreError.translating {
             try GroupCommitWriter(
                 connection: db, maxBatch: options.maxWriteBatch, busyTimeoutMilliseconds: busy, file: file,
-                readers: readers, foldsSearchEdits: true)
+                readers: readers, checkpointer: checkpointer, foldsSearchEdits: true)
         }
     }
 
@@ -148,7 +154,10 @@ public final class ContactStore: Sendable {
     public func close() {
         // A backup holds a read snapshot, which the final checkpoint would wait for: stopped first.
         backups.close()
-        writer.close { [readers, file] db in
+        writer.close { [readers, file, checkpointer] db in
+            // Its connection is closed before the last one, which deletes the WAL files, and
+            // before the final checkpoint, which SQLite refuses while another runs.
+            checkpointer?.close()
             readers.closeAll()
             if !file.check() { db.keepWALFilesOnClose() }
             try? db.checkpoint(SQLITE_CHECKPOINT_TRUNCATE)

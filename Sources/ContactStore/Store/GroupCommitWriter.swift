@@ -17,10 +17,12 @@ import Synchronization
 /// the writes after it fail with it without running, rather than run outside any transaction.
 /// The next group starts a new transaction, so writes succeed again once the cause is gone.
 ///
-/// After each commit the writer keeps the WAL bounded: it checkpoints once for every 1000 frames
-/// the WAL grows (in place of SQLite's automatic checkpoint), and once the WAL holds `walResetBytes` the writer waits for the
-/// readers of older snapshots to finish (`SQLITE_CHECKPOINT_RESTART`, with snapshot reuse
-/// suspended), so the next commit starts the WAL over and `journal_size_limit` truncates it.
+/// After each commit the writer keeps the WAL bounded: it has the WAL checkpointed once for every
+/// `checkpointFrames` frames the WAL grows (in place of SQLite's automatic checkpoint; by the
+/// `WALCheckpointer` on its own thread when there is one), and once the WAL holds
+/// `walResetBytes` the writer waits for the readers of older snapshots to finish
+/// (`SQLITE_CHECKPOINT_RESTART`, with snapshot reuse suspended), so the next commit starts the
+/// WAL over and `journal_size_limit` truncates it.
 ///
 /// The writer runs on a thread of its own, not a Dispatch queue: it blocks in SQLite (commits,
 /// the busy timeout while another process writes), and libdispatch answers blocked workers with
@@ -36,8 +38,12 @@ final class GroupCommitWriter: Sendable {
         let fail: @Sendable (StoreError) -> Void
     }
 
-    /// SQLite's own automatic checkpoint threshold, in frames.
+    /// SQLite's own automatic checkpoint threshold, in frames: how often the writer checkpoints
+    /// when it has no `WALCheckpointer`, and how far a reset that readers held back waits.
     static let checkpointFrames = 1000
+    /// How often the `WALCheckpointer` is asked for a checkpoint, in frames: often, so that little
+    /// is left to copy when the writer resets the WAL (the reset copies on the writer's thread).
+    static let backgroundCheckpointFrames = 250
     /// The WAL size at which the writer resets the WAL (see the type's comment).
     static let walResetBytes = 8 << 20
     /// `PRAGMA journal_size_limit`: what a reset WAL is truncated to.
@@ -55,12 +61,17 @@ final class GroupCommitWriter: Sendable {
     private let maxBatch: Int
     private let file: DatabaseFile
     private let readers: ReaderPool
+    /// Runs the passive checkpoints off the writer's thread; nil: the writer runs them.
+    private let checkpointer: WALCheckpointer?
     /// Frames at which the WAL is reset (from `walResetBytes` and the page size).
     private let walResetFrames: Int
     /// No reset is tried below this many frames: raised after a reset that readers held back.
     private nonisolated(unsafe) var nextResetFrames: Int
-    /// No checkpoint is run below this many frames: raised by `checkpointFrames` after each one.
-    private nonisolated(unsafe) var nextCheckpointFrames = GroupCommitWriter.checkpointFrames
+    /// Frames between passive checkpoints: `backgroundCheckpointFrames` with a checkpointer,
+    /// else `checkpointFrames`.
+    private let checkpointInterval: Int
+    /// No checkpoint is run below this many frames: raised by `checkpointInterval` after each one.
+    private nonisolated(unsafe) var nextCheckpointFrames: Int
     private let busyTimeoutMilliseconds: Int32
     /// Edits waiting in `search_pending` after the last commit (writer thread only): once there
     /// are `SQLiteConnection.searchFoldThreshold` a commit folds them into the search index,
@@ -88,9 +99,10 @@ final class GroupCommitWriter: Sendable {
 
     /// Takes over `connection`, which must be in WAL mode. With `foldsSearchEdits`, the writer
     /// keeps the search index's waiting edits folded (the database must have the store's schema).
+    /// With a `checkpointer`, passive checkpoints run on its thread (the caller closes it first).
     init(
         connection: SQLiteConnection, maxBatch: Int, busyTimeoutMilliseconds: Int32, file: DatabaseFile,
-        readers: ReaderPool, foldsSearchEdits: Bool
+        readers: ReaderPool, checkpointer: WALCheckpointer? = nil, foldsSearchEdits: Bool
     ) throws(SQLiteError) {
         try connection.execute("PRAGMA journal_size_limit = \(Self.journalSizeLimitBytes)")
         let pageSize = Int(try connection.scalarInt("PRAGMA page_size") ?? 4096)
@@ -99,13 +111,16 @@ final class GroupCommitWriter: Sendable {
         self.maxBatch = maxBatch
         self.file = file
         self.readers = readers
+        self.checkpointer = checkpointer
+        self.checkpointInterval = checkpointer == nil ? Self.checkpointFrames : Self.backgroundCheckpointFrames
+        self.nextCheckpointFrames = checkpointInterval
         self.walResetFrames = Self.walResetBytes / (pageSize + 24)  // a frame: a 24-byte header and a page
         self.nextResetFrames = walResetFrames
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         self.foldsSearchEdits = foldsSearchEdits
         self.searchEditsWaiting = foldsSearchEdits ? try connection.searchEditsWaiting() : 0  // left by the last run
         // The thread holds the writer weakly, so a store dropped without `close` still goes away.
-        BackgroundThread.start { [weak self, wake] in
+        BackgroundThread.start(named: "contacts-writer") { [weak self, wake] in
             while true {
                 // Search edits waiting: a quiet moment folds them, so searches read few.
                 if let delay = self.flatMap({ $0.searchEditsWaiting > 0 ? $0.idleFoldDelay : nil }) {
@@ -333,8 +348,9 @@ final class GroupCommitWriter: Sendable {
         idleFoldDelay = min(idleFoldDelay * 2, Self.maxIdleFoldDelayMilliseconds)
     }
 
-    /// Checkpoints once for every `checkpointFrames` the WAL grows, and resets a WAL that has
-    /// grown to `walResetFrames` (see the type's comment). Failures are left to the next commit.
+    /// Has the WAL checkpointed once for every `checkpointInterval` frames it grows, and resets a
+    /// WAL that has grown to `walResetFrames` (see the type's comment). Failures are left to the
+    /// next commit; so is a reset while the checkpointer is copying (it takes milliseconds).
     ///
     /// Not after every commit past `checkpointFrames`, as SQLite's automatic checkpoint does: a
     /// checkpoint syncs the database file, and while readers keep snapshots in the WAL (the
@@ -344,18 +360,21 @@ final class GroupCommitWriter: Sendable {
     private func limitWAL(_ db: SQLiteConnection) {
         let frames = db.walFramesAfterCommit
         if frames < walResetFrames { nextResetFrames = walResetFrames }
-        if frames < Self.checkpointFrames { nextCheckpointFrames = Self.checkpointFrames }
+        if frames < checkpointInterval { nextCheckpointFrames = checkpointInterval }
         if frames >= nextResetFrames && resetHolds.load(ordering: .relaxed) == 0 {
-            db.setBusyTimeout(milliseconds: Self.resetWaitMilliseconds)
-            defer { db.setBusyTimeout(milliseconds: busyTimeoutMilliseconds) }
-            readers.withoutSnapshotReuse {
-                if (try? db.checkpoint(SQLITE_CHECKPOINT_RESTART)) == nil {
-                    nextResetFrames = frames + Self.checkpointFrames
+            let reset = {
+                db.setBusyTimeout(milliseconds: Self.resetWaitMilliseconds)
+                defer { db.setBusyTimeout(milliseconds: self.busyTimeoutMilliseconds) }
+                self.readers.withoutSnapshotReuse {
+                    if (try? db.checkpoint(SQLITE_CHECKPOINT_RESTART)) == nil {
+                        self.nextResetFrames = frames + Self.checkpointFrames
+                    }
                 }
             }
+            if let checkpointer { _ = checkpointer.exclusively(reset) } else { reset() }
         } else if frames >= nextCheckpointFrames {
-            try? db.checkpoint(SQLITE_CHECKPOINT_PASSIVE)
-            nextCheckpointFrames = frames + Self.checkpointFrames
+            if let checkpointer { checkpointer.request() } else { try? db.checkpoint(SQLITE_CHECKPOINT_PASSIVE) }
+            nextCheckpointFrames = frames + checkpointInterval
         }
     }
 

@@ -20,6 +20,11 @@ public struct StoreOptions: Sendable {
     public var reuseSnapshots = true
     /// Most reader connections open at once; a read waits for a free one rather than opening more.
     public var maxReaders: Int
+    /// Copy the WAL into the database file on a thread and connection of its own, not the
+    /// writer's (see `WALCheckpointer`), so writes never wait for it. Off, the writer checkpoints
+    /// after its commits, and the store runs one thread and one connection fewer: for a process
+    /// that writes little (`contacts-tasks`).
+    public var checkpointsInBackground = true
     /// The `author` the change log records for this process's writes when a write names none:
     /// the program's name (`contactsd`, `contacts-tasks`). A valid username.
     public var author: String

@@ -54,8 +54,10 @@ public final class TaskRunner: Sendable {
         var store: ContactStore?
         if roles.contains(.worker) {
             // The change log names this process as the author of everything the worker writes.
-            let opened = try ContactStore(
-                path: configuration.databasePath, options: StoreOptions(author: "contacts-tasks"))
+            // It writes a few times a minute: its writer checkpoints itself (one thread fewer).
+            var options = StoreOptions(author: "contacts-tasks")
+            options.checkpointsInBackground = false
+            let opened = try ContactStore(path: configuration.databasePath, options: options)
             store = opened
             let executor = TaskExecutor(
                 store: opened, maxAge: configuration.maxAge, seed: configuration.seed,

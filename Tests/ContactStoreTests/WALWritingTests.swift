@@ -1,0 +1,93 @@
+import CSQLite
+import Foundation
+import TestSupport
+import Testing
+
+@testable import ContactStore
+
+@Suite("the WAL's writes: one call per frame, and checkpoints off the writer's thread")
+struct WALWritingTests {
+    @Test("each WAL frame, header and page, goes to the file in one write")
+    func framesAreWrittenInOneCall() throws {
+        try withTemporaryDatabasePath("frames.db") { path in
+            let db = try SQLiteConnection(path: path)
+            try db.execute("PRAGMA journal_mode = WAL; CREATE TABLE notes (body BLOB)")
+            db.countWALFrames()  // also keeps SQLite from checkpointing on its own
+            let joinedBefore = try #require(db.joinedWALWrites)
+            try db.execute("INSERT INTO notes VALUES (randomblob(10))")
+            let framesBefore = db.walFramesAfterCommit
+            try db.execute("""
+                BEGIN;
+                WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200)
+                INSERT INTO notes SELECT randomblob(900) FROM n;
+                COMMIT
+                """)
+            let frames = db.walFramesAfterCommit - framesBefore
+            #expect(frames > 40)
+            // The first commit's frame and every later one: one joined write each.
+            #expect(try #require(db.joinedWALWrites) - joinedBefore == frames + 1)
+        }
+    }
+
+    @Test("what the joined writes put in the WAL reads back through SQLite's own VFS, in another connection")
+    func joinedFramesReadBackThroughTheDefaultVFS() throws {
+        try withTemporaryDatabasePath("contacts.db") { path in
+            let store = try ContactStore(path: path)
+            defer { store.close() }
+            for index in 0..<300 {
+                _ = try store.create(try newContact("user\(index)", emails: ["user\(index)@example.com"]))
+            }
+            // The store is open: its last commits are in the WAL, not yet all in the file.
+            var handle: OpaquePointer?
+            #expect(sqlite3_open_v2(path, &handle, SQLITE_OPEN_READONLY, "unix") == SQLITE_OK)
+            let reader = try #require(handle)
+            defer { sqlite3_close_v2(reader) }
+            #expect(scalarText(reader, "PRAGMA integrity_check") == "ok")
+            #expect(scalarText(reader, "SELECT count(*) FROM contacts") == "300")
+            #expect(scalarText(reader, "SELECT count(*) FROM emails") == "300")
+        }
+    }
+
+    @Test(
+        "the database file gets the WAL's pages while the store is open, from the checkpointer's thread or the writer's",
+        arguments: [true, false])
+    func walIsCopiedIntoTheFileWhileOpen(inBackground: Bool) throws {
+        try withTemporaryDatabasePath("contacts.db") { path in
+            var options = StoreOptions()
+            options.checkpointsInBackground = inBackground
+            let store = try ContactStore(path: path, options: options)
+            defer { store.close() }
+            #expect((store.checkpointer != nil) == inBackground)
+            let sizeAtOpen = fileSize(path)
+            // Each create commits on its own: a few thousand WAL frames in all.
+            for index in 0..<600 {
+                _ = try store.create(try newContact("user\(index)", emails: ["user\(index)@example.com"]))
+            }
+            try waitUntil("the database file has grown", timeout: 10) { fileSize(path) > sizeAtOpen + 64 * 1024 }
+            if let checkpointer = store.checkpointer {
+                try waitUntil("the checkpointer has checkpointed", timeout: 10) { checkpointer.checkpointsCompleted > 0 }
+            }
+        }
+    }
+
+    @Test("the writer's WAL reset is not run while a checkpoint of the checkpointer runs, and runs once it is done")
+    func resetWaitsForNoCheckpoint() throws {
+        try withTemporaryDatabasePath("contacts.db") { path in
+            let store = try ContactStore(path: path)
+            defer { store.close() }
+            let checkpointer = try #require(store.checkpointer)
+            let inner = checkpointer.exclusively { checkpointer.exclusively { "ran" } }
+            #expect(inner == .some(nil))  // the outer ran; the inner found a checkpoint running
+            #expect(checkpointer.exclusively { "ran" } == "ran")
+        }
+    }
+}
+
+/// The first column of the first row of `sql`, as text.
+private func scalarText(_ db: OpaquePointer, _ sql: String) -> String? {
+    var statement: OpaquePointer?
+    guard sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK, let statement else { return nil }
+    defer { sqlite3_finalize(statement) }
+    guard sqlite3_step(statement) == SQLITE_ROW, let text = sqlite3_column_text(statement, 0) else { return nil }
+    return String(cString: text)
+}
