@@ -1,11 +1,13 @@
 import CSQLite
+import Dispatch
 import Foundation
+import Locking
 import TestSupport
 import Testing
 
 @testable import ContactStore
 
-@Suite("the WAL's writes: one call per frame, and checkpoints off the writer's thread")
+@Suite("the writer's thread does only writes: one call per WAL frame, checkpoints and completions elsewhere")
 struct WALWritingTests {
     @Test("each WAL frame, header and page, goes to the file in one write")
     func framesAreWrittenInOneCall() throws {
@@ -79,6 +81,50 @@ struct WALWritingTests {
             let inner = checkpointer.exclusively { checkpointer.exclusively { "ran" } }
             #expect(inner == .some(nil))  // the outer ran; the inner found a checkpoint running
             #expect(checkpointer.exclusively { "ran" } == "ran")
+        }
+    }
+
+    @Test("completions run on the acknowledging thread, not the writer's, in the order of the commits")
+    func completionsRunOffTheWriterInCommitOrder() throws {
+        try withTemporaryDatabasePath("contacts.db") { path in
+            let store = try ContactStore(path: path)
+            defer { store.close() }
+            let completed = LockedValue<(usernames: [String], threads: Set<String>)>(([], []))
+            let done = DispatchGroup()
+            // From several threads at once, so commits hold several writes.
+            DispatchQueue.concurrentPerform(iterations: 8) { thread in
+                for index in 0..<50 {
+                    let username = "user\(thread)x\(index)"
+                    done.enter()
+                    store.create(try! newContact(username)) { result in
+                        let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "?"
+                        completed.withLock {
+                            if case .success = result { $0.usernames.append(username) }
+                            $0.threads.insert(name.trimmingCharacters(in: .whitespacesAndNewlines))
+                        }
+                        done.leave()
+                    }
+                }
+            }
+            done.wait()
+            let (usernames, threads) = completed.withLock { ($0.usernames, $0.threads) }
+            #expect(threads == ["contacts-acks"])
+            let logged = try store.changes(ChangeQuery(since: 0, limit: 1000)).changes.map(\.username)
+            #expect(usernames.count == 400)
+            #expect(usernames == logged)
+        }
+    }
+
+    @Test("closing the store returns only once every queued write's completion has run")
+    func closeRunsEveryCompletion() throws {
+        try withTemporaryDatabasePath("contacts.db") { path in
+            let store = try ContactStore(path: path)
+            let completions = LockedValue(0)
+            for index in 0..<300 {
+                store.create(try newContact("user\(index)")) { _ in completions.withLock { $0 += 1 } }
+            }
+            store.close()
+            #expect(completions.withLock { $0 } == 300)
         }
     }
 }

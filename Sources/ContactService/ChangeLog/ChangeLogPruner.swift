@@ -57,7 +57,7 @@ final class ChangeLogPruner: Sendable {
                 }
                 if first { logger.warning("cannot prune the change log: \(error.logDescription)") }
             }
-            // The completion runs on the writer's thread: the next round is scheduled off it.
+            // The completion runs on the writer's acknowledging thread: the next round is scheduled off it.
             let delay = full ? 0 : Self.intervalMilliseconds
             queue.asyncAfter(deadline: .now() + .milliseconds(delay)) { self.prune() }
         }

@@ -35,8 +35,9 @@ extension ContactStore {
         return CommitProbe(watcher: watcher)
     }
 
-    /// Calls `hook` after every transaction this process commits (on the writer's queue, so it
-    /// must only hand the news on); nil removes it. One hook at a time.
+    /// Calls `hook` after every transaction this process commits (on the writer's acknowledging
+    /// thread, after the commit's completions, so it must only hand the news on); nil removes it.
+    /// One hook at a time.
     public func onCommit(_ hook: (@Sendable () -> Void)?) {
         writer.setCommitHook(hook)
     }

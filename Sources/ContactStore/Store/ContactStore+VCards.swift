@@ -41,7 +41,7 @@ extension ContactStore {
 
     /// The contacts of a page read by `readExportPage`. A contact never imported nor exported
     /// gets a random `urn:uuid:` UID here, stored through the write path (so every later export
-    /// gives the same); `completion` then runs on the writer's thread, else at once.
+    /// gives the same); `completion` then runs on the writer's acknowledging thread, else at once.
     public func exportPage(
         _ read: ExportPageRead, completion: @escaping @Sendable (Result<[ExportedContact], StoreError>) -> Void
     ) {

@@ -217,6 +217,8 @@ public final class ContactStore: Sendable {
 
     // Every write logs its change in its own transaction (`SQLiteConnection+Changes.swift`),
     // as written by `author`, or by this process (`StoreOptions.author`) when it is nil.
+    // Completions run on the writer's acknowledging thread, in commit order: they must only hand
+    // the result on (`CommitAcknowledger`).
 
     /// Creates a contact; `completion` runs once the write is durable or has failed.
     public func create(
@@ -264,7 +266,7 @@ public final class ContactStore: Sendable {
             }, completion: completion)
     }
 
-    // MARK: Writes, blocking (for tools and the task runner; never call on the writer's thread)
+    // MARK: Writes, blocking (for tools and the task runner; never call from a write's completion)
 
     /// Creates a contact and waits until it is durable.
     public func create(_ new: NewContact, author: String? = nil) throws(StoreError) -> Contact {
@@ -316,7 +318,7 @@ public final class ContactStore: Sendable {
     }
 }
 
-/// Carries one result from the writer's thread to a waiting thread.
+/// Carries one result from the writer's acknowledging thread to a waiting thread.
 // The semaphore orders the single write before the single read, so no lock is needed.
 private final class ResultBox<T: Sendable>: @unchecked Sendable {
     var result: Result<T, StoreError>?

@@ -89,8 +89,11 @@ final class GroupCommitWriter: Sendable {
     /// has grown by another `checkpointFrames` (a reader in another process may hold one for long).
     private static let resetWaitMilliseconds: Int32 = 100
     private let stats = LockedValue<(batches: Int, writes: Int)>((0, 0))
-    /// Told after every commit (the server's change feed wakes on it).
+    /// Told after every commit (the server's change feed wakes on it), after the commit's writes
+    /// have been acknowledged.
     private let commitHook = LockedValue<CommitHook?>(nil)
+    /// Runs the completions and the commit hook off the writer's thread.
+    private let acknowledger = CommitAcknowledger()
     /// Backups running now (`withoutWALResets`): while any holds its snapshot, no WAL reset is tried.
     private let resetHolds = Atomic<Int>(0)
     /// When the group now committing began (`MonotonicClock`), 0 while the writer waits for work:
@@ -142,8 +145,8 @@ final class GroupCommitWriter: Sendable {
         wake.signal()  // the thread finds the writer gone and ends
     }
 
-    /// Queues `body` and calls `completion`, on the writer thread, after its transaction committed
-    /// (or failed). `body` runs inside a savepoint of a shared transaction.
+    /// Queues `body` and calls `completion` after its transaction committed (or failed), on the
+    /// writer's acknowledging thread, in commit order (`CommitAcknowledger`). `body` runs inside a savepoint of a shared transaction.
     func submit<T: Sendable>(
         _ body: @escaping @Sendable (SQLiteConnection, Timestamp) throws(StoreError) -> T,
         completion: @escaping @Sendable (Result<T, StoreError>) -> Void
@@ -188,7 +191,7 @@ final class GroupCommitWriter: Sendable {
 
     /// Finishes every queued write and stops the writer thread, runs `beforeClosing` with the
     /// connection, then closes it; later writes fail with `.closed`. Never call it from a write's
-    /// completion (that runs on the writer thread, which would wait for itself).
+    /// completion (that runs on the acknowledging thread, which would wait for itself).
     func close(_ beforeClosing: (SQLiteConnection) -> Void) {
         let first = pending.withLock { pending in
             defer { pending.closed = true }
@@ -197,6 +200,7 @@ final class GroupCommitWriter: Sendable {
         guard first else { return }
         wake.signal()
         stopped.wait()
+        acknowledger.close()  // every completion has run when close returns
         if let connection { beforeClosing(connection) }
         connection = nil
     }
@@ -215,7 +219,7 @@ final class GroupCommitWriter: Sendable {
                 return !closed
             }
             guard let db = connection else {
-                for job in jobs { job.fail(.closed) }
+                fail(jobs[...], .closed)
                 continue
             }
             groupStarted.store(MonotonicClock.nanoseconds(), ordering: .relaxed)
@@ -235,20 +239,20 @@ final class GroupCommitWriter: Sendable {
 
     private func commit(_ jobs: [Job], on db: SQLiteConnection) {
         if file.isReplaced {
-            for job in jobs { job.fail(.databaseReplaced(path: file.path)) }
+            fail(jobs[...], .databaseReplaced(path: file.path))
             return
         }
         // Checked for every batch, so writes succeed again as soon as the file is writable.
         if !file.isWritable() {
             let error = StoreError.database(code: SQLITE_READONLY, message: "the database file or its directory is read-only")
-            for job in jobs { job.fail(error) }
+            fail(jobs[...], error)
             return
         }
         let now = Timestamp.now()
         do {
             try db.statement("BEGIN IMMEDIATE").run()
         } catch {
-            for job in jobs { job.fail(.from(error)) }
+            fail(jobs[...], .from(error))
             return
         }
         var finishers: [@Sendable (StoreError?) -> Void] = []
@@ -308,8 +312,11 @@ final class GroupCommitWriter: Sendable {
         }
         if let abort {
             rollback(db)
-            for finish in finishers { finish(abort) }
-            for job in jobs[finishers.count...] { job.fail(abort) }
+            let notRun = jobs[finishers.count...]
+            acknowledger.deliver { [finishers] in
+                for finish in finishers { finish(abort) }
+                for job in notRun { job.fail(abort) }
+            }
             return
         }
         searchEditsWaiting = searchEditsLeft
@@ -318,8 +325,11 @@ final class GroupCommitWriter: Sendable {
             $0.batches += 1
             $0.writes += jobs.count
         }
-        for finish in finishers { finish(nil) }
-        commitHook.withLock { $0 }?.call()
+        let hook = commitHook.withLock { $0 }
+        acknowledger.deliver { [finishers] in
+            for finish in finishers { finish(nil) }
+            hook?.call()
+        }
         limitWAL(db)
     }
 
@@ -386,6 +396,13 @@ final class GroupCommitWriter: Sendable {
         resetHolds.add(1, ordering: .relaxed)
         defer { resetHolds.subtract(1, ordering: .relaxed) }
         return try body()
+    }
+
+    /// Fails `jobs` with `error`, in order with the completions handed over before.
+    private func fail(_ jobs: ArraySlice<Job>, _ error: StoreError) {
+        acknowledger.deliver {
+            for job in jobs { job.fail(error) }
+        }
     }
 
     private func rollback(_ db: SQLiteConnection) {
