@@ -52,8 +52,8 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     /// Process-wide SQLite settings, applied once before the first connection opens: memory
-    /// statistics off, and the VFS that writes each WAL frame in one call (`CSQLiteVFS`; if it
-    /// cannot be registered, SQLite's default VFS serves, only slower).
+    /// statistics off, and the VFS that gathers a commit's WAL writes into a few calls
+    /// (`CSQLiteVFS`; if it cannot be registered, SQLite's default VFS serves, only slower).
     private static let configureLibrary: Void = {
         _ = contacts_sqlite_disable_memstatus()
         _ = contacts_sqlite_register_vfs()
@@ -92,11 +92,11 @@ final class SQLiteConnection: @unchecked Sendable {
         if rc != SQLITE_OK { throw lastError(sql: "wal_checkpoint") }
     }
 
-    /// How many of this connection's WAL writes went out joined with the write before them (a
-    /// frame's header with its page, `CSQLiteVFS`); nil when its WAL is not open or not wrapped.
-    var joinedWALWrites: Int? {
-        let joined = contacts_sqlite_joined_wal_writes(handle)
-        return joined < 0 ? nil : Int(joined)
+    /// How many write calls reached this connection's WAL file since it was opened (`CSQLiteVFS`
+    /// gathers a commit's frames into a few); nil when its WAL is not open or not gathered.
+    var walWriteCalls: Int? {
+        let calls = contacts_sqlite_wal_write_calls(handle)
+        return calls < 0 ? nil : Int(calls)
     }
 
     /// Makes closing this connection leave the `-wal` and `-shm` files where they are (SQLite's
