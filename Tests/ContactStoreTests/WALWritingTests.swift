@@ -55,12 +55,10 @@ struct WALWritingTests {
             try withTemporaryDatabasePath("copy.db") { copy in
                 try FileManager.default.copyItem(atPath: path, toPath: copy)
                 try FileManager.default.copyItem(atPath: path + "-wal", toPath: copy + "-wal")
-                var handle: OpaquePointer?
-                #expect(sqlite3_open_v2(copy, &handle, SQLITE_OPEN_READWRITE, "unix") == SQLITE_OK)
-                let reader = try #require(handle)
-                defer { sqlite3_close_v2(reader) }
-                #expect(scalarText(reader, "PRAGMA integrity_check") == "ok")
-                #expect(scalarText(reader, "SELECT count(*) FROM notes WHERE length(body) = 600") == "300")
+                try withDefaultVFSConnection(copy) { reader in
+                    #expect(scalarText(reader, "PRAGMA integrity_check") == "ok")
+                    #expect(scalarText(reader, "SELECT count(*) FROM notes WHERE length(body) = 600") == "300")
+                }
             }
         }
     }
@@ -74,13 +72,11 @@ struct WALWritingTests {
                 _ = try store.create(try newContact("user\(index)", emails: ["user\(index)@example.com"]))
             }
             // The store is open: its last commits are in the WAL, not yet all in the file.
-            var handle: OpaquePointer?
-            #expect(sqlite3_open_v2(path, &handle, SQLITE_OPEN_READONLY, "unix") == SQLITE_OK)
-            let reader = try #require(handle)
-            defer { sqlite3_close_v2(reader) }
-            #expect(scalarText(reader, "PRAGMA integrity_check") == "ok")
-            #expect(scalarText(reader, "SELECT count(*) FROM contacts") == "300")
-            #expect(scalarText(reader, "SELECT count(*) FROM emails") == "300")
+            try withDefaultVFSConnection(path) { reader in
+                #expect(scalarText(reader, "PRAGMA integrity_check") == "ok")
+                #expect(scalarText(reader, "SELECT count(*) FROM contacts") == "300")
+                #expect(scalarText(reader, "SELECT count(*) FROM emails") == "300")
+            }
         }
     }
 
@@ -161,6 +157,16 @@ struct WALWritingTests {
             #expect(completions.withLock { $0 } == 300)
         }
     }
+}
+
+/// Runs `body` with a connection to `path` through SQLite's own VFS (`unix`), not the store's:
+/// it sees the files as any other program would.
+private func withDefaultVFSConnection(_ path: String, _ body: (OpaquePointer) throws -> Void) throws {
+    var handle: OpaquePointer?
+    #expect(sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE, "unix") == SQLITE_OK)
+    let connection = try #require(handle)
+    defer { sqlite3_close_v2(connection) }
+    try body(connection)
 }
 
 /// The first column of the first row of `sql`, as text.
