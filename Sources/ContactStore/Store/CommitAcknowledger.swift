@@ -5,7 +5,7 @@ import Locking
 /// own, in the order the writer hands them over, so the writer starts the next group as soon as
 /// a commit returns: a callback encodes the reply and wakes the client's connection thread, which
 /// cost the writer about a sixteenth of its time under creates at 16 connections
-/// (docs/performance.md, "Checkpoints off the writer, and joined WAL writes").
+/// (docs/performance.md, "Checkpoints off the writer, and gathered WAL writes").
 final class CommitAcknowledger: Sendable {
     /// Batches handed over and not yet run, and whether `close` was called.
     private let pending = LockedValue<(batches: [@Sendable () -> Void], closed: Bool)>(([], false))

@@ -6,7 +6,7 @@ import Locking
 /// passive checkpoint), so the writer never does: a checkpoint reads back every page the WAL
 /// gained, writes it into the database file and syncs both files, and on the writer's thread it
 /// was a quarter of the writer's time under a steady create load and most of its waiting
-/// (docs/performance.md, "Checkpoints off the writer").
+/// (docs/performance.md, "Checkpoints off the writer, and gathered WAL writes").
 ///
 /// A passive checkpoint takes no lock that writes wait for, so commits go on meanwhile. The
 /// writer still resets the WAL itself (`GroupCommitWriter`'s `RESTART` checkpoint, which keeps
