@@ -5,7 +5,7 @@ import Locking
 /// Copies the WAL into the database file on a thread and connection of its own (SQLite's
 /// passive checkpoint), so the writer never does: a checkpoint reads back every page the WAL
 /// gained, writes it into the database file and syncs both files, and on the writer's thread it
-/// was a quarter of the writer's time under a steady create load and most of its waiting
+/// was an eighth of the writer's CPU under a steady create load and most of its waiting
 /// (docs/performance.md, "Checkpoints off the writer, and gathered WAL writes").
 ///
 /// A passive checkpoint takes no lock that writes wait for, so commits go on meanwhile. The
