@@ -118,9 +118,7 @@ final class ConnectionThreads: @unchecked Sendable {
             errno = ESHUTDOWN
             return false
         }
-        var event = epoll_event()
-        event.events = events | EPOLLONESHOT.rawValue
-        event.data.u64 = UInt64(lane.fd)
+        var event = Self.oneShotEvent(events, for: lane)
         guard epoll_ctl(epoll, EPOLL_CTL_ADD, lane.fd, &event) == 0 else {
             let error = errno
             shared.withLock { shared in
@@ -134,10 +132,16 @@ final class ConnectionThreads: @unchecked Sendable {
 
     /// Arms `lane`'s descriptor again for one event among `events` (none: it stays quiet).
     func arm(_ lane: ConnectionLane, events: UInt32) {
+        var event = Self.oneShotEvent(events, for: lane)
+        precondition(epoll_ctl(epoll, EPOLL_CTL_MOD, lane.fd, &event) == 0, "epoll_ctl(MOD, \(lane.fd)): \(errno)")
+    }
+
+    /// The epoll registration of `lane`: one event among `events`, then quiet until armed again.
+    private static func oneShotEvent(_ events: UInt32, for lane: ConnectionLane) -> epoll_event {
         var event = epoll_event()
         event.events = events | EPOLLONESHOT.rawValue
         event.data.u64 = UInt64(lane.fd)
-        precondition(epoll_ctl(epoll, EPOLL_CTL_MOD, lane.fd, &event) == 0, "epoll_ctl(MOD, \(lane.fd)): \(errno)")
+        return event
     }
 
     /// Takes `lane`'s descriptor out of the epoll set, before it is closed. An event already taken
