@@ -40,7 +40,8 @@ struct WALWritingTests {
         try withTemporaryDatabasePath("frames.db") { path in
             let db = try SQLiteConnection(path: path)
             // As the store runs it: a commit does not sync the WAL (a sync would write what is gathered).
-            try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE notes (id INTEGER PRIMARY KEY, body BLOB)")
+            try db.execute(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE notes (id INTEGER PRIMARY KEY, body BLOB)")
             db.countWALFrames()  // no checkpoint: everything stays in the WAL
             // A page cache of 5 pages spills pages to the WAL before the commit, and writing them
             // again rewrites those frames in place (SQLite then redoes the frames' checksums).
@@ -81,7 +82,7 @@ struct WALWritingTests {
     }
 
     @Test(
-        "the database file gets the WAL's pages while the store is open, from the checkpointer's thread or the writer's",
+        "the database file gets the WAL's pages while the store is open, from the checkpointer's or the writer's thread",
         arguments: [true, false])
     func walIsCopiedIntoTheFileWhileOpen(inBackground: Bool) throws {
         try withTemporaryDatabasePath("contacts.db") { path in
@@ -97,7 +98,9 @@ struct WALWritingTests {
             }
             try waitUntil("the database file has grown", timeout: 10) { fileSize(path) > sizeAtOpen + 64 * 1024 }
             if let checkpointer = store.checkpointer {
-                try waitUntil("the checkpointer has checkpointed", timeout: 10) { checkpointer.checkpointsCompleted > 0 }
+                try waitUntil("the checkpointer has checkpointed", timeout: 10) {
+                    checkpointer.checkpointsCompleted > 0
+                }
             }
         }
     }

@@ -100,7 +100,8 @@ public final class ContactStore: Sendable {
         })
         self.readers = readers
         let checkpointer: WALCheckpointer? = try StoreError.translating {
-            options.checkpointsInBackground && !path.hasPrefix(":") ? try WALCheckpointer(path: path, file: file, busyTimeoutMilliseconds: busy) : nil
+            guard options.checkpointsInBackground, !path.hasPrefix(":") else { return nil }
+            return try WALCheckpointer(path: path, file: file, busyTimeoutMilliseconds: busy)
         }
         self.checkpointer = checkpointer
         self.writer = try StoreError.translating {

@@ -146,7 +146,8 @@ final class GroupCommitWriter: Sendable {
     }
 
     /// Queues `body` and calls `completion` after its transaction committed (or failed), on the
-    /// writer's acknowledging thread, in commit order (`CommitAcknowledger`). `body` runs inside a savepoint of a shared transaction.
+    /// writer's acknowledging thread, in commit order (`CommitAcknowledger`). `body` runs inside
+    /// a savepoint of a shared transaction.
     func submit<T: Sendable>(
         _ body: @escaping @Sendable (SQLiteConnection, Timestamp) throws(StoreError) -> T,
         completion: @escaping @Sendable (Result<T, StoreError>) -> Void
