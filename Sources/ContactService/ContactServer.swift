@@ -53,9 +53,12 @@ public final class ContactServer: Sendable {
             throw ServerStartError(message: error.message)
         }
         var storeOptions = configuration.store
-        if let notifier {
-            let heartbeat = MigrationHeartbeat(notifier: notifier, watchdog: watchdog != nil)
-            storeOptions.onMigration = { heartbeat.handle($0) }
+        let pingsWatchdog = watchdog != nil
+        let heartbeat = notifier.map { MigrationHeartbeat(notifier: $0, watchdog: pingsWatchdog) }
+        let stepLog = MigrationStepLog(logger: logger)
+        storeOptions.onMigration = { event in
+            heartbeat?.handle(event)
+            stepLog.handle(event)
         }
         do {
             self.store = try ContactStore(

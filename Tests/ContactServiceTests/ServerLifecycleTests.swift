@@ -1,4 +1,4 @@
-import ContactStore
+@testable import ContactStore
 import Foundation
 import JSONRPC
 import Testing
@@ -148,6 +148,27 @@ struct ServerLifecycleTests {
         #expect(status == 1)
         #expect(server.stderrText().contains("newer"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    }
+
+    @Test("an upgrade at start logs each schema step with its time, and a new database's schema is created without a word")
+    func upgradeStepsAreLogged() throws {
+        let directory = try TestServer.makeTemporaryDirectory()
+        try writeVersionOneDatabase(at: directory.appendingPathComponent("contacts.db").path)
+        let upgraded = try TestServer(arguments: ["--log-level", "info"], directory: directory)
+        #expect(upgraded.stop() == 0)
+        let log = upgraded.stderrText()
+        let latest = Schema.latestVersion
+        #expect(log.contains("upgrading the database schema from version 1 to \(latest)"), "\(log)")
+        for version in 2...latest {
+            #expect(log.contains("schema step \(version) applied in "), "step \(version): \(log)")
+        }
+        #expect(!log.contains("schema step 1 applied"), "\(log)")
+        #expect(log.contains("schema upgrade finished after "), "\(log)")
+
+        let fresh = try TestServer(arguments: ["--log-level", "info"])
+        #expect(fresh.stop() == 0)
+        let freshLog = fresh.stderrText()
+        #expect(!freshLog.contains("schema"), "\(freshLog)")
     }
 }
 
