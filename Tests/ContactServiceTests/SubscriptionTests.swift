@@ -131,6 +131,35 @@ struct SubscriptionTests {
         }
     }
 
+    @Test(
+        "a subscriber that lets its socket fill catches up a backlog of many pages, every change once and in order")
+    func slowReaderCatchesUpTheWholeBacklog() throws {
+        try withRunningServer { server in
+            let total = 6000
+            let writer = try server.connect()
+            let creates = (0..<total).map { n in
+                #"{"jsonrpc":"2.0","id":\#(n),"method":"contacts.create","params":["b\#(n)","Backlog","Reader"]}"#
+            }
+            try writer.send(raw: Array((creates.joined(separator: "\n") + "\n").utf8))
+            for _ in 0..<total { _ = try writer.readLine() }
+            let reader = try server.connect()
+            let (id, head) = try Self.subscribe(reader, ["since": 0])
+            #expect(head == total)
+            // Pages of the backlog (500 changes, over 100 KB each) fill the socket while the
+            // client does not read; the next page must still come once it reads them.
+            usleep(500_000)
+            var seqs: [Int] = []
+            while seqs.count < total {
+                let message = try reader.readJSON()
+                #expect(message["method"] == "contacts.changed", "\(message)")
+                seqs += Self.seqs(message["params"]?["changes"]?.arrayValue ?? [])
+                if seqs.count % 1000 == 0 { usleep(100_000) }
+            }
+            #expect(seqs == Array(1...total), "the caught-up changes have a gap or a repeat")
+            _ = id
+        }
+    }
+
     @Test("subscribe with a since whose changes are pruned gets 410, as contacts.changes does; one beyond the head too")
     func prunedSinceIsGone() throws {
         try withRunningServer(arguments: ["--changes-max-rows", "2"]) { server in

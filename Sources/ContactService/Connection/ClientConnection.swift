@@ -318,7 +318,9 @@ final class ClientConnection: @unchecked Sendable {
         if sent > 0 {
             settings.budget.release(sent)
             sentBytes += sent
-            if !subscriptions.isEmpty { subscriptions.taken(upTo: sentBytes) }
+            if !subscriptions.isEmpty {
+                for ready in subscriptions.taken(upTo: sentBytes) { ready() }
+            }
         }
         if output.isEmpty {
             stuckSince = nil

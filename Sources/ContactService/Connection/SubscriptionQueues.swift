@@ -100,7 +100,6 @@ struct SubscriptionQueues {
     /// while `hasRoom()`; `append` queues each line for sending and returns the output offset
     /// where it ends. Returns the `ready` callbacks now due (call them after).
     mutating func emit(hasRoom: () -> Bool, append: ([UInt8]) -> Int) -> [@Sendable () -> Void] {
-        var due: [@Sendable () -> Void] = []
         for id in order {
             guard var entry = entries[id] else { continue }
             if let reason = entry.dropReason {
@@ -118,19 +117,17 @@ struct SubscriptionQueues {
                 sent += batch.count
             }
             if sent > 0 { entry.pending.removeFirst(sent) }
-            if let ready = entry.ready, entry.pending.count + entry.unsent + pageSize <= maxQueue {
-                entry.ready = nil
-                due.append(ready)
-            }
             entries[id] = entry
         }
         order.removeAll { entries[$0] == nil }
-        return due
+        return takeReady()
     }
 
     /// The socket has taken the output up to offset `sent`: the changes of the notifications
-    /// that ended by then leave their queues.
-    mutating func taken(upTo sent: Int) {
+    /// that ended by then leave their queues. Returns the `ready` callbacks now due (call them
+    /// after): room made here is the only room a catching-up subscription gets once its output
+    /// has gone, since nothing else emits for it until its next page arrives.
+    mutating func taken(upTo sent: Int) -> [@Sendable () -> Void] {
         while markHead < marks.count, marks[markHead].end <= sent {
             let mark = marks[markHead]
             entries[mark.id]?.unsent -= mark.count
@@ -143,6 +140,21 @@ struct SubscriptionQueues {
             marks.removeFirst(markHead)
             markHead = 0
         }
+        return takeReady()
+    }
+
+    /// Takes the `ready` callback of each catching-up subscription whose queue has room for
+    /// another page, so each is called once.
+    private mutating func takeReady() -> [@Sendable () -> Void] {
+        var due: [@Sendable () -> Void] = []
+        for id in order {
+            guard let entry = entries[id], entry.dropReason == nil, let ready = entry.ready,
+                entry.pending.count + entry.unsent + pageSize <= maxQueue
+            else { continue }
+            entries[id]?.ready = nil
+            due.append(ready)
+        }
+        return due
     }
 
     /// `{"jsonrpc":"2.0","method":"contacts.changed","params":{"subscription":ID,"changes":[…]}}` and a newline.
