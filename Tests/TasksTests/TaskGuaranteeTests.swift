@@ -58,7 +58,9 @@ struct TaskGuaranteeTests {
         let behind = try TasksProcess(["run"] + flags, clockOffset: "-70s")
         let ahead = try TasksProcess(["run"] + flags, clockOffset: "+70s")
         try waitUntil("twelve ticks ran", timeout: 30) { try env.ranJobs().count >= 12 }
-        #expect(behind.stop() == 0 && ahead.stop() == 0)
+        let (behindStatus, aheadStatus) = (behind.stop(), ahead.stop())
+        let logs = behind.log() + ahead.log()
+        #expect(behindStatus == 0 && aheadStatus == 0, "exit statuses \(behindStatus) and \(aheadStatus): \(logs)")
         let ids = try env.ranJobs()
         let ticks = ids.compactMap { Int64($0.split(separator: ":").last!) }.sorted()
         #expect(Set(ticks).count == ticks.count, "a tick ran twice")
@@ -67,7 +69,6 @@ struct TaskGuaranteeTests {
         for id in ids {
             #expect(try redis.command(["HGET", env.keys.job(id), "deliveries"]).int == 1, "\(id) was redelivered")
         }
-        let logs = behind.log() + ahead.log()
         #expect(!logs.contains("redelivered") && !logs.contains("already ran") && !logs.contains("lost the lease"))
         #expect(try env.openStore().count() == Int64(ids.count))
     }
