@@ -208,6 +208,10 @@ final class SQLiteConnection: @unchecked Sendable {
     /// Rows changed by the last INSERT, UPDATE or DELETE.
     var changes: Int { Int(sqlite3_changes(handle)) }
 
+    /// Rows changed by every INSERT, UPDATE or DELETE that completed since the connection
+    /// opened (a statement that failed was rolled back and counts nothing).
+    var totalChanges: Int64 { sqlite3_total_changes64(handle) }
+
     /// True inside an explicit transaction.
     var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
