@@ -96,12 +96,21 @@ extension SQLiteConnection {
         return "urn:uuid:" + groups.joined(separator: "-")
     }
 
-    private func writeRecord(_ record: VCardRecord, contactID: Int64) throws(SQLiteError) {
+    /// Stores `record` as the card record of `contactID`; `replacing` the one it has, if any.
+    /// A new contact has none (its id is above every id in `vcards`), and a plain INSERT of one
+    /// row needs no statement journal: OR REPLACE would open one, and releasing it walks SQLite's
+    /// in-memory journal of the whole import call.
+    private func writeRecord(_ record: VCardRecord, contactID: Int64, replacing: Bool) throws(SQLiteError) {
         let write = try statement(
-            """
-            INSERT OR REPLACE INTO vcards (contact_id, uid, names, name_lines, email_lines, kept)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-            """)
+            replacing
+                ? """
+                INSERT OR REPLACE INTO vcards (contact_id, uid, names, name_lines, email_lines, kept)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                """
+                : """
+                INSERT INTO vcards (contact_id, uid, names, name_lines, email_lines, kept)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                """)
         write.bind(contactID, at: 1)
         write.bind(record.uid, at: 2)
         write.bind(record.names.map { $0.first + "\n" + $0.last } ?? "", at: 3)
@@ -155,7 +164,7 @@ extension SQLiteConnection {
                         status: .unchanged, username: existing.contact.username, uid: record.uid, warnings: warnings)
                 }
                 if change.hasChanges { _ = try updateContact(change, now: now, author: author) }
-                try writeRecord(record, contactID: existing.id)
+                try writeRecord(record, contactID: existing.id, replacing: true)
                 return ImportOutcome(status: .updated, username: existing.contact.username, uid: record.uid, warnings: warnings)
             }
             let username = try freeUsername(imported.usernames)
@@ -165,7 +174,7 @@ extension SQLiteConnection {
             guard let id = try contactID(username: username) else {
                 throw SQLiteError(code: 1 /* SQLITE_ERROR */, message: "the imported contact is missing", sql: nil)
             }
-            try writeRecord(record, contactID: id)
+            try writeRecord(record, contactID: id, replacing: false)
             return ImportOutcome(status: .created, username: username, uid: record.uid, warnings: warnings)
         }
     }
