@@ -33,21 +33,26 @@ struct DatabaseFaultTests {
         "on a full disk writes get -32603 disk_full, reads keep working, and writes succeed again once space is free",
         .enabled(if: isRoot, "mounting a tmpfs needs root"))
     func diskFull() throws {
-        try Self.withTemporaryDirectory { directory in
-            try Self.withMount(["-t", "tmpfs", "-o", "size=2m", "tmpfs"], at: directory.path) {
-                try Self.fillTheDisk(in: directory)
+        try Self.onSmallFileSystem(Self.fillTheDisk)
+    }
+
+    /// Runs `body` with a server whose database is on a 2 MiB file system of its own, a client,
+    /// and `filler`: a file that takes half the space, for `body` to remove to free space under
+    /// the running server.
+    private static func onSmallFileSystem(_ body: (TestServer, LineClient, URL) throws -> Void) throws {
+        try withTemporaryDirectory { directory in
+            try withMount(["-t", "tmpfs", "-o", "size=2m", "tmpfs"], at: directory.path) {
+                let filler = directory.appendingPathComponent("filler")
+                try Data(count: 1 << 20).write(to: filler)
+                let server = try TestServer(directory: directory)
+                defer { server.stop() }
+                try body(server, try server.connect(), filler)
             }
         }
     }
 
-    /// Fills a 2 MiB file system under a running server, then frees space.
-    private static func fillTheDisk(in directory: URL) throws {
-        // Half the space goes to a file removed later, to free space under the running server.
-        let filler = directory.appendingPathComponent("filler")
-        try Data(count: 1 << 20).write(to: filler)
-        let server = try TestServer(directory: directory)
-        defer { server.stop() }
-        let client = try server.connect()
+    /// Fills the disk with creates under a running server, then frees space.
+    private static func fillTheDisk(server: TestServer, client: LineClient, filler: URL) throws {
         #expect(try client.request("contacts.create", Self.contact("keep"))["result"] != nil)
         var reasons: [String] = []
         for round in 0..<100 where reasons.isEmpty {
@@ -74,6 +79,66 @@ struct DatabaseFaultTests {
         #expect(server.stop() == 0)
         let log = server.stderrText()
         #expect(log.contains("disk is full") && log.contains("sqlite_code"), "log: \(log)")
+    }
+
+    @Test(
+        "an import on a full disk keeps every card it reported created and no other, and goes in once space is free",
+        .enabled(if: isRoot, "mounting a tmpfs needs root"))
+    func importOnAFullDisk() throws {
+        try Self.onSmallFileSystem(Self.importUntilTheDiskIsFull)
+    }
+
+    /// Imports calls of ten large cards until the disk is full, then frees space and checks what
+    /// the server said against what it holds.
+    private static func importUntilTheDiskIsFull(server: TestServer, client: LineClient, filler: URL) throws {
+        // A NOTE of 60,000 bytes, kept with the contact, makes each card big.
+        let note = String(repeating: "n", count: 60_000)
+        func call(_ round: Int) -> JSONValue {
+            let cards = (0..<10).map { index -> JSONValue in
+                .string(
+                    "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:urn:fill-\(round)-\(index)\r\n"
+                        + "NICKNAME:fill-\(round)-\(index)\r\nN:Fill;Card;;;\r\nNOTE:\(note)\r\nEND:VCARD\r\n")
+            }
+            return ["cards": .array(cards)]
+        }
+        var created: Set<String> = []
+        var notCreated: Set<String> = []
+        var reasons: [String] = []
+        var failedRound: Int?
+        for round in 0..<40 where failedRound == nil {
+            let answer = try client.request("contacts.import", call(round))
+            let all = (0..<10).map { "fill-\(round)-\($0)" }
+            guard let results = answer["result"]?["results"]?.arrayValue else {
+                #expect(answer.errorCode == -32603, "\(answer)")
+                reasons.append(answer["error"]?["data"]?["reason"]?.stringValue ?? "none")
+                notCreated.formUnion(all)
+                failedRound = round
+                continue
+            }
+            for (username, result) in zip(all, results) {
+                if result["status"]?.stringValue == "created" {
+                    created.insert(username)
+                } else {
+                    notCreated.insert(username)
+                    reasons.append(result["error"]?["data"]?["reason"]?.stringValue ?? "none")
+                    failedRound = round
+                }
+            }
+        }
+        let failed = try #require(failedRound, "the disk never filled up")
+        #expect(Set(reasons) == ["disk_full"])
+        #expect(!created.isEmpty)
+        try FileManager.default.removeItem(at: filler)
+        for username in created {
+            #expect(try client.request("contacts.get", ["username": .string(username)])["result"] != nil, "\(username)")
+        }
+        for username in notCreated {
+            #expect(try client.request("contacts.get", ["username": .string(username)]).errorCode == 404, "\(username)")
+        }
+        // The call that met the full disk goes in whole now.
+        let again = try client.request("contacts.import", call(failed))
+        #expect(again["result"]?["created"]?.numberValue?.intValue == 10, "\(again)")
+        #expect(server.stop() == 0)
     }
 
     @Test(
