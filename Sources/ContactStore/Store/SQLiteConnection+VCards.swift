@@ -102,15 +102,10 @@ extension SQLiteConnection {
     /// in-memory journal of the whole import call.
     private func writeRecord(_ record: VCardRecord, contactID: Int64, replacing: Bool) throws(SQLiteError) {
         let write = try statement(
-            replacing
-                ? """
-                INSERT OR REPLACE INTO vcards (contact_id, uid, names, name_lines, email_lines, kept)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                """
-                : """
-                INSERT INTO vcards (contact_id, uid, names, name_lines, email_lines, kept)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                """)
+            """
+            INSERT \(replacing ? "OR REPLACE " : "")INTO vcards (contact_id, uid, names, name_lines, email_lines, kept)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            """)
         write.bind(contactID, at: 1)
         write.bind(record.uid, at: 2)
         write.bind(record.names.map { $0.first + "\n" + $0.last } ?? "", at: 3)
